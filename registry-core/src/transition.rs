@@ -1,0 +1,1 @@
+//! Switch rules. Work in progress.
