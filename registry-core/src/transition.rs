@@ -1,1 +1,0 @@
-//! Switch rules. Work in progress.

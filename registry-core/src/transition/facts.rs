@@ -1,0 +1,190 @@
+//! Cluster facts: what the switch rules need to know about the cluster.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::settings::DocumentError;
+use crate::settings::document::{Limits, read_documents};
+
+/// How the cluster's nodes are provisioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ClusterType {
+    /// Nodes managed by hand (bare metal, pre-made VMs).
+    #[default]
+    Static,
+    /// Nodes ordered from a cloud provider.
+    Cloud,
+}
+
+/// A node's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// A control-plane node; runs the registry in Proxy and Local modes.
+    #[default]
+    Master,
+    /// Any other node.
+    Worker,
+}
+
+/// The container runtime on a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Cri {
+    /// containerd 1.x, configured by Deckhouse.
+    #[default]
+    Containerd,
+    /// containerd 2.x, configured by Deckhouse.
+    ContainerdV2,
+    /// Docker (not supported by the module).
+    Docker,
+    /// A runtime Deckhouse does not manage (not supported by the module).
+    NotManaged,
+}
+
+impl Cri {
+    /// Whether the module can configure this runtime.
+    pub fn is_supported(self) -> bool {
+        matches!(self, Cri::Containerd | Cri::ContainerdV2)
+    }
+}
+
+/// One node of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeFacts {
+    /// The node's name.
+    pub name: String,
+    /// Master or worker (default master).
+    #[serde(default)]
+    pub role: NodeRole,
+    /// The node's internal IP address, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    /// The node's container runtime (default containerd 1.x).
+    #[serde(default)]
+    pub cri: Cri,
+    /// Whether the node has registry sections in `/etc/containerd/conf.d` (v1) or `conf2.d` (v2).
+    #[serde(default)]
+    pub custom_registry_config: bool,
+}
+
+/// What the switch rules need to know about the cluster.
+///
+/// Every key is optional in the file; the defaults describe a bootstrapped static cluster with
+/// one containerd master:
+///
+/// ```
+/// use registry_core::transition::{ClusterFacts, ClusterType};
+/// let facts = ClusterFacts::load(b"{}").unwrap();
+/// assert_eq!(facts.cluster_type, ClusterType::Static);
+/// assert!(facts.bootstrapped && !facts.managed_kubernetes);
+/// assert_eq!(facts.nodes[0].name, "master-0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterFacts {
+    /// Static or Cloud.
+    #[serde(default)]
+    pub cluster_type: ClusterType,
+    /// Whether the bootstrap phase is complete.
+    #[serde(default = "yes")]
+    pub bootstrapped: bool,
+    /// Whether this is a managed Kubernetes service (not fully managed by Deckhouse).
+    #[serde(default)]
+    pub managed_kubernetes: bool,
+    /// The cluster's nodes.
+    #[serde(default = "default_nodes")]
+    pub nodes: Vec<NodeFacts>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_nodes() -> Vec<NodeFacts> {
+    vec![NodeFacts {
+        name: "master-0".into(),
+        role: NodeRole::Master,
+        ip: Some(IpAddr::from([10, 0, 0, 10])),
+        cri: Cri::Containerd,
+        custom_registry_config: false,
+    }]
+}
+
+impl Default for ClusterFacts {
+    fn default() -> Self {
+        ClusterFacts {
+            cluster_type: ClusterType::Static,
+            bootstrapped: true,
+            managed_kubernetes: false,
+            nodes: default_nodes(),
+        }
+    }
+}
+
+/// Why a cluster facts file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactsError {
+    /// Not readable as YAML or JSON.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// Read, but a field is wrong.
+    #[error("{path}: {message}")]
+    Field {
+        /// JSON path of the field.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ClusterFacts {
+    /// Reads cluster facts from one YAML or JSON document.
+    ///
+    /// # Errors
+    /// [`FactsError`] naming the field that is wrong, for unknown keys, wrong types, an invalid
+    /// IP address or a node name used twice.
+    pub fn load(input: &[u8]) -> Result<Self, FactsError> {
+        let docs = read_documents(input, &Limits::default())?;
+        let [doc] = docs.as_slice() else {
+            return Err(FactsError::Field {
+                path: String::new(),
+                message: format!("expected one document, found {}", docs.len()),
+            });
+        };
+        let facts: ClusterFacts =
+            serde_path_to_error::deserialize(doc).map_err(|e| FactsError::Field {
+                path: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
+        facts.check()?;
+        Ok(facts)
+    }
+
+    fn check(&self) -> Result<(), FactsError> {
+        let mut names = HashSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let path = format!("nodes[{i}].name");
+            if node.name.is_empty() || node.name.chars().any(char::is_control) {
+                return Err(FactsError::Field {
+                    path,
+                    message: "must be a non-empty name without control characters".into(),
+                });
+            }
+            if !names.insert(node.name.as_str()) {
+                return Err(FactsError::Field {
+                    path,
+                    message: format!("node {:?} is listed twice", node.name),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The master nodes.
+    pub fn masters(&self) -> impl Iterator<Item = &NodeFacts> {
+        self.nodes.iter().filter(|n| n.role == NodeRole::Master)
+    }
+}
