@@ -1,4 +1,70 @@
 //! registryctl: the command-line front end of deckhouse-registry.
-mod store_cmd;
+//!
+//! A stable contract: exit 0 when the input is valid or the switch is allowed, 1 when it is
+//! invalid or refused, 2 when the input is unusable (with a one-line reason on stderr).
 
-fn main() {}
+mod input;
+mod plan_cmd;
+mod store_cmd;
+mod validate_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "registryctl",
+    version,
+    about = "Validate, plan and render Deckhouse registry settings"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a ModuleConfig `deckhouse` (or an InitConfiguration) and show the settings.
+    Validate(validate_cmd::ValidateArgs),
+    /// Decide whether a switch from the current to the desired settings is allowed.
+    Plan(plan_cmd::PlanArgs),
+    /// Work with a content-addressed blob store.
+    Store(store_cmd::StoreArgs),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Short and readable.
+    #[default]
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// Exit code for valid input or an allowed switch.
+pub(crate) const EXIT_OK: u8 = 0;
+/// Exit code for invalid settings or a refused switch.
+pub(crate) const EXIT_REJECTED: u8 = 1;
+/// Exit code for unusable input.
+pub(crate) const EXIT_UNUSABLE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_UNUSABLE
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate_cmd::run(&args),
+        Command::Plan(args) => plan_cmd::run(&args),
+        Command::Store(args) => store_cmd::run(args),
+    }
+}

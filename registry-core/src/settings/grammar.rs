@@ -29,24 +29,36 @@ pub(crate) struct RepoParts {
     pub(crate) path: String,
 }
 
-/// Splits and checks `host[:port][/path…]`. The input is expected already trimmed of whitespace
-/// and trailing slashes.
-pub(crate) fn parse_images_repo(repo: &str) -> Result<RepoParts, GrammarError> {
+/// Splits and checks `host[:port][/path…]`, reporting every part that is wrong. The input is
+/// expected already trimmed of whitespace and trailing slashes.
+pub(crate) fn parse_images_repo(repo: &str) -> Result<RepoParts, Vec<GrammarError>> {
     let (address, path) = match repo.find('/') {
         Some(i) => (&repo[..i], &repo[i..]),
         None => (repo, ""),
     };
     let (host, port) = match address.split_once(':') {
-        Some((h, p)) => (h, Some(parse_port(p)?)),
+        Some((h, p)) => (h, Some(p)),
         None => (address, None),
     };
-    check_host(host)?;
-    check_path(path)?;
-    Ok(RepoParts {
-        host: host.to_owned(),
-        port,
-        path: path.to_owned(),
-    })
+    let host_check = check_host(host);
+    let port = port.map(parse_port).transpose();
+    let path_check = check_path(path);
+    let errors: Vec<GrammarError> = [
+        host_check.err(),
+        port.as_ref().err().cloned(),
+        path_check.err(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match port {
+        Ok(port) if errors.is_empty() => Ok(RepoParts {
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        }),
+        _ => Err(errors),
+    }
 }
 
 /// A DNS name or an IPv4 address: labels of `[0-9A-Za-z-]` joined by dots, starting and ending

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::fields::{object, preview, string};
-use super::module_config::{read_ca_field, read_images_repo};
+use super::module_config::{has_text, read_ca_field, read_images_repo};
 use super::problem::{Collector, ProblemCode};
 use super::types::{check_secret, check_username};
 use super::{Credentials, Scheme, Secret, Upstream};
@@ -46,7 +46,7 @@ pub(crate) fn read(doc: &Map<String, Value>, c: &mut Collector) -> Option<Upstre
         c,
     );
     let ca = read_ca_field(&deckhouse, "registryCA", "deckhouse.registryCA", c);
-    if let (Ok(Scheme::Http), Ok(Some(_))) = (scheme, &ca) {
+    if scheme == Ok(Scheme::Http) && has_text(&deckhouse, "registryCA") {
         c.push(
             "deckhouse.registryCA",
             ProblemCode::CaWithHttp,

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{enumeration, join, object, reject_unknown, string};
+use super::grammar::GrammarError;
 use super::problem::{Collector, ProblemCode};
 use super::types::{DEFAULT_IMAGES_REPO, check_secret, check_username};
 use super::{
@@ -181,7 +182,7 @@ fn read_section(
     .map(Option::unwrap_or_default);
     let repo = read_images_repo(section, &f("imagesRepo"), scheme.unwrap_or_default(), c);
     let ca = read_ca(section, &f("ca"), c);
-    if let (Ok(Scheme::Http), Ok(Some(_))) = (scheme, &ca) {
+    if scheme == Ok(Scheme::Http) && has_text(section, "ca") {
         c.push(
             &f("ca"),
             ProblemCode::CaWithHttp,
@@ -224,16 +225,25 @@ pub(crate) fn read_images_repo(
     match super::grammar::parse_images_repo(trimmed) {
         Ok(_) => Upstream::from_images_repo(trimmed, scheme)
             .map_err(|m| c.push(path, ProblemCode::InvalidHost, m)),
-        Err(e) => {
-            let code = match e {
-                super::grammar::GrammarError::Host(_) => ProblemCode::InvalidHost,
-                super::grammar::GrammarError::Port(_) => ProblemCode::InvalidPort,
-                super::grammar::GrammarError::Path(_) => ProblemCode::InvalidPath,
-            };
-            c.push(path, code, e.message());
+        Err(errors) => {
+            for e in errors {
+                let code = match e {
+                    GrammarError::Host(_) => ProblemCode::InvalidHost,
+                    GrammarError::Port(_) => ProblemCode::InvalidPort,
+                    GrammarError::Path(_) => ProblemCode::InvalidPath,
+                };
+                c.push(path, code, e.message());
+            }
             Err(())
         }
     }
+}
+
+/// Whether `key` holds a non-blank string.
+pub(crate) fn has_text(obj: &Map<String, Value>, key: &str) -> bool {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.trim().is_empty())
 }
 
 /// `ca`: a PEM bundle; empty counts as absent.

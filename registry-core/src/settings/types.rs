@@ -269,7 +269,13 @@ impl Upstream {
         if let Some(c) = find_control(trimmed, &[]) {
             return Err(format!("contains the control character {c:?}"));
         }
-        let parts = parse_images_repo(trimmed).map_err(|e| e.message().to_owned())?;
+        let parts = parse_images_repo(trimmed).map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| e.message())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
         let mut upstream = Upstream::new(&parts.host, scheme)?;
         upstream.port = parts.port;
         upstream.path = parts.path;

@@ -169,10 +169,15 @@ fn restarts(
     restarts
 }
 
-/// Whether image references move. Unknown legacy registries count as a move (the worst case).
+/// Whether image references move: always between a managed and an unmanaged mode; between two
+/// unmanaged modes when the repository changes. An unknown legacy registry counts as a move (the
+/// worst case), with a warning.
 fn images_base_changes(current: &RegistrySettings, desired: &RegistrySettings) -> bool {
     if desired.mode() == Mode::UnmanagedLegacy {
         return false;
+    }
+    if current.mode().is_managed() != desired.mode().is_managed() {
+        return true;
     }
     match (current.images_base(), desired.images_base()) {
         (Some(a), Some(b)) => a != b,
@@ -195,6 +200,10 @@ fn warnings(
         match (current.images_base(), desired.images_base()) {
             (Some(a), Some(b)) => w.push(format!(
                 "image references move from {a} to {b}: every platform component restarts and pulls its images again"
+            )),
+            (None, Some(b)) if current.mode().is_managed() != desired.mode().is_managed() => w.push(format!(
+                "image references move from the current registry to {b}: every platform component restarts and \
+                 pulls its images again"
             )),
             _ => w.push(
                 "the current registry is not named in the input (legacy Unmanaged from ModuleConfig); if it differs \
