@@ -218,7 +218,8 @@ impl<'l> Builder<'l> {
     }
 
     fn end_document(&mut self) -> Result<(), DocumentError> {
-        if let Some(root) = self.root.take() {
+        // `---` followed by nothing is an empty (null) document: skipped, as kubectl does.
+        if let Some(root) = self.root.take().filter(|r| !r.is_null()) {
             if self.docs.len() == self.limits.max_documents {
                 return Err(DocumentError::Limit(format!(
                     "more than {} documents in one input",
