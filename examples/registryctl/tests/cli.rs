@@ -1,0 +1,289 @@
+//! The command-line contract of `registryctl validate` and `registryctl plan`: exit codes,
+//! JSON shapes, one-line reasons for unusable input, and no secret in any output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn configs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs")
+}
+
+fn config(name: &str) -> String {
+    configs().join(name).display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_registryctl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_registryctl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn every_bundled_mode_config_is_valid() {
+    for (file, mode) in [
+        ("direct.yaml", "Direct"),
+        ("proxy.yaml", "Proxy"),
+        ("local.yaml", "Local"),
+        ("unmanaged.yaml", "Unmanaged"),
+        ("unmanaged-legacy.yaml", "UnmanagedLegacy"),
+        ("bootstrap-legacy.yaml", "UnmanagedLegacy"),
+    ] {
+        let out = run(&["validate", "--format", "json", &config(file)]);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out));
+        let v = json(&out);
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["mode"], mode);
+        assert_eq!(v["settings"]["mode"], mode);
+    }
+}
+
+#[test]
+fn secrets_are_redacted_in_text_and_json() {
+    for file in [
+        "direct.yaml",
+        "proxy.yaml",
+        "unmanaged.yaml",
+        "bootstrap-legacy.yaml",
+    ] {
+        for format in ["text", "json"] {
+            let out = run(&["validate", "--format", format, &config(file)]);
+            let all = text(&out);
+            for secret in ["example-license-key", "example-password", "secret"] {
+                assert!(
+                    !all.contains(secret),
+                    "{file} {format} shows {secret}: {all}"
+                );
+            }
+            assert!(all.contains("<redacted>"), "{file} {format}: {all}");
+        }
+    }
+}
+
+#[test]
+fn invalid_settings_list_every_problem_and_exit_1() {
+    let out = run(&["validate", "--format", "json", &config("invalid.yaml")]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["valid"], false);
+    let problems = v["problems"].as_array().unwrap();
+    let codes: Vec<&str> = problems
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "InvalidPort",
+        "InvalidPath",
+        "InvalidCa",
+        "CaWithHttp",
+        "IncompleteCredentials",
+        "ConflictingCredentials",
+        "TtlTooShort",
+        "SectionNotAllowed",
+    ] {
+        assert!(
+            codes.contains(&expected),
+            "{expected} missing from {codes:?}"
+        );
+    }
+    assert!(problems.iter().all(|p| {
+        p["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("spec.settings.registry.")
+    }));
+    assert!(!text(&out).contains("example-license-key"));
+
+    let out = run(&["validate", &config("invalid.yaml")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("spec.settings.registry.proxy.ttl"));
+}
+
+#[test]
+fn bootstrap_flag_refuses_proxy_and_local() {
+    for (file, code) in [
+        ("proxy.yaml", 1),
+        ("local.yaml", 1),
+        ("direct.yaml", 0),
+        ("unmanaged.yaml", 0),
+    ] {
+        let out = run(&["validate", "--bootstrap", "--format", "json", &config(file)]);
+        assert_eq!(out.status.code(), Some(code), "{file}: {}", text(&out));
+        if code == 1 {
+            assert_eq!(
+                json(&out)["problems"][0]["code"],
+                "ModeNotAllowedAtBootstrap"
+            );
+        }
+    }
+}
+
+#[test]
+fn unusable_input_exits_2_with_one_line() {
+    let missing = run(&["validate", "/nonexistent/file.yaml"]);
+    let not_yaml = run_stdin(&["validate", "-"], b"a: [\n");
+    let not_mc = run_stdin(&["validate", "-"], b"apiVersion: v1\nkind: Secret\n");
+    let bomb = run_stdin(&["validate", "-"], b"a: &a [x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n");
+    let facts = run(&[
+        "plan",
+        "--current",
+        &config("direct.yaml"),
+        "--desired",
+        &config("proxy.yaml"),
+        "--cluster",
+        &config("proxy.yaml"),
+    ]);
+    for (what, out) in [
+        ("missing", missing),
+        ("not yaml", not_yaml),
+        ("not a ModuleConfig", not_mc),
+        ("alias bomb", bomb),
+        ("bad facts", facts),
+    ] {
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        assert!(err.starts_with("registryctl: "), "{what}: {err}");
+        assert!(out.stdout.is_empty(), "{what}");
+    }
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let data = std::fs::read(configs().join("local.yaml")).unwrap();
+    let out = run_stdin(&["validate", "--format", "json", "-"], &data);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["mode"], "Local");
+}
+
+#[test]
+fn plan_allowed_and_refused_shapes() {
+    let out = run(&[
+        "plan",
+        "--current",
+        &config("direct.yaml"),
+        "--desired",
+        &config("proxy.yaml"),
+        "--cluster",
+        &config("cluster.yaml"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    assert_eq!(
+        (v["allowed"].as_bool(), v["from"].as_str(), v["to"].as_str()),
+        (Some(true), Some("Direct"), Some("Proxy"))
+    );
+    assert!(v["stages"].as_array().unwrap().len() >= 5);
+    assert_eq!(v["restarts"], serde_json::json!(["Deckhouse"]));
+
+    let out = run(&[
+        "plan",
+        "--current",
+        &config("local.yaml"),
+        "--desired",
+        &config("proxy.yaml"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["allowed"], false);
+    assert_eq!(v["reasons"][0]["code"], "TransitionNotSupported");
+    assert_eq!(v["route"], serde_json::json!(["Local", "Direct", "Proxy"]));
+
+    let out = run(&[
+        "plan",
+        "--current",
+        &config("local.yaml"),
+        "--desired",
+        &config("proxy.yaml"),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Local → Direct → Proxy"));
+}
+
+#[test]
+fn plan_with_invalid_desired_settings_is_refused_not_unusable() {
+    let out = run(&[
+        "plan",
+        "--current",
+        &config("direct.yaml"),
+        "--desired",
+        &config("invalid.yaml"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = json(&out);
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["code"] == "InvalidSettings")
+    );
+    assert_eq!(v["from"], "Direct");
+}
+
+#[test]
+fn plan_on_a_cloud_cluster_refuses_local() {
+    let out = run(&[
+        "plan",
+        "--current",
+        &config("bootstrap-legacy.yaml"),
+        "--desired",
+        &config("local.yaml"),
+        "--cluster",
+        &config("cluster-cloud.yaml"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let codes: Vec<String> = json(&out)["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, ["ClusterNotStatic", "UserRegistryConfigNotMigrated"]);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["plan", "--current", "x"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["validate", "--format", "xml", "x"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+}
