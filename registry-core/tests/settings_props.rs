@@ -1,6 +1,7 @@
 //! Property tests for the settings reader: no input makes it panic, valid settings survive a
 //! JSON round trip, secrets never show in redacted output, and allowed addresses come back
 //! normalised.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
 use proptest::prelude::*;
 use registry_core::settings::{LoadError, LoadOptions, RegistrySettings, load};

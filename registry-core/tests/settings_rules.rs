@@ -1,5 +1,6 @@
 //! The settings rules of DOMAIN.md §2.1–2.2 and the hardening rules, as a table of
 //! accepted and refused inputs. Expected values come from the rules, not from the program.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
 use registry_core::settings::{
     CheckMode, Credentials, DocumentError, LoadError, LoadOptions, Mode, ProblemCode,

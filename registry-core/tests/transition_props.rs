@@ -2,12 +2,13 @@
 //! the current mode, ends at the desired one, is made of allowed steps, and is the shortest.
 //! The shortest length is found by a breadth-first search that uses `plan` itself as the
 //! oracle for single steps, so the property ties routes to the step rules.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
-mod common_samples;
+mod common;
 
 use std::collections::{HashMap, VecDeque};
 
-use common_samples::{sample, variant};
+use common::{sample, variant};
 use proptest::prelude::*;
 use registry_core::settings::Mode;
 use registry_core::transition::{

@@ -1,12 +1,13 @@
 //! The switch rules of the seed, checked over every from × to pair under each cluster
 //! condition. The expected outcomes are written out from the seed's rules, independently of
 //! the implementation.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
-mod common_samples;
+mod common;
 
 use std::collections::BTreeSet;
 
-use common_samples::{sample, upstream, variant};
+use common::{sample, upstream, variant};
 use registry_core::settings::{Mode, Problem, ProblemCode, Problems, RegistrySettings};
 use registry_core::transition::{
     ClusterFacts, ClusterType, Cri, Decision, NodeFacts, NodeRole, RefusalCode, Restart, Stage,

@@ -1,6 +1,6 @@
 //! `registryctl plan`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use registry_core::settings::{LoadError, LoadOptions, Problems, RegistrySettings, load};
@@ -57,7 +57,7 @@ pub(crate) fn run(args: &PlanArgs) -> ExitCode {
 }
 
 /// Loads settings; invalid settings are a refusal reason, not an unusable input.
-fn load_settings(path: &PathBuf) -> Result<Result<RegistrySettings, Problems>, String> {
+fn load_settings(path: &Path) -> Result<Result<RegistrySettings, Problems>, String> {
     let data = input::read(path)?;
     match load(&data, &LoadOptions::default()) {
         Ok(s) => Ok(Ok(s)),

@@ -1,5 +1,6 @@
 //! The command-line contract of `registryctl validate` and `registryctl plan`: exit codes,
 //! JSON shapes, one-line reasons for unusable input, and no secret in any output.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -46,7 +46,7 @@ impl CaBundle {
                 .decode(compact.as_bytes())
                 .map_err(|e| format!("PEM block {n} is not valid base64: {e}"))?;
             match x509_parser::parse_x509_certificate(&der) {
-                Ok((rest, cert)) if rest.is_empty() => subjects.push(cert.subject().to_string()),
+                Ok(([], cert)) => subjects.push(cert.subject().to_string()),
                 Ok(_) => {
                     return Err(format!(
                         "PEM block {n} has trailing bytes after the certificate"

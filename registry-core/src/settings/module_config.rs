@@ -22,6 +22,9 @@ const SECTIONS: [(&str, Mode); 3] = [
     ("proxy", Mode::Proxy),
 ];
 
+/// A valid mode section: its upstream and (proxy only) its TTL.
+type Section = (Upstream, Option<Ttl>);
+
 /// What `spec.settings.registry` says, before bootstrap and source checks.
 pub(crate) enum Outcome {
     /// No `spec.settings.registry`: legacy Unmanaged.
@@ -77,7 +80,7 @@ fn read_registry(registry: &Map<String, Value>, c: &mut Collector) -> Option<Reg
     .map(|m| m.unwrap_or(Mode::Unmanaged));
 
     // Every present section is checked, whatever the mode, so all problems come out at once.
-    let mut sections: Vec<(Mode, Option<(Upstream, Option<Ttl>)>)> = Vec::new();
+    let mut sections: Vec<(Mode, Option<Section>)> = Vec::new();
     for (name, section_mode) in SECTIONS {
         let path = join(REGISTRY_PATH, name);
         if let Ok(Some(section)) = object(registry, name, &path, c) {
@@ -147,7 +150,7 @@ fn read_section(
     base: &str,
     with_ttl: bool,
     c: &mut Collector,
-) -> Option<(Upstream, Option<Ttl>)> {
+) -> Option<Section> {
     let before = c.problems.len();
     let mut known = vec![
         "imagesRepo",

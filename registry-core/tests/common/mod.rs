@@ -1,8 +1,10 @@
 //! Sample settings for each mode, shared by the transition tests.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 #![allow(dead_code, unreachable_pub)]
 
 use registry_core::settings::{Credentials, Mode, RegistrySettings, Scheme, Secret, Ttl, Upstream};
 
+/// An HTTPS upstream from an `imagesRepo`.
 pub fn upstream(repo: &str) -> Upstream {
     Upstream::from_images_repo(repo, Scheme::Https).unwrap()
 }

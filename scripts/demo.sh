@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job: registryctl on the bundled example configs. Each command's exit code is checked
+# against the contract (0 valid/allowed, 1 invalid/refused, 2 unusable input).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --quiet --release -p registryctl || exit 1
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+ctl="$target_dir/release/registryctl"
+cfg=examples/configs
+failures=0
+
+step() {
+  local expected=$1
+  shift
+  printf '\n$ registryctl %s\n' "$*"
+  "$ctl" "$@"
+  local code=$?
+  if [[ $code -ne $expected ]]; then
+    printf '!! exit %d, expected %d\n' "$code" "$expected"
+    failures=$((failures + 1))
+  fi
+}
+
+for f in direct proxy local unmanaged unmanaged-legacy bootstrap-legacy; do
+  step 0 validate "$cfg/$f.yaml"
+done
+step 1 validate "$cfg/invalid.yaml"
+step 1 validate --bootstrap "$cfg/proxy.yaml"
+step 0 validate --format json "$cfg/direct.yaml"
+
+step 0 plan --current "$cfg/bootstrap-legacy.yaml" --desired "$cfg/direct.yaml" --cluster "$cfg/cluster.yaml"
+step 0 plan --current "$cfg/direct.yaml" --desired "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml"
+step 1 plan --current "$cfg/local.yaml" --desired "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml"
+step 1 plan --current "$cfg/direct.yaml" --desired "$cfg/local.yaml" --cluster "$cfg/cluster-cloud.yaml"
+step 1 plan --current "$cfg/proxy.yaml" --desired "$cfg/unmanaged-legacy.yaml" --format json
+
+if ((failures)); then
+  printf '\n%d command(s) did not exit as expected\n' "$failures"
+  exit 1
+fi
+printf '\nall example commands exited as expected\n'
