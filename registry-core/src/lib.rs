@@ -4,11 +4,14 @@
 //!   (and the legacy InitConfiguration parameters) into typed [`settings::RegistrySettings`].
 //! * [`transition`]: decide whether a switch between two settings is allowed under the
 //!   cluster's facts, and plan its stages.
+//! * [`containerd`]: the node configuration model and the files containerd 1.x and 2.x read,
+//!   plus preflight, cleanup and atomic apply.
 //! * [`store`]: content-addressed blob storage laid out as an OCI image layout.
 //!
-//! Everything except `store` is pure and deterministic; nothing opens a network connection.
+//! Everything except `store` and `containerd::apply`/`preflight` is pure and deterministic; nothing opens a network connection.
 #![forbid(unsafe_code)]
 
+pub mod containerd;
 pub mod settings;
 pub mod store;
 pub mod transition;

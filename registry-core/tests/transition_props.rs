@@ -55,6 +55,7 @@ fn facts() -> impl Strategy<Value = ClusterFacts> {
                     custom_registry_config: custom,
                 })
                 .collect(),
+            ..ClusterFacts::default()
         })
 }
 

@@ -5,6 +5,7 @@
 
 mod input;
 mod plan_cmd;
+mod render_cmd;
 mod store_cmd;
 mod validate_cmd;
 
@@ -16,7 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "registryctl",
     version,
-    about = "Validate, plan and render Deckhouse registry settings"
+    about = "Validate, plan and render Deckhouse registry settings; manage the blob store"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,6 +30,8 @@ enum Command {
     Validate(validate_cmd::ValidateArgs),
     /// Decide whether a switch from the current to the desired settings is allowed.
     Plan(plan_cmd::PlanArgs),
+    /// Write the containerd configuration a node needs for the settings.
+    Render(render_cmd::RenderArgs),
     /// Work with a content-addressed blob store.
     Store(store_cmd::StoreArgs),
 }
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Plan(args) => plan_cmd::run(&args),
+        Command::Render(args) => render_cmd::run(&args),
         Command::Store(args) => store_cmd::run(args),
     }
 }

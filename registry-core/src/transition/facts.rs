@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::DocumentError;
 use crate::settings::document::{Limits, read_documents};
+use crate::settings::{CaBundle, DocumentError, Secret};
 
 /// How the cluster's nodes are provisioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -97,6 +97,23 @@ pub struct ClusterFacts {
     /// The cluster's nodes.
     #[serde(default = "default_nodes")]
     pub nodes: Vec<NodeFacts>,
+    /// The module's CA (PEM), which signs the certificates of the registry on the masters;
+    /// needed to render Proxy and Local configuration.
+    #[serde(default, rename = "moduleCA", skip_serializing_if = "Option::is_none")]
+    pub module_ca: Option<CaBundle>,
+    /// The read-only user nodes pull with in Proxy and Local modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_user: Option<ReadOnlyUser>,
+}
+
+/// The module's read-only registry user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadOnlyUser {
+    /// The account name (`[0-9A-Za-z]`, inner `._-`, at most 255 characters).
+    pub name: String,
+    /// The password.
+    pub password: Secret,
 }
 
 fn yes() -> bool {
@@ -120,6 +137,8 @@ impl Default for ClusterFacts {
             bootstrapped: true,
             managed_kubernetes: false,
             nodes: default_nodes(),
+            module_ca: None,
+            read_only_user: None,
         }
     }
 }
@@ -164,6 +183,22 @@ impl ClusterFacts {
     }
 
     fn check(&self) -> Result<(), FactsError> {
+        if let Some(user) = &self.read_only_user {
+            if !is_account_name(&user.name) {
+                return Err(FactsError::Field {
+                    path: "readOnlyUser.name".into(),
+                    message: "must be 1–255 characters of [0-9A-Za-z._-], starting and ending with a letter or digit".into(),
+                });
+            }
+            if user.password.expose().is_empty()
+                || user.password.expose().chars().any(char::is_control)
+            {
+                return Err(FactsError::Field {
+                    path: "readOnlyUser.password".into(),
+                    message: "must be non-empty, without control characters".into(),
+                });
+            }
+        }
         let mut names = HashSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let path = format!("nodes[{i}].name");
@@ -187,4 +222,15 @@ impl ClusterFacts {
     pub fn masters(&self) -> impl Iterator<Item = &NodeFacts> {
         self.nodes.iter().filter(|n| n.role == NodeRole::Master)
     }
+}
+
+/// `^[0-9A-Za-z]([0-9A-Za-z._-]*[0-9A-Za-z])?$`, at most 255 characters: the module's account names.
+fn is_account_name(name: &str) -> bool {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    name.len() <= 255
+        && edge_ok(name.chars().next())
+        && edge_ok(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }

@@ -21,7 +21,7 @@ mod facts;
 mod rules;
 
 pub use decision::{Decision, Plan, Reason, Refusal, RefusalCode, Restart, RouteDisplay, Stage};
-pub use facts::{ClusterFacts, ClusterType, Cri, FactsError, NodeFacts, NodeRole};
+pub use facts::{ClusterFacts, ClusterType, Cri, FactsError, NodeFacts, NodeRole, ReadOnlyUser};
 
 use crate::settings::{CheckMode, Mode, Problems, RegistrySettings};
 

@@ -1,0 +1,201 @@
+//! The node configuration model: for each registry host containerd may be asked for, the
+//! ordered mirrors it pulls through (DOMAIN.md §7.1).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::settings::{CaBundle, Mode, Scheme, Secret};
+
+/// Credentials a mirror is pulled with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MirrorAuth {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: Secret,
+}
+
+impl MirrorAuth {
+    /// `base64(username:password)`, the form containerd's `auth` keys take.
+    ///
+    /// ```
+    /// use registry_core::containerd::MirrorAuth;
+    /// use registry_core::settings::Secret;
+    /// let a = MirrorAuth { username: "svc".into(), password: Secret::new("pw") };
+    /// assert_eq!(a.basic_token().expose(), "c3ZjOnB3");
+    /// ```
+    pub fn basic_token(&self) -> Secret {
+        let raw = format!("{}:{}", self.username, self.password.expose());
+        Secret::new(base64::engine::general_purpose::STANDARD.encode(raw))
+    }
+}
+
+/// A rewrite of the repository path (no leading slash), applied by Deckhouse's containerd.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rewrite {
+    /// A Go regular expression matched against the repository path.
+    pub from: String,
+    /// The replacement.
+    pub to: String,
+}
+
+/// One mirror of a registry host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mirror {
+    /// `host[:port]` of the mirror.
+    pub host: String,
+    /// How the mirror is reached.
+    pub scheme: Scheme,
+    /// The CA the mirror's certificate is checked against, if not the system roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaBundle>,
+    /// Credentials, if the mirror is not anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<MirrorAuth>,
+    /// Path rewrites, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrites: Vec<Rewrite>,
+}
+
+impl Mirror {
+    /// The identity of a mirror inside a host: two mirrors with the same key replace each other.
+    pub fn key(&self) -> (String, Scheme) {
+        (self.host.to_ascii_lowercase(), self.scheme)
+    }
+
+    /// `scheme://host`, the table key in hosts.toml.
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme.as_url_scheme(), self.host)
+    }
+}
+
+/// Which configuration a node gets: everything needed to render its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeConfig {
+    /// The mode the configuration is for (the target mode in the transition phase).
+    pub mode: Mode,
+    /// Whether this is the transition phase (old mirrors then new) or the final one.
+    pub transition: bool,
+    /// Where platform image references point.
+    pub images_base: String,
+    /// The masters' registry endpoints behind the node load balancer (Proxy and Local).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_endpoints: Vec<SocketAddr>,
+    /// For each registry host (image reference domain), its mirrors in the order tried.
+    pub hosts: BTreeMap<String, Vec<Mirror>>,
+}
+
+impl NodeConfig {
+    /// A hex sha256 over a canonical encoding of the model: identical models give identical
+    /// versions, any change gives another. The encoding is JSON with Go's field order and
+    /// escaping, so the Go side can compute the same value.
+    pub fn version(&self) -> String {
+        hex_sha256(canonical_json(self).as_bytes())
+    }
+}
+
+/// The model as Go's `encoding/json` would write it: struct fields in declaration order, map
+/// keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped.
+pub(crate) fn canonical_json(config: &NodeConfig) -> String {
+    let hosts: BTreeMap<&str, serde_json::Value> = config
+        .hosts
+        .iter()
+        .map(|(host, mirrors)| {
+            let mirrors: Vec<serde_json::Value> = mirrors.iter().map(mirror_json).collect();
+            (host.as_str(), serde_json::json!({ "mirrors": mirrors }))
+        })
+        .collect();
+    let mut doc = serde_json::json!({
+        "mode": config.mode.as_str(),
+        "transition": config.transition,
+        "imagesBase": config.images_base,
+    });
+    if !config.proxy_endpoints.is_empty() {
+        let endpoints: Vec<String> = config
+            .proxy_endpoints
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        doc["proxyEndpoints"] = serde_json::json!(endpoints);
+    }
+    doc["hosts"] = serde_json::json!(hosts);
+    go_escape(&doc.to_string())
+}
+
+fn mirror_json(m: &Mirror) -> serde_json::Value {
+    let (username, password, auth) = match &m.auth {
+        Some(a) => (
+            a.username.clone(),
+            a.password.expose().to_owned(),
+            a.basic_token().expose().to_owned(),
+        ),
+        None => (String::new(), String::new(), String::new()),
+    };
+    let mut v = serde_json::json!({ "host": m.host, "scheme": m.scheme.as_url_scheme() });
+    if let Some(ca) = &m.ca {
+        v["ca"] = serde_json::json!(ca.pem());
+    }
+    v["auth"] = serde_json::json!({ "username": username, "password": password, "auth": auth });
+    if !m.rewrites.is_empty() {
+        let rewrites: Vec<serde_json::Value> = m
+            .rewrites
+            .iter()
+            .map(|r| serde_json::json!({ "from": r.from, "to": r.to }))
+            .collect();
+        v["rewrites"] = serde_json::json!(rewrites);
+    }
+    v
+}
+
+/// Go escapes these characters inside JSON strings; serde_json does not. They never appear
+/// outside strings in JSON, so a plain replacement is exact.
+fn go_escape(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Lowercase hex sha256.
+pub(crate) fn hex_sha256(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_escaping() {
+        assert_eq!(
+            go_escape(r#"{"a":"<b>&\u2028"}"#.replace("\\u2028", "\u{2028}").as_str()),
+            r#"{"a":"\u003cb\u003e\u0026\u2028"}"#
+        );
+    }
+
+    #[test]
+    fn sha256_of_empty_input() {
+        assert_eq!(
+            hex_sha256(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

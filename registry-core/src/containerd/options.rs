@@ -1,0 +1,142 @@
+//! Render options: the containerd generation and version on the node, and the dialect.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The containerd generation, which decides the config.toml format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerdMajor {
+    /// containerd 1.x: config `version = 2`, plugin `io.containerd.grpc.v1.cri`.
+    #[default]
+    V1,
+    /// containerd 2.x: config `version = 3`, plugin `io.containerd.cri.v1.images`.
+    V2,
+}
+
+/// A containerd release line (`1.6`, `1.7`, `2.0`, `2.1`, `2.2`, …), for its parser's quirks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerdVersion {
+    /// Major version.
+    pub major: u8,
+    /// Minor version.
+    pub minor: u8,
+}
+
+impl ContainerdVersion {
+    /// The oldest release line the generator supports.
+    pub const OLDEST: ContainerdVersion = ContainerdVersion { major: 1, minor: 6 };
+
+    /// The generation this release belongs to.
+    pub fn generation(self) -> ContainerdMajor {
+        if self.major >= 2 {
+            ContainerdMajor::V2
+        } else {
+            ContainerdMajor::V1
+        }
+    }
+
+    /// Whether hosts.toml accepts the `referrers` capability (2.2 and later).
+    pub fn supports_referrers(self) -> bool {
+        self >= ContainerdVersion { major: 2, minor: 2 }
+    }
+
+    /// The default release line for a generation.
+    pub fn default_for(generation: ContainerdMajor) -> Self {
+        match generation {
+            ContainerdMajor::V1 => ContainerdVersion { major: 1, minor: 7 },
+            ContainerdMajor::V2 => ContainerdVersion { major: 2, minor: 2 },
+        }
+    }
+}
+
+impl FromStr for ContainerdVersion {
+    type Err = String;
+
+    /// Accepts `X.Y`, with an optional `+` (`2.2+`) meaning that line or later.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let body = s.strip_suffix('+').unwrap_or(s);
+        let parsed = body.split_once('.').and_then(|(a, b)| {
+            Some(ContainerdVersion {
+                major: a.parse().ok()?,
+                minor: b.parse().ok()?,
+            })
+        });
+        match parsed {
+            Some(v) if v >= Self::OLDEST && v.major <= 2 => Ok(v),
+            Some(_) => Err(format!(
+                "containerd {s} is not supported; use 1.6, 1.7, 2.0, 2.1 or 2.2+"
+            )),
+            None => Err(format!(
+                "{s:?} is not a containerd version of the form X.Y (e.g. 1.7 or 2.2)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for ContainerdVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl Serialize for ContainerdVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContainerdVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which containerd build reads the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Deckhouse's containerd build: `auth` and `rewrite` tables in hosts.toml.
+    #[default]
+    Deckhouse,
+    /// Stock containerd: credentials in config.toml, no path rewrites.
+    Upstream,
+}
+
+/// How to render a [`super::NodeConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderOptions {
+    /// The containerd generation on the node.
+    pub containerd: ContainerdMajor,
+    /// The containerd release line on the node.
+    pub version: ContainerdVersion,
+    /// The containerd build.
+    pub dialect: Dialect,
+    /// Put `skip_verify = true` on plain-HTTP mirrors, as older Deckhouse templates did. It makes
+    /// containerd try HTTPS first and fall back to HTTP; off by default.
+    #[serde(default)]
+    pub http_tls_fallback: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions::new(ContainerdMajor::V1)
+    }
+}
+
+impl RenderOptions {
+    /// Deckhouse dialect, the default release line of the generation.
+    pub fn new(containerd: ContainerdMajor) -> Self {
+        RenderOptions {
+            containerd,
+            version: ContainerdVersion::default_for(containerd),
+            dialect: Dialect::Deckhouse,
+            http_tls_fallback: false,
+        }
+    }
+}
