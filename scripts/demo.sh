@@ -35,6 +35,15 @@ step 1 plan --current "$cfg/local.yaml" --desired "$cfg/proxy.yaml" --cluster "$
 step 1 plan --current "$cfg/direct.yaml" --desired "$cfg/local.yaml" --cluster "$cfg/cluster-cloud.yaml"
 step 1 plan --current "$cfg/proxy.yaml" --desired "$cfg/unmanaged-legacy.yaml" --format json
 
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+step 0 render --desired "$cfg/proxy.yaml" --previous "$cfg/direct.yaml" --cluster "$cfg/cluster.yaml" --out "$out/node"
+printf '\n--- %s\n' "$out/node/etc/containerd/registry.d/registry.d8-system.svc:5001/hosts.toml (credentials shown as base64 here only)"
+sed 's/auth = ".*"/auth = "<base64 user:password>"/' "$out/node/etc/containerd/registry.d/registry.d8-system.svc:5001/hosts.toml"
+step 0 render --desired "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml" --containerd v2 --out "$out/node" --format json
+step 0 render --desired "$cfg/bootstrap-legacy.yaml" --containerd v1 --out "$out/legacy"
+step 1 render --desired "$cfg/direct.yaml" --dialect upstream --out "$out/stock"
+
 if ((failures)); then
   printf '\n%d command(s) did not exit as expected\n' "$failures"
   exit 1

@@ -288,3 +288,143 @@ fn usage_errors_exit_2() {
     );
     assert_eq!(run(&["--help"]).status.code(), Some(0));
 }
+
+fn render(args: &[&str], out: &Path) -> Output {
+    let mut all = vec!["render", "--out", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+#[test]
+fn render_writes_files_and_prints_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (desired, previous, cluster) = (
+        config("proxy.yaml"),
+        config("direct.yaml"),
+        config("cluster.yaml"),
+    );
+    let out = render(
+        &[
+            "--desired",
+            &desired,
+            "--previous",
+            &previous,
+            "--cluster",
+            &cluster,
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v = json(&out);
+    assert_eq!(v["version"].as_str().unwrap().len(), 64);
+    assert_eq!(v["restartContainerd"], true);
+    let files = v["files"].as_array().unwrap();
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        let on_disk = std::fs::read(dir.path().join(path.trim_start_matches('/'))).unwrap();
+        let sha: String = <sha2::Sha256 as sha2::Digest>::digest(&on_disk)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(f["sha256"].as_str(), Some(sha.as_str()), "{path}");
+        let mode = std::fs::metadata(dir.path().join(path.trim_start_matches('/')))
+            .unwrap()
+            .permissions();
+        assert_eq!(
+            format!(
+                "{:04o}",
+                std::os::unix::fs::PermissionsExt::mode(&mode) & 0o7777
+            ),
+            f["mode"].as_str().unwrap()
+        );
+    }
+    let hosts = files
+        .iter()
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("registry.d8-system.svc:5001/hosts.toml")
+        })
+        .unwrap();
+    assert_eq!(hosts["mode"], "0600");
+    assert!(
+        !text(&out).contains("example-password") && !text(&out).contains("example-ro-password")
+    );
+
+    // The same render again changes nothing.
+    let again = render(
+        &[
+            "--desired",
+            &desired,
+            "--previous",
+            &previous,
+            "--cluster",
+            &cluster,
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    let v = json(&again);
+    assert_eq!(v["restartContainerd"], false);
+    assert_eq!(v["changed"], serde_json::json!([]));
+}
+
+#[test]
+fn render_refusals_and_unusable_input() {
+    let dir = tempfile::tempdir().unwrap();
+    // A refused switch writes nothing.
+    let out = render(
+        &[
+            "--desired",
+            &config("proxy.yaml"),
+            "--previous",
+            &config("local.yaml"),
+            "--cluster",
+            &config("cluster.yaml"),
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(json(&out)["reasons"][0]["code"], "TransitionNotSupported");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Stock containerd cannot rewrite paths, which Direct needs here.
+    let out = render(
+        &[
+            "--desired",
+            &config("direct.yaml"),
+            "--dialect",
+            "upstream",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(json(&out)["reasons"][0]["code"], "DialectCannotExpress");
+    // Proxy without the module CA in the facts is incomplete input.
+    let out = render(&["--desired", &config("proxy.yaml")], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("moduleCA"));
+    // Generation and release line must agree.
+    let out = render(
+        &[
+            "--desired",
+            &config("unmanaged.yaml"),
+            "--containerd",
+            "v1",
+            "--containerd-version",
+            "2.1",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // Invalid settings are refused.
+    let out = render(&["--desired", &config("invalid.yaml")], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
