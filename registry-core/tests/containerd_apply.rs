@@ -214,13 +214,16 @@ fn apply_reports_the_path_it_cannot_write() {
     // A file where a folder must go.
     fs::write(dir.path().join("etc"), "").unwrap();
     let s = settings(json!({"mode": "Local"}));
-    let mut facts = ClusterFacts::default();
-    facts.module_ca =
-        Some(registry_core::settings::CaBundle::parse(include_str!("fixtures/ca.pem")).unwrap());
-    facts.read_only_user = Some(registry_core::transition::ReadOnlyUser {
-        name: "ro".into(),
-        password: registry_core::settings::Secret::new("x"),
-    });
+    let facts = ClusterFacts {
+        module_ca: Some(
+            registry_core::settings::CaBundle::parse(include_str!("fixtures/ca.pem")).unwrap(),
+        ),
+        read_only_user: Some(registry_core::transition::ReadOnlyUser {
+            name: "ro".into(),
+            password: registry_core::settings::Secret::new("x"),
+        }),
+        ..ClusterFacts::default()
+    };
     let r = render(
         &node_config(&s, None, &facts).unwrap(),
         &RenderOptions::default(),
