@@ -152,7 +152,7 @@ impl Store {
         m.mark_roots()?;
         let reachable: HashSet<Digest> = m.marked.clone();
         for s in &all {
-            if s.last_used_ms >= cutoff {
+            if s.last_used_ms > cutoff {
                 let follow = looks_like_json(self, s);
                 m.mark(s.digest.clone(), follow);
             }
@@ -183,7 +183,7 @@ impl Store {
                 continue;
             };
             let now_stat = super::read::stat_of(s.digest.clone(), &meta);
-            if now_stat.last_used_ms >= cutoff {
+            if now_stat.last_used_ms > cutoff {
                 report.young += 1;
                 continue;
             }
