@@ -5,7 +5,7 @@
 //! `index.json`, so a failed or cancelled import leaves the store as it was.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
@@ -16,7 +16,7 @@ use super::completeness::{Source, closure};
 use super::digest::{Algorithm, Digest, Hasher};
 use super::error::{IoContext, Result, StoreError};
 use super::layout::{self, sync_dir};
-use super::lock::{LockName, try_lock_file};
+use super::lock::{LockName, create_locked};
 use super::manifest::{Descriptor, MAX_MANIFEST};
 use super::progress::{Operation, ProgressFn, Reporter};
 use super::refs::IndexDoc;
@@ -153,16 +153,19 @@ impl Source for Staging<'_> {
 
 impl<'s> Staging<'s> {
     fn new(store: &'s Store) -> Result<Staging<'s>> {
-        let dir = store.layout().tmp().join(layout::unique_name("import"));
-        fs::create_dir(&dir).at(&dir)?;
-        let lock_path = dir.join(".lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&lock_path)
-            .at(&lock_path)?;
-        try_lock_file(&lock, &lock_path)?;
+        let tmp = store.layout().tmp();
+        let mut attempt = 0;
+        let (dir, lock) = loop {
+            attempt += 1;
+            let dir = tmp.join(layout::unique_name("import"));
+            fs::create_dir(&dir).at(&dir)?;
+            match create_locked(|| dir.join(".lock")) {
+                Ok((lock, _)) => break (dir, lock),
+                // Recovery elsewhere removed the fresh folder before its lock existed.
+                Err(_) if attempt < 5 => continue,
+                Err(e) => return Err(e),
+            }
+        };
         Ok(Staging {
             store,
             dir,

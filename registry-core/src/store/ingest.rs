@@ -20,7 +20,7 @@ use super::Store;
 use super::digest::{Algorithm, Digest, Hasher};
 use super::error::{IoContext, Result, StoreError};
 use super::layout::{self, sync_dir};
-use super::lock::{LockName, try_lock_file};
+use super::lock::{LockName, create_locked, try_lock_file};
 use super::upload::{UploadId, UploadState};
 
 /// Writes this much in the caller's thread before handing writes to a background thread; small
@@ -167,19 +167,9 @@ impl std::fmt::Debug for BlobWriter {
 
 impl BlobWriter {
     pub(crate) fn create(store: &Store, algorithm: Algorithm) -> Result<BlobWriter> {
-        let path = store.layout().tmp().join(layout::unique_name("blob"));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .at(&path)?;
+        let tmp = store.layout().tmp();
         // The lock tells recovery in other processes that this temp file is alive.
-        if !try_lock_file(&file, &path)? {
-            return Err(StoreError::Locked {
-                what: path.display().to_string(),
-            });
-        }
+        let (file, path) = create_locked(|| tmp.join(layout::unique_name("blob")))?;
         Ok(BlobWriter::from_parts(
             store,
             file,
@@ -494,6 +484,8 @@ impl BlobWriter {
     /// Removes this writer's files (temp data, upload state).
     fn discard(&mut self) {
         self.file = None;
+        // Data before state, the reverse of creation, so a crash in between leaves only an
+        // orphan state file (removed by expiry), never data without its state.
         let _ = fs::remove_file(&self.path);
         if let Some(u) = &self.upload {
             let _ = fs::remove_file(self.store.layout().uploads().join(u.id.state_file()));
@@ -649,7 +641,13 @@ pub(crate) fn remove_if_unlocked(path: &Path) -> Result<bool> {
         let lockfile = path.join(".lock");
         let free = match OpenOptions::new().read(true).write(true).open(&lockfile) {
             Ok(f) => try_lock_file(&f, &lockfile)?,
-            Err(_) => true,
+            // A folder whose creator has not made its lock yet (or died right then): only
+            // removed once it is clearly abandoned.
+            Err(_) => meta
+                .modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600),
         };
         if free {
             fs::remove_dir_all(path).at(path)?;

@@ -14,7 +14,7 @@
 //!     quarantine/ corrupt or foreign files moved aside by scrub
 //! ```
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,13 +75,8 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Replaces `path` with `bytes` atomically: temp file in `tmp_dir`, fsync, rename, fsync parent.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], tmp_dir: &Path, durable: bool) -> Result<()> {
-    let tmp = tmp_dir.join(unique_name("replace"));
+    let (mut f, tmp) = super::lock::create_locked(|| tmp_dir.join(unique_name("replace")))?;
     let res = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .at(&tmp)?;
         f.write_all(bytes).at(&tmp)?;
         if durable {
             f.sync_all().at(&tmp)?;

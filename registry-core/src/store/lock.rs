@@ -73,3 +73,33 @@ pub(crate) fn try_lock_file(file: &File, path: &Path) -> Result<bool> {
         Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(path, e)),
     }
 }
+
+/// Creates a new file at a fresh name from `name` and locks it, so that recovery in another
+/// process (which removes unlocked temp files) can never take it from under its writer.
+///
+/// Between `create` and `flock` another process may lock and unlink the file; the inode check
+/// after locking notices that, and the writer simply tries again with a new name.
+pub(crate) fn create_locked(mut name: impl FnMut() -> PathBuf) -> Result<(File, PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut last = None;
+    for _ in 0..8 {
+        let path = name();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .at(&path)?;
+        if try_lock_file(&file, &path)? {
+            let ours = file.metadata().at(&path)?;
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => return Ok((file, path)),
+                _ => {}
+            }
+        }
+        last = Some(path);
+    }
+    Err(StoreError::Locked {
+        what: last.map(|p| p.display().to_string()).unwrap_or_default(),
+    })
+}

@@ -135,6 +135,16 @@ impl Store {
         let id = UploadId(layout::random_id());
         let dir = self.layout().uploads();
         let path = dir.join(id.data_file());
+        let now = now_ms();
+        let state = UploadState {
+            id: id.clone(),
+            algorithm,
+            started_ms: now,
+            updated_ms: now,
+            hash: None,
+        };
+        // State first: a data file never exists without the state that says how to hash it.
+        state.save(self, false)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -146,15 +156,6 @@ impl Store {
                 what: format!("upload {id}"),
             });
         }
-        let now = now_ms();
-        let state = UploadState {
-            id,
-            algorithm,
-            started_ms: now,
-            updated_ms: now,
-            hash: None,
-        };
-        state.save(self, false)?;
         Ok(BlobWriter::from_parts(
             self,
             file,
