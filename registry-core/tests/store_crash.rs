@@ -44,7 +44,7 @@ fn crash_child() {
                     up.write_bytes(chunk).unwrap();
                     up.save().unwrap();
                 }
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     match up.commit(Some(&d256(&b)), Some(b.len() as u64)) {
                         Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
                         Err(e) => panic!("{e}"),
@@ -92,7 +92,10 @@ fn check(root: &Path, round: u64) {
             t.name
         );
         assert!(
-            store.completeness(&[t.name.clone()]).unwrap().complete,
+            store
+                .completeness(std::slice::from_ref(&t.name))
+                .unwrap()
+                .complete,
             "{ctx}: tag {} incomplete",
             t.name
         );

@@ -29,7 +29,7 @@ pub(crate) struct LeaseFile {
 /// let store = registry_core::store::Store::open(dir.path())?;
 /// let d = store.put_bytes(b"layer", None)?.digest;
 /// let lease = store.lease(&[d.clone()], Duration::from_secs(600))?;
-/// let opts = registry_core::store::GcOptions { grace: Duration::ZERO, ..Default::default() };
+/// let opts = registry_core::store::GcOptions { grace: Some(Duration::ZERO), ..Default::default() };
 /// assert!(store.gc(&opts, None)?.deleted.is_empty());
 /// drop(lease);
 /// assert_eq!(store.gc(&opts, None)?.deleted, vec![d]);
