@@ -758,3 +758,44 @@ fn reports_have_a_stable_camel_case_shape() {
     assert_eq!(serde_json::to_value(&p).unwrap()["bytesDone"], 1);
     assert_eq!(serde_json::to_value(Operation::Scrub).unwrap(), "scrub");
 }
+
+#[test]
+fn gc_never_deletes_a_blob_a_writer_was_just_told_exists() {
+    let (_d, store) = open();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let data: Vec<Vec<u8>> = (0..20).map(|i| bytes(500 + i, 2048)).collect();
+    let gc = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let opts = GcOptions {
+                grace: Some(Duration::from_secs(60)),
+                dry_run: false,
+            };
+            let mut runs = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.gc(&opts, None).unwrap();
+                runs += 1;
+            }
+            runs
+        })
+    };
+    for round in 0..30 {
+        for b in &data {
+            let d = d256(b);
+            if store.has(&d).unwrap() {
+                // Make it look abandoned, so only the "already exists" refresh protects it.
+                let f = std::fs::File::open(store.blob_path(&d)).unwrap();
+                f.set_modified(std::time::SystemTime::now() - Duration::from_secs(7200))
+                    .unwrap();
+            }
+            let out = store.put_bytes(b, Some(&d)).unwrap();
+            assert!(
+                store.has(&out.digest).unwrap(),
+                "round {round}: {} vanished after put",
+                out.digest
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(gc.join().unwrap() > 0);
+}
