@@ -45,7 +45,7 @@ pub struct PutOutcome {
 }
 
 struct Pipeline {
-    tx: Option<SyncSender<Vec<u8>>>,
+    tx: Option<SyncSender<(Vec<u8>, usize)>>,
     spare: Receiver<Vec<u8>>,
     handle: Option<JoinHandle<io::Result<()>>>,
 }
@@ -58,7 +58,7 @@ impl Pipeline {
         } else {
             None
         };
-        let (tx, rx) = sync_channel::<Vec<u8>>(PIPELINE_DEPTH);
+        let (tx, rx) = sync_channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
         let handle = std::thread::Builder::new()
             .name("blob-writer".into())
@@ -76,17 +76,17 @@ impl Pipeline {
                 });
                 let mut since_sync = 0u64;
                 let mut result = Ok(());
-                for mut buf in rx {
-                    if let Err(e) = out.write_all(&buf) {
+                for (buf, len) in rx {
+                    if let Err(e) = out.write_all(&buf[..len]) {
                         result = Err(e);
                         break;
                     }
-                    since_sync += buf.len() as u64;
+                    since_sync += len as u64;
                     if since_sync >= SYNC_EVERY && sync_handle.is_some() {
                         since_sync = 0;
                         let _ = sync_tx.try_send(());
                     }
-                    buf.clear();
+                    // Returned with its length intact, so reuse never pays for zero-filling.
                     let _ = spare_tx.try_send(buf);
                 }
                 drop(sync_tx);
@@ -113,8 +113,14 @@ impl Pipeline {
 
     /// Hands a full buffer to the writer thread; on failure joins it to get its error.
     fn send(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        let len = buf.len();
+        self.send_filled(buf, len)
+    }
+
+    /// Hands the first `len` bytes of `buf` to the writer thread.
+    fn send_filled(&mut self, buf: Vec<u8>, len: usize) -> io::Result<()> {
         let sent = match &self.tx {
-            Some(tx) => tx.send(buf).is_ok(),
+            Some(tx) => tx.send((buf, len)).is_ok(),
             None => false,
         };
         if sent { Ok(()) } else { self.finish() }
@@ -313,6 +319,7 @@ impl BlobWriter {
                 while !rest.is_empty() {
                     if self.buf.capacity() == 0 {
                         self.buf = p.buffer();
+                        self.buf.clear();
                     }
                     let room = CHUNK.saturating_sub(self.buf.len()).max(1);
                     let take = room.min(rest.len());
@@ -358,19 +365,66 @@ impl BlobWriter {
         let mut buf = vec![0u8; CHUNK];
         let mut n_total = 0u64;
         loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => return Ok(n_total),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(StoreError::Io {
-                        path: PathBuf::from("<input>"),
-                        source: e,
-                    });
+            if let Some(p) = self.pipeline.as_mut() {
+                if !self.buf.is_empty() {
+                    let partial = std::mem::take(&mut self.buf);
+                    if let Err(e) = p.send(partial) {
+                        self.poisoned = true;
+                        return Err(StoreError::io(&self.path, e));
+                    }
                 }
-            };
+                return self.write_from_pipelined(reader, n_total);
+            }
+            let n = read_some(reader, &mut buf)?;
+            if n == 0 {
+                return Ok(n_total);
+            }
             self.write_bytes(&buf[..n])?;
             n_total += n as u64;
+        }
+    }
+
+    /// Reads straight into the writer thread's buffers: the bytes are copied once (from the
+    /// reader), hashed here and written there.
+    fn write_from_pipelined(&mut self, reader: &mut dyn Read, mut n_total: u64) -> Result<u64> {
+        loop {
+            let Some(p) = self.pipeline.as_mut() else {
+                return Ok(n_total);
+            };
+            let mut chunk = p.buffer();
+            if chunk.len() < CHUNK {
+                chunk.resize(CHUNK, 0);
+            }
+            let mut filled = 0;
+            while filled < CHUNK {
+                let n = read_some(reader, &mut chunk[filled..])?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                return Ok(n_total);
+            }
+            let r = self.reserve(filled as u64);
+            if r.is_err() {
+                self.poisoned = true;
+                return r.map(|_| n_total);
+            }
+            self.hasher.update(&chunk[..filled]);
+            self.written += filled as u64;
+            n_total += filled as u64;
+            let sent = match self.pipeline.as_mut() {
+                Some(p) => p.send_filled(chunk, filled),
+                None => Ok(()),
+            };
+            if let Err(e) = sent {
+                self.poisoned = true;
+                return Err(StoreError::io(&self.path, e));
+            }
+            if filled < CHUNK {
+                return Ok(n_total);
+            }
         }
     }
 
@@ -568,6 +622,21 @@ impl Write for BlobWriter {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: PathBuf::from("<input>"),
+                    source: e,
+                });
+            }
+        }
     }
 }
 
