@@ -27,8 +27,11 @@ import (
 type Deckhouse struct {
 	// StrictError lists every problem ("; "-separated): unknown keys, wrong
 	// TOML types, values containerd's parser rejects (unknown capability,
-	// bad ca/client/header types, bad dial_timeout) and rewrite regexes Go
-	// cannot compile. "" when the file is valid Deckhouse dialect.
+	// bad ca/client/header types, bad dial_timeout), rewrite regexes Go
+	// cannot compile, and a rewrite written as a single table instead of
+	// an array of tables. "" when the file is valid Deckhouse dialect.
+	// A TOML syntax or type error stops the decode: hosts are then
+	// incomplete (usually empty).
 	StrictError string `json:"strict_error"`
 	// Root is the top-level entry: server (url, "" when absent), [auth]
 	// and [[rewrite]].
@@ -124,7 +127,8 @@ func DecodeDeckhouseBytes(b []byte) *Deckhouse {
 	}
 	out.Root = summarize(server, f.dhFields, "", &problems)
 
-	order := hostOrder(b)
+	order, shapeProblems := scanLayout(b)
+	problems = append(problems, shapeProblems...)
 	for _, u := range slices.Sorted(maps.Keys(f.Host)) {
 		if !slices.Contains(order, u) {
 			order = append(order, u)
@@ -281,7 +285,11 @@ func describeTOMLError(err error) []string {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
-		return []string{fmt.Sprintf("%s (line %d, column %d)", de.Error(), row, col)}
+		msg := fmt.Sprintf("%s (line %d, column %d)", de.Error(), row, col)
+		if k := de.Key(); len(k) > 0 {
+			msg = keyString(k) + ": " + msg
+		}
+		return []string{msg}
 	}
 	return []string{err.Error()}
 }
@@ -310,12 +318,15 @@ func isBareKey(s string) bool {
 	return true
 }
 
-// hostOrder lists the URLs under `host` in the order they first appear:
+// scanLayout lists the URLs under `host` in the order they first appear:
 // in table headers ([host."u"], [host."u".auth], [[host."u".rewrite]]) and
 // in keys (host."u" = {...}, or "u".x = ... inside [host]). Unlike
 // containerd 2.x's own order list, each URL appears once.
-func hostOrder(b []byte) []string {
-	var order []string
+//
+// It also reports a rewrite written as a single table ([rewrite] or
+// [host."u".rewrite]): go-toml/v2 decodes that into the slice as one
+// entry, but go-toml v1 (Deckhouse's 1.7 builds) rejects it.
+func scanLayout(b []byte) (order, problems []string) {
 	note := func(parts []string) {
 		if len(parts) >= 2 && parts[0] == "host" && !slices.Contains(order, parts[1]) {
 			order = append(order, parts[1])
@@ -330,11 +341,16 @@ func hostOrder(b []byte) []string {
 		case unstable.Table, unstable.ArrayTable:
 			table = keyParts(e)
 			note(table)
+			isRewrite := len(table) == 1 && table[0] == "rewrite" ||
+				len(table) == 3 && table[0] == "host" && table[2] == "rewrite"
+			if e.Kind == unstable.Table && isRewrite {
+				problems = append(problems, fmt.Sprintf("%s: must be an array of tables [[%s]], not a table", keyString(table), keyString(table)))
+			}
 		case unstable.KeyValue:
 			note(append(slices.Clone(table), keyParts(e)...))
 		}
 	}
-	return order
+	return order, problems
 }
 
 func keyParts(n *unstable.Node) []string {
