@@ -16,5 +16,7 @@ func TestConformance(t *testing.T) {
 		DialTimeout:       false,
 		HeaderOrder:       false,
 		HostTableRequired: false,
+		HeaderOwnClient:   false,
+		SyntaxErrorPrefix: "failed to parse TOML: (",
 	})
 }

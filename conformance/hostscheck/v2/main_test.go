@@ -15,5 +15,7 @@ func TestConformance(t *testing.T) {
 		DialTimeout:       true,
 		HeaderOrder:       true,
 		HostTableRequired: false,
+		HeaderOwnClient:   true,
+		SyntaxErrorPrefix: "toml: ",
 	})
 }

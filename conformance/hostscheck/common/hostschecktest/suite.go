@@ -31,6 +31,14 @@ type Version struct {
 	// HostTableRequired: a file without a `host` table is rejected
 	// (1.6.x, 1.7.0–1.7.31).
 	HostTableRequired bool
+	// HeaderOwnClient: a host with only a header (no TLS keys) gets its own
+	// copy of the shared http.Client (2.x), so an HTTP-fallback wrapper put
+	// on it stays on that host. In 1.7 it uses the shared client.
+	HeaderOwnClient bool
+	// SyntaxErrorPrefix starts decode_error for a TOML syntax error:
+	// "toml: " (go-toml/v2) or "failed to parse TOML: (" (1.7, go-toml v1
+	// with line and column).
+	SyntaxErrorPrefix string
 }
 
 func (v Version) allCaps() string {
@@ -342,6 +350,58 @@ ca = "ca.pem"
 		// inline tables and dotted keys included.
 		if got := deckhouseURLs(r); !slices.Equal(got, []string{"https://a.corp", "https://b.corp", "https://d.corp", "https://c.corp", "https://e.corp"}) {
 			t.Errorf("deckhouse hosts = %q", got)
+		}
+	})
+
+	t.Run("SharedClientCtr", func(t *testing.T) {
+		// ctr mode: an http mirror whose only key is a header.
+		root := Tree(t, map[string]string{
+			"h.example/hosts.toml": "[host]\n[host.\"http://10.0.0.5:5000\".header]\n  x = \"1\"\n",
+		})
+		r := Resolve(t, b, root, "h.example", "--mode", "ctr")
+		expectNoProblems(t, r)
+		up := "https h.example /v2 " + all
+		if !v.HeaderOwnClient {
+			up += " fallback" // the wrapper landed on the shared client
+		}
+		expectHosts(t, r, `https 10.0.0.5:5000 /v2 `+all+` header={"x":["1"]} fallback`, up)
+	})
+
+	t.Run("MalformedFiles", func(t *testing.T) {
+		root := Tree(t, map[string]string{
+			"syntax.example/hosts.toml":   "[host]\n[host.\"https://x\"]\n  capabilities = [\"pull\"\n",
+			"dup.example/hosts.toml":      "[host.\"https://x\"]\n  capabilities = [\"pull\"]\n[host.\"https://x\"]\n  skip_verify = true\n",
+			"types.example/hosts.toml":    "[host]\n[host.\"https://x\"]\n  skip_verify = \"true\"\n",
+			"ca.example/hosts.toml":       "[host]\n[host.\"https://x\"]\n  ca = 5\n",
+			"nontable.example/hosts.toml": "[host]\n  \"https://x\" = 5\n[host.\"https://y\"]\n",
+		})
+		for _, ns := range []string{"syntax.example", "dup.example", "types.example", "ca.example"} {
+			r := Resolve(t, b, root, ns)
+			if r.DecodeError == "" || r.Error != "" {
+				t.Errorf("%s: decode_error = %q, error = %q; want a decode error only", ns, r.DecodeError, r.Error)
+			}
+			expectHosts(t, r, "https "+ns+" /v2 "+all)
+		}
+		r := Resolve(t, b, root, "syntax.example")
+		if !strings.HasPrefix(r.DecodeError, v.SyntaxErrorPrefix) {
+			t.Errorf("decode_error = %q, want prefix %q", r.DecodeError, v.SyntaxErrorPrefix)
+		}
+		r = Resolve(t, b, root, "ca.example")
+		if !strings.Contains(r.DecodeError, `invalid type 5 for "ca"`) {
+			t.Errorf("decode_error = %q, want invalid type 5 for \"ca\"", r.DecodeError)
+		}
+
+		// A non-table value under `host`: 2.x rejects the file; 1.7's sort by
+		// line asserts every value is a table and panics (the harness turns
+		// the panic into an error).
+		r = Resolve(t, b, root, "nontable.example")
+		if v.HeaderOrder {
+			if r.DecodeError == "" || r.Error != "" {
+				t.Errorf("decode_error = %q, error = %q; want a decode error only", r.DecodeError, r.Error)
+			}
+			expectHosts(t, r, "https nontable.example /v2 "+all)
+		} else if !strings.Contains(r.Error, "containerd panicked") || len(r.Hosts) != 0 {
+			t.Errorf("error = %q, hosts = %q; want a panic", r.Error, HostLines(r))
 		}
 	})
 
