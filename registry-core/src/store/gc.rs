@@ -195,12 +195,7 @@ impl Store {
                 }
                 dirs[s.digest.algorithm() as usize] = true;
                 if self.inner.opts.quota.is_some() {
-                    self.inner.usage.fetch_sub(
-                        now_stat
-                            .size
-                            .min(self.inner.usage.load(std::sync::atomic::Ordering::SeqCst)),
-                        std::sync::atomic::Ordering::SeqCst,
-                    );
+                    super::saturating_sub(&self.inner.usage, now_stat.size);
                 }
             }
             report.deleted.push(s.digest.clone());

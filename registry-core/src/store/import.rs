@@ -127,10 +127,7 @@ impl Drop for Staging<'_> {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
         if self.reserved > 0 && self.store.inner.opts.quota.is_some() {
-            self.store
-                .inner
-                .pending
-                .fetch_sub(self.reserved, std::sync::atomic::Ordering::SeqCst);
+            super::saturating_sub(&self.store.inner.pending, self.reserved);
         }
     }
 }
@@ -481,8 +478,7 @@ impl Store {
             return self.import_dir(path, opts, progress);
         }
         let f = File::open(path).at(path)?;
-        let mut rep_total = Some(meta.len());
-        self.import_tar_inner(&mut BufReader::new(f), opts, progress, rep_total.take())
+        self.import_tar_inner(&mut BufReader::new(f), opts, progress, Some(meta.len()))
     }
 
     /// Imports from a tar stream (plain or gzip, detected by the magic bytes).
@@ -500,13 +496,15 @@ impl Store {
         reader: &mut dyn BufRead,
         opts: &ImportOptions,
         progress: Option<ProgressFn<'_>>,
-        _compressed_total: Option<u64>,
+        file_size: Option<u64>,
     ) -> Result<ImportReport> {
         let mut rep = Reporter::new(Operation::Import, progress);
         let head = reader
             .fill_buf()
             .map_err(|e| refuse("<tar>", format!("read failed: {e}")))?;
         let gzip = head.starts_with(&[0x1f, 0x8b]);
+        // A plain tar's size is close to its content's; a gzip's says little about it.
+        rep.p.bytes_total = if gzip { None } else { file_size };
         let mut plain: Box<dyn Read + '_> = if gzip {
             Box::new(flate2::bufread::MultiGzDecoder::new(reader))
         } else {

@@ -238,7 +238,7 @@ impl BlobWriter {
             let pending = inner.pending.fetch_add(n, Ordering::SeqCst) + n;
             let used = inner.usage.load(Ordering::SeqCst);
             if used + pending > quota {
-                inner.pending.fetch_sub(n, Ordering::SeqCst);
+                super::saturating_sub(&inner.pending, n);
                 return Err(StoreError::QuotaExceeded {
                     quota,
                     used: used + pending - n,
@@ -527,9 +527,7 @@ impl BlobWriter {
     fn release_reservation(&mut self, committed: u64) {
         let inner = &self.store.inner;
         if inner.opts.quota.is_some() {
-            inner
-                .pending
-                .fetch_sub(self.pending_reserved, Ordering::SeqCst);
+            super::saturating_sub(&inner.pending, self.pending_reserved);
             inner.usage.fetch_add(committed, Ordering::SeqCst);
         }
         self.pending_reserved = 0;
@@ -574,7 +572,7 @@ impl BlobWriter {
         if durable {
             self.sync()?;
         }
-        let state = upload.with_state(self.hasher.state(), self.written);
+        let state = upload.with_state(self.hasher.state());
         state.save(&self.store, durable)
     }
 

@@ -276,6 +276,14 @@ impl Store {
     }
 }
 
+/// Subtracts without wrapping: counters are advisory, and a miscount must never make the quota
+/// think the store is nearly full.
+pub(crate) fn saturating_sub(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+        Some(v.saturating_sub(n))
+    });
+}
+
 fn check_oci_layout(path: &Path, bytes: &[u8]) -> Result<()> {
     let v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| StoreError::InvalidLayout {

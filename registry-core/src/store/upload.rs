@@ -94,7 +94,7 @@ pub(crate) struct UploadState {
 }
 
 impl UploadState {
-    pub(crate) fn with_state(&self, hash: HashState, _written: u64) -> UploadState {
+    pub(crate) fn with_state(&self, hash: HashState) -> UploadState {
         UploadState {
             hash: Some(hash),
             updated_ms: now_ms(),
