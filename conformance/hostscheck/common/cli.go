@@ -16,7 +16,9 @@ containerd's own hosts.toml parser and prints, for every namespace NS (an
 image reference's host, e.g. docker.io or registry.example:5000), the
 registry hosts containerd resolved, as one JSON document on stdout.
 
-  --root DIR      the host directory root (one directory, not a list)
+  --root DIR      the host directory root, given once. It is one path, not
+                  a config_path list: "a:b" is looked up as the directory
+                  "a:b", as the transfer service does (CONTAINERD-HOSTS.md §1)
   --mode cri      as the CRI plugin and the transfer service call it (default)
   --mode ctr      as ctr --hosts-dir with the client-side resolver: DefaultTLS set
   --plain-http    DefaultScheme "http" (ctr --plain-http)
@@ -32,7 +34,7 @@ func ParseArgs(args []string) (Config, error) {
 	cfg := Config{Mode: "cri"}
 	fs := flag.NewFlagSet("hostscheck", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.Root, "root", "", "")
+	fs.Var(onceString{&cfg.Root}, "root", "")
 	fs.StringVar(&cfg.Mode, "mode", "cri", "")
 	fs.BoolVar(&cfg.PlainHTTP, "plain-http", false, "")
 	fs.BoolVar(&cfg.Verbose, "verbose", false, "")
@@ -102,4 +104,26 @@ func Run(b Backend, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// onceString is a string flag that may be given once: containerd takes one
+// root per HostDirFromRoot, and a second --root must not silently win.
+type onceString struct{ p *string }
+
+func (o onceString) String() string {
+	if o.p == nil {
+		return ""
+	}
+	return *o.p
+}
+
+func (o onceString) Set(v string) error {
+	if *o.p != "" {
+		return errors.New("given more than once")
+	}
+	if v == "" {
+		return errors.New("empty")
+	}
+	*o.p = v
+	return nil
 }

@@ -34,6 +34,8 @@ func TestParseArgs(t *testing.T) {
 		{"--root", "/r", "--plain-http=maybe", "a"},
 		{"--root", "/r", ""},
 		{"--root"},
+		{"--root", "/r", "--root", "/s", "a"},
+		{"--root", "", "a"},
 	} {
 		if _, err := ParseArgs(args); !IsUsage(err) {
 			t.Errorf("%q: err = %v, want a usage error", args, err)
