@@ -114,6 +114,7 @@ fn classify(raw: &Path) -> Result<(String, Entry)> {
 struct Staging<'s> {
     store: &'s Store,
     dir: PathBuf,
+    lock_path: PathBuf,
     _lock: File,
     staged: BTreeMap<Digest, u64>,
     present: BTreeSet<Digest>,
@@ -126,6 +127,7 @@ struct Staging<'s> {
 impl Drop for Staging<'_> {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.lock_path);
         if self.reserved > 0 && self.store.inner.opts.quota.is_some() {
             super::saturating_sub(&self.store.inner.pending, self.reserved);
         }
@@ -151,21 +153,16 @@ impl Source for Staging<'_> {
 impl<'s> Staging<'s> {
     fn new(store: &'s Store) -> Result<Staging<'s>> {
         let tmp = store.layout().tmp();
-        let mut attempt = 0;
-        let (dir, lock) = loop {
-            attempt += 1;
-            let dir = tmp.join(layout::unique_name("import"));
-            fs::create_dir(&dir).at(&dir)?;
-            match create_locked(|| dir.join(".lock")) {
-                Ok((lock, _)) => break (dir, lock),
-                // Recovery elsewhere removed the fresh folder before its lock existed.
-                Err(_) if attempt < 5 => continue,
-                Err(e) => return Err(e),
-            }
-        };
+        // The lock file exists (locked) before the folder does, so recovery can tell a live
+        // staging folder (lock held) from a dead one (lock free or gone) at every moment.
+        let (lock, lock_path) =
+            create_locked(|| tmp.join(format!("{}.lock", layout::unique_name("import"))))?;
+        let dir = lock_path.with_extension("");
+        fs::create_dir(&dir).at(&dir)?;
         Ok(Staging {
             store,
             dir,
+            lock_path,
             _lock: lock,
             staged: BTreeMap::new(),
             present: BTreeSet::new(),

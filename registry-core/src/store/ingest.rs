@@ -704,17 +704,13 @@ pub(crate) fn remove_if_unlocked(path: &Path) -> Result<bool> {
         Err(e) => return Err(StoreError::io(path, e)),
     };
     if meta.is_dir() {
-        // Import staging folders carry a lock file inside.
-        let lockfile = path.join(".lock");
+        // An import staging folder `x` is alive while `x.lock` beside it is locked; the lock
+        // file is created first and removed last.
+        let lockfile = path.with_extension("lock");
         let free = match OpenOptions::new().read(true).write(true).open(&lockfile) {
             Ok(f) => try_lock_file(&f, &lockfile)?,
-            // A folder whose creator has not made its lock yet (or died right then): only
-            // removed once it is clearly abandoned.
-            Err(_) => meta
-                .modified()
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age.as_secs() > 3600),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(e) => return Err(StoreError::io(&lockfile, e)),
         };
         if free {
             fs::remove_dir_all(path).at(path)?;
