@@ -1,12 +1,499 @@
-//! `registryctl store …`. Work in progress: the store subcommands land with the store module.
+//! `registryctl store …`: the blob store from the command line (put, get, stat, rm, ls, tag,
+//! verify, gc, import, export, completeness). Exit codes: 0 success, 1 the operation found a
+//! problem (digest mismatch, corruption, missing blob or tag, I/O failure), 2 unusable input
+//! (bad digest, tag or arguments, a refused bundle), each with a one-line reason on stderr.
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use registry_core::store::{
+    Digest, ExportOptions, GcOptions, ImportOptions, Progress, ScrubOptions, Store, StoreError,
+};
 
 /// Arguments of `registryctl store`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct StoreArgs {}
+pub(crate) struct StoreArgs {
+    /// The store root (an OCI image layout folder; created if missing). Defaults to
+    /// $REGISTRY_STORE_ROOT.
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
+    /// Print reports as JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: StoreCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum StoreCommand {
+    /// Store a file (or stdin with `-`); prints its digest.
+    Put {
+        /// The file, or `-` for stdin.
+        file: String,
+        /// The digest the content must have (exit 1 and nothing stored on a mismatch).
+        #[arg(long)]
+        digest: Option<String>,
+    },
+    /// Write a blob to a file or stdout, verifying it.
+    Get {
+        /// The blob's digest.
+        digest: String,
+        /// Output file (default stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Show a blob's size and times.
+    Stat {
+        /// A digest or a tag.
+        reference: String,
+    },
+    /// Delete a blob regardless of references.
+    Rm {
+        /// The blob's digest.
+        digest: String,
+    },
+    /// List blobs (or tags with --tags).
+    Ls {
+        /// List tags instead of blobs.
+        #[arg(long)]
+        tags: bool,
+    },
+    /// Point a tag at a manifest or index, or delete a tag.
+    Tag {
+        /// The tag.
+        name: String,
+        /// The manifest or index digest (omit with --delete).
+        digest: Option<String>,
+        /// Remove the tag.
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Re-hash every blob; exit 1 and list what is corrupt or foreign.
+    Verify {
+        /// Report only; do not move bad files to quarantine.
+        #[arg(long)]
+        no_quarantine: bool,
+    },
+    /// Collect garbage.
+    Gc {
+        /// Report what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep blobs used within this many seconds (default: 3600).
+        #[arg(long)]
+        grace: Option<u64>,
+    },
+    /// Import an OCI image layout folder or a tar / tar.gz of one.
+    Import {
+        /// Folder or tar file.
+        path: PathBuf,
+        /// Accept layouts that reference blobs neither they nor the store have.
+        #[arg(long)]
+        allow_incomplete: bool,
+    },
+    /// Export tags as an OCI image layout folder or tar.
+    Export {
+        /// Tags to export (default: all).
+        tags: Vec<String>,
+        /// Target: a new folder, a `.tar` / `.tar.gz` file, or `-` for a tar on stdout.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Gzip the tar (implied by a `.tar.gz`/`.tgz` name).
+        #[arg(long)]
+        gzip: bool,
+    },
+    /// Report whether images (tags or digests) are complete; exit 1 if not.
+    Completeness {
+        /// Tags or manifest digests.
+        references: Vec<String>,
+    },
+}
+
+enum Failure {
+    /// Exit 1.
+    Problem(String),
+    /// Exit 2.
+    Usage(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let line = e.to_string().replace('\n', " ");
+        match e {
+            StoreError::InvalidDigest { .. }
+            | StoreError::InvalidTag { .. }
+            | StoreError::Import { .. }
+            | StoreError::InvalidLayout { .. }
+            | StoreError::InvalidManifest { .. } => Failure::Usage(line),
+            _ => Failure::Problem(line),
+        }
+    }
+}
 
 /// Runs `registryctl store`.
-pub(crate) fn run(_args: StoreArgs) -> ExitCode {
-    eprintln!("registryctl store: not available yet");
-    ExitCode::from(2)
+pub(crate) fn run(args: StoreArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Problem(m)) => {
+            eprintln!("registryctl store: {m}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(m)) => {
+            eprintln!("registryctl store: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn digest(s: &str) -> Result<Digest, Failure> {
+    Digest::parse(s).map_err(Failure::from)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| Failure::Problem(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+/// A progress bar on stderr when it is a terminal; otherwise nothing.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new(label: &str) -> Bar {
+        if !io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let pb = indicatif::ProgressBar::new(0);
+        let style = indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        pb.set_style(style);
+        pb.set_prefix(label.to_string());
+        Bar(Some(pb))
+    }
+
+    fn update(&self, p: &Progress) -> ControlFlow<()> {
+        if let Some(pb) = &self.0 {
+            if let Some(t) = p.bytes_total {
+                pb.set_length(t);
+            }
+            pb.set_position(p.bytes_done);
+            if let Some(c) = &p.current {
+                pb.set_message(format!("{} {}", p.items_done, short(c)));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn inc(&self, n: u64) {
+        if let Some(pb) = &self.0 {
+            pb.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+fn short(s: &str) -> &str {
+    s.get(..s.len().min(40)).unwrap_or(s)
+}
+
+/// Counts bytes through a reader for the progress bar.
+struct Counting<'a, R> {
+    inner: R,
+    bar: &'a Bar,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn run_inner(args: StoreArgs) -> Result<(), Failure> {
+    let root = args
+        .root
+        .or_else(|| std::env::var_os("REGISTRY_STORE_ROOT").map(PathBuf::from))
+        .ok_or_else(|| Failure::Usage("--root DIR (or REGISTRY_STORE_ROOT) is required".into()))?;
+    let store = Store::open(&root)?;
+    let json = args.json;
+    match args.command {
+        StoreCommand::Put { file, digest: d } => {
+            let expected = d.as_deref().map(digest).transpose()?;
+            let bar = Bar::new("put");
+            let out = if file == "-" {
+                let stdin = io::stdin();
+                let mut r = Counting {
+                    inner: stdin.lock(),
+                    bar: &bar,
+                };
+                store.put(&mut r, expected.as_ref())
+            } else {
+                let f = File::open(&file)
+                    .map_err(|e| Failure::Usage(format!("cannot open {file}: {e}")))?;
+                if let (Some(pb), Ok(m)) = (&bar.0, f.metadata()) {
+                    pb.set_length(m.len());
+                }
+                let mut r = Counting {
+                    inner: f,
+                    bar: &bar,
+                };
+                store.put(&mut r, expected.as_ref())
+            };
+            bar.finish();
+            let out = out.map_err(|e| match e {
+                StoreError::DigestMismatch { .. } => Failure::Problem(e.to_string()),
+                other => Failure::from(other),
+            })?;
+            if json {
+                print_json(&out)?;
+            } else {
+                println!("{}", out.digest);
+            }
+        }
+        StoreCommand::Get { digest: d, output } => {
+            let d = digest(&d)?;
+            match output {
+                Some(p) => {
+                    // Written beside the target and renamed, so a corrupt blob leaves no file.
+                    let tmp = p.with_extension("partial");
+                    let mut f = File::create(&tmp).map_err(|e| {
+                        Failure::Usage(format!("cannot create {}: {e}", tmp.display()))
+                    })?;
+                    let r = store.get(&d, &mut f);
+                    if let Err(e) = r {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(e.into());
+                    }
+                    std::fs::rename(&tmp, &p).map_err(|e| {
+                        Failure::Problem(format!("cannot write {}: {e}", p.display()))
+                    })?;
+                }
+                None => {
+                    let stdout = io::stdout();
+                    let mut lock = stdout.lock();
+                    store.get(&d, &mut lock)?;
+                    lock.flush()
+                        .map_err(|e| Failure::Problem(format!("stdout: {e}")))?;
+                }
+            }
+        }
+        StoreCommand::Stat { reference } => {
+            let d = store.resolve_ref(&reference)?;
+            let st = store.stat(&d)?;
+            if json {
+                print_json(&st)?;
+            } else {
+                println!(
+                    "{}\t{}\tlast used {} ms",
+                    st.digest, st.size, st.last_used_ms
+                );
+            }
+        }
+        StoreCommand::Rm { digest: d } => store.delete(&digest(&d)?)?,
+        StoreCommand::Ls { tags } => {
+            if tags {
+                let t = store.tags()?;
+                if json {
+                    print_json(&t)?;
+                } else {
+                    for t in t {
+                        println!("{}\t{}\t{}", t.name, t.digest, t.size);
+                    }
+                }
+            } else {
+                let l = store.list()?;
+                if json {
+                    print_json(&l)?;
+                } else {
+                    for d in l {
+                        println!("{d}");
+                    }
+                }
+            }
+        }
+        StoreCommand::Tag {
+            name,
+            digest: d,
+            delete,
+        } => match (delete, d) {
+            (true, None) => store.untag(&name)?,
+            (false, Some(d)) => store.tag(&name, &digest(&d)?)?,
+            (true, Some(_)) => return Err(Failure::Usage("--delete takes no digest".into())),
+            (false, None) => {
+                return Err(Failure::Usage("tag NAME DIGEST (or --delete NAME)".into()));
+            }
+        },
+        StoreCommand::Verify { no_quarantine } => {
+            let bar = Bar::new("verify");
+            let mut cb = |p: &Progress| bar.update(p);
+            let opts = ScrubOptions {
+                quarantine: !no_quarantine,
+                threads: None,
+            };
+            let r = store.scrub(&opts, Some(&mut cb));
+            bar.finish();
+            let r = r?;
+            if json {
+                print_json(&r)?;
+            } else {
+                for c in &r.corrupt {
+                    println!("corrupt\t{}\t{}", c.digest, c.reason);
+                }
+                for f in &r.foreign {
+                    println!("foreign\t{}\t{}", f.path, f.reason);
+                }
+                for p in &r.layout_problems {
+                    println!("layout\t{p}");
+                }
+                eprintln!("verified {} blobs, {} bytes", r.checked, r.bytes);
+            }
+            if !r.is_clean() {
+                return Err(Failure::Problem(format!(
+                    "{} corrupt blob(s), {} foreign file(s), {} layout problem(s)",
+                    r.corrupt.len(),
+                    r.foreign.len(),
+                    r.layout_problems.len()
+                )));
+            }
+        }
+        StoreCommand::Gc { dry_run, grace } => {
+            let opts = GcOptions {
+                grace: grace.map(Duration::from_secs),
+                dry_run,
+            };
+            let r = store.gc(&opts, None)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                for d in &r.deleted {
+                    println!("{}{d}", if dry_run { "would delete " } else { "deleted " });
+                }
+                eprintln!(
+                    "{} blobs examined, {} reachable, {} young, {} deleted ({} bytes)",
+                    r.examined,
+                    r.reachable,
+                    r.young,
+                    r.deleted.len(),
+                    r.deleted_bytes
+                );
+            }
+        }
+        StoreCommand::Import {
+            path,
+            allow_incomplete,
+        } => {
+            if !path.exists() {
+                return Err(Failure::Usage(format!("{} does not exist", path.display())));
+            }
+            let bar = Bar::new("import");
+            let mut cb = |p: &Progress| bar.update(p);
+            let opts = ImportOptions {
+                require_complete: !allow_incomplete,
+            };
+            let r = store.import_path(&path, &opts, Some(&mut cb));
+            bar.finish();
+            let r = r?;
+            if json {
+                print_json(&r)?;
+            } else {
+                for t in &r.tags {
+                    println!("{t}");
+                }
+                eprintln!(
+                    "imported {} new blobs ({} bytes), {} already present",
+                    r.blobs_added, r.bytes_added, r.blobs_present
+                );
+            }
+        }
+        StoreCommand::Export { tags, output, gzip } => {
+            let bar = Bar::new("export");
+            let mut cb = |p: &Progress| bar.update(p);
+            let name = output.to_string_lossy();
+            let gzip = gzip || name.ends_with(".tar.gz") || name.ends_with(".tgz");
+            let opts = ExportOptions { tags, gzip };
+            let r = if name == "-" {
+                let stdout = io::stdout();
+                let mut lock = stdout.lock();
+                store.export_tar(&mut lock, &opts, Some(&mut cb))
+            } else if gzip || name.ends_with(".tar") {
+                export_file(&store, &output, &opts, &mut cb)
+            } else {
+                store.export_dir(&output, &opts, Some(&mut cb))
+            };
+            bar.finish();
+            let r = r?;
+            if json {
+                print_json(&r)?;
+            } else {
+                eprintln!(
+                    "exported {} tags, {} blobs, {} bytes",
+                    r.tags.len(),
+                    r.blobs,
+                    r.bytes
+                );
+            }
+        }
+        StoreCommand::Completeness { references } => {
+            let r = store.completeness(&references)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                for i in &r.images {
+                    println!(
+                        "{}\t{}\t{} missing",
+                        i.reference,
+                        if i.complete { "complete" } else { "incomplete" },
+                        i.missing.len()
+                    );
+                    for p in &i.problems {
+                        println!("\t{p}");
+                    }
+                }
+            }
+            if !r.complete {
+                return Err(Failure::Problem(format!(
+                    "{} blob(s) missing",
+                    r.missing.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn export_file(
+    store: &Store,
+    output: &Path,
+    opts: &ExportOptions,
+    cb: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<registry_core::store::ExportReport, StoreError> {
+    let tmp = output.with_extension("partial");
+    let io_err = |p: &Path, e: io::Error| StoreError::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    let mut f = io::BufWriter::new(File::create(&tmp).map_err(|e| io_err(&tmp, e))?);
+    let r = store.export_tar(&mut f, opts, Some(cb));
+    let r = r.and_then(|r| {
+        let f = f.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        std::fs::rename(&tmp, output).map_err(|e| io_err(output, e))?;
+        Ok(r)
+    });
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::render::{CONFIG_PART, HOSTS_STATE, REGISTRY_D, Rendered};
+use super::render::{CONFIG_PART, HOSTS_STATE_FILE, Rendered};
 
 /// Which host folders to remove.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -69,9 +69,11 @@ pub struct ApplyReport {
 /// complete); the state file is written last, so a retry cleans up what a failed run left.
 pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
     let mut report = ApplyReport::default();
-    let previous_dirs = read_state(&root_path(root, HOSTS_STATE));
+    let hosts_dir = rendered.config_path.as_str();
+    let state_path = format!("{hosts_dir}/{HOSTS_STATE_FILE}");
+    let previous_dirs = read_state(&root_path(root, &state_path));
     let (state, files): (Vec<_>, Vec<_>) =
-        rendered.files.iter().partition(|f| f.path == HOSTS_STATE);
+        rendered.files.iter().partition(|f| f.path == state_path);
     for file in files.iter().chain(state.iter()) {
         let target = root_path(root, &file.path);
         if write_if_changed(&target, file.contents.as_bytes(), file.mode.bits())? {
@@ -80,12 +82,12 @@ pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
     }
     let written: BTreeSet<&str> = rendered.files.iter().map(|f| f.path.as_str()).collect();
     for dir in &rendered.host_dirs {
-        remove_stale_ca_files(root, dir, &written, &mut report)?;
+        remove_stale_ca_files(root, &format!("{hosts_dir}/{dir}"), &written, &mut report)?;
     }
     for dir in stale_host_dirs(&previous_dirs, &rendered.host_dirs).remove {
-        let path = root_path(root, &format!("{REGISTRY_D}/{dir}"));
+        let path = root_path(root, &format!("{hosts_dir}/{dir}"));
         match fs::remove_dir_all(&path) {
-            Ok(()) => report.removed.push(format!("{REGISTRY_D}/{dir}")),
+            Ok(()) => report.removed.push(format!("{hosts_dir}/{dir}")),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(with_path(e, &path)),
         }
@@ -106,18 +108,19 @@ fn read_state(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Removes CA files in a host folder (its node path) that this render did not write.
 fn remove_stale_ca_files(
     root: &Path,
     dir: &str,
     written: &BTreeSet<&str>,
     report: &mut ApplyReport,
 ) -> io::Result<()> {
-    let Ok(entries) = fs::read_dir(root_path(root, &format!("{REGISTRY_D}/{dir}"))) else {
+    let Ok(entries) = fs::read_dir(root_path(root, dir)) else {
         return Ok(());
     };
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let node_path = format!("{REGISTRY_D}/{dir}/{name}");
+        let node_path = format!("{dir}/{name}");
         if name.ends_with("-ca.crt") && !written.contains(node_path.as_str()) {
             fs::remove_file(entry.path()).map_err(|e| with_path(e, &entry.path()))?;
             report.removed.push(node_path);

@@ -108,7 +108,7 @@ pub enum Dialect {
 }
 
 /// How to render a [`super::NodeConfig`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderOptions {
     /// The containerd generation on the node.
@@ -121,6 +121,14 @@ pub struct RenderOptions {
     /// containerd try HTTPS first and fall back to HTTP; off by default.
     #[serde(default)]
     pub http_tls_fallback: bool,
+    /// containerd's hosts directory (`config_path`) on the node; `/etc/containerd/registry.d`
+    /// for Deckhouse, `/etc/containerd/certs.d` is common elsewhere.
+    #[serde(default = "default_config_path")]
+    pub config_path: String,
+}
+
+fn default_config_path() -> String {
+    super::REGISTRY_D.to_owned()
 }
 
 impl Default for RenderOptions {
@@ -137,6 +145,7 @@ impl RenderOptions {
             version: ContainerdVersion::default_for(containerd),
             dialect: Dialect::Deckhouse,
             http_tls_fallback: false,
+            config_path: default_config_path(),
         }
     }
 }

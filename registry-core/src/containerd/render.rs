@@ -17,7 +17,9 @@ use crate::settings::{Mode, Scheme};
 pub const REGISTRY_D: &str = "/etc/containerd/registry.d";
 /// The registry part of config.toml: a complete config file that `deckhouse.toml` imports.
 pub const CONFIG_PART: &str = "/etc/containerd/deckhouse.d/registry.toml";
-/// The JSON list of host folders the module wrote, for cleanup.
+/// The JSON list of host folders the module wrote, for cleanup (in the hosts directory).
+pub const HOSTS_STATE_FILE: &str = "deckhouse_hosts_state.json";
+/// [`HOSTS_STATE_FILE`] in the default hosts directory.
 pub const HOSTS_STATE: &str = "/etc/containerd/registry.d/deckhouse_hosts_state.json";
 /// The node load balancer's configuration (Proxy and Local).
 pub const NGINX_CONF: &str = "/etc/kubernetes/registry-proxy/nginx.conf";
@@ -42,6 +44,8 @@ pub struct RenderedFile {
 pub struct Rendered {
     /// A hex sha256 over the model and the options.
     pub version: String,
+    /// containerd's hosts directory the files were rendered for.
+    pub config_path: String,
     /// The files, sorted by path.
     pub files: Vec<RenderedFile>,
     /// The host folders under `registry.d` written this time (what `deckhouse_hosts_state.json` lists).
@@ -57,6 +61,7 @@ pub struct Rendered {
 /// [`RenderError::Refused`] when the upstream dialect cannot express the configuration
 /// (a path rewrite, or two credentials for one mirror host).
 pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, RenderError> {
+    check_config_path(&options.config_path)?;
     if options.version.generation() != options.containerd {
         return Err(RenderError::InvalidOptions(format!(
             "containerd {} is not a {:?} release",
@@ -80,7 +85,7 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
         render_config_part(config, options, &mut out)?;
     }
     let state = serde_json::to_string(&out.host_dirs).unwrap_or_else(|_| "[]".into());
-    out.add(HOSTS_STATE, format!("{state}\n"), FileMode::PUBLIC);
+    out.add(format!("{}/{HOSTS_STATE_FILE}", options.config_path), format!("{state}\n"), FileMode::PUBLIC);
     if !config.proxy_endpoints.is_empty() {
         out.add(NGINX_CONF, nginx_conf(config), FileMode::GROUP_READ);
     }
@@ -89,10 +94,25 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
     let version = hex_sha256(format!("{}\n{options_json}", canonical_json(config)).as_bytes());
     Ok(Rendered {
         version,
+        config_path: options.config_path.clone(),
         files: out.files,
         host_dirs: out.host_dirs,
         warnings: out.warnings,
     })
+}
+
+/// An absolute, normalised path without control characters: it is written into config.toml.
+fn check_config_path(path: &str) -> Result<(), RenderError> {
+    let normal = path.starts_with('/')
+        && path.len() > 1
+        && !path.ends_with('/')
+        && path[1..].split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    if !normal || path.chars().any(char::is_control) {
+        return Err(RenderError::InvalidOptions(format!(
+            "config path {path:?} must be an absolute path without '.', '..', empty segments or a trailing '/'"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Default)]
@@ -141,12 +161,8 @@ fn check_upstream_dialect(config: &NodeConfig) -> Result<(), RenderError> {
     Ok(())
 }
 
-fn ca_path(host: &str, m: &Mirror) -> String {
-    format!(
-        "{REGISTRY_D}/{host}/{}-{}-ca.crt",
-        m.scheme.as_url_scheme(),
-        m.host
-    )
+fn ca_path(config_path: &str, host: &str, m: &Mirror) -> String {
+    format!("{config_path}/{host}/{}-{}-ca.crt", m.scheme.as_url_scheme(), m.host)
 }
 
 fn render_host_dir(host: &str, mirrors: &[Mirror], options: &RenderOptions, out: &mut Output) {
@@ -166,7 +182,7 @@ fn render_host_dir(host: &str, mirrors: &[Mirror], options: &RenderOptions, out:
             Scheme::Http => {}
             Scheme::Https => {
                 if let Some(ca) = &m.ca {
-                    let path = ca_path(host, m);
+                    let path = ca_path(&options.config_path, host, m);
                     let _ = writeln!(toml, "  ca = {}", toml_array(&[&path]));
                     out.add(path, ca.pem().to_owned(), FileMode::PUBLIC);
                 }
@@ -196,7 +212,7 @@ fn render_host_dir(host: &str, mirrors: &[Mirror], options: &RenderOptions, out:
     } else {
         FileMode::PUBLIC
     };
-    out.add(format!("{REGISTRY_D}/{host}/hosts.toml"), toml, mode);
+    out.add(format!("{}/{host}/hosts.toml", options.config_path), toml, mode);
 }
 
 /// The plugin table prefix for a generation.
@@ -221,7 +237,7 @@ fn render_config_part(
     let (version, prefix) = plugin(options.containerd);
     let mut toml = format!(
         "{version}\n\n[{prefix}]\n  config_path = {}\n",
-        toml_string(REGISTRY_D)
+        toml_string(&options.config_path)
     );
     let mut secret = false;
     if options.dialect == Dialect::Upstream {

@@ -1,1 +1,304 @@
-//! Content-addressed blob store (an OCI image layout on disk). Work in progress.
+//! Content-addressed blob store: the storage Local mode's registry and Proxy mode's cache keep
+//! image content in, and that image bundles are imported into.
+//!
+//! The store root is a valid OCI image layout (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`),
+//! readable by skopeo, crane, oras and go-containerregistry as it is. Everything in flight
+//! (temporary files, resumable uploads, locks, leases, quarantine) lives in `.registry-store/`
+//! under the root, which OCI readers ignore.
+//!
+//! Guarantees:
+//! * **Verified ingest.** Bytes are hashed while they are written, once; a blob is published only
+//!   if it matches the expected digest and size. A mismatch leaves nothing behind.
+//! * **Crash safety.** Publication is temp file → fsync → link into place → fsync directory, so a
+//!   path `blobs/<alg>/<hex>` only ever holds complete, verified content. `index.json` is replaced
+//!   by rename. Killed writers leave only temp files, which [`Store::open`] removes.
+//! * **Concurrency.** Threads and processes may write at once; the first commit of a digest wins
+//!   and the others get [`StoreError::AlreadyExists`] (which [`Store::put`] reports as
+//!   `created: false`). Locks are `flock`s taken in one fixed order (see `lock.rs`).
+//! * **Safe GC.** Mark from `index.json`, leases and young blobs (grace period); the sweep runs under
+//!   an exclusive lock that publishers share, so a blob a writer was just told "already exists"
+//!   is never deleted under it.
+//!
+//! ```
+//! use registry_core::store::{Store, Digest, Algorithm};
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path())?;
+//! let put = store.put_bytes(b"hello", None)?;
+//! assert_eq!(put.digest, Digest::of(Algorithm::Sha256, b"hello"));
+//! assert_eq!(store.read(&put.digest)?, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod completeness;
+mod digest;
+mod error;
+mod export;
+mod gc;
+mod import;
+mod ingest;
+mod layout;
+mod lease;
+mod lock;
+mod manifest;
+mod progress;
+mod read;
+mod refs;
+mod scrub;
+mod upload;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use completeness::{CompletenessReport, ImageCompleteness, SyncReport};
+pub use digest::{Algorithm, Digest, HashState, Hasher};
+pub use error::{Result, StoreError};
+pub use export::{ExportOptions, ExportReport};
+pub use gc::{GcOptions, GcReport};
+pub use import::{ImportOptions, ImportReport};
+pub use ingest::{Batch, BlobWriter, PutOutcome};
+pub use layout::PRIVATE_DIR;
+pub use lease::Lease;
+pub use manifest::{MediaKind, media_types};
+pub use progress::{Operation, Progress, ProgressFn};
+pub use read::{BlobReader, BlobStat};
+pub use refs::{TagEntry, validate_tag};
+pub use scrub::{CorruptBlob, ForeignFile, ScrubOptions, ScrubReport};
+pub use upload::{UploadId, UploadInfo};
+
+use error::IoContext;
+use layout::Layout;
+
+/// When data reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every commit fsyncs the blob and its directory before returning (the default).
+    #[default]
+    Durable,
+    /// No fsync. A process crash is still safe (the page cache survives it), a power cut may lose
+    /// or tear recently published blobs; run [`Store::scrub`] after one. Meant for caches.
+    Relaxed,
+}
+
+/// How a store behaves. `StoreOptions::default()` is what production uses.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// When data reaches the disk. Many small blobs can also be committed together durably with
+    /// [`Store::batch`] (group commit: one parallel fsync round and one directory fsync).
+    pub durability: Durability,
+    /// Maximum bytes of published plus in-flight blobs; writes beyond it fail with
+    /// [`StoreError::QuotaExceeded`] before anything is written.
+    pub quota: Option<u64>,
+    /// Blobs younger than this are never collected (protects pushes whose manifest has not
+    /// arrived yet). Default 1 hour.
+    pub gc_grace: Duration,
+    /// Uploads untouched for this long are removed by [`Store::expire_uploads`] and on open.
+    /// Default 7 days.
+    pub upload_ttl: Duration,
+    /// Record "last use" of a blob (its mtime) when it is opened, at most once a minute per blob;
+    /// cache expiry ([`Store::expire_cache`]) relies on it. Default true.
+    pub track_use: bool,
+    /// Test hook: after this many bytes written by this `Store`, writes fail with ENOSPC.
+    #[doc(hidden)]
+    pub fail_writes_after: Option<u64>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            durability: Durability::Durable,
+            quota: None,
+            gc_grace: Duration::from_secs(3600),
+            upload_ttl: Duration::from_secs(7 * 24 * 3600),
+            track_use: true,
+            fail_writes_after: None,
+        }
+    }
+}
+
+/// A blob store rooted at a folder. Cheap to clone, `Send + Sync`; several `Store`s (in this or
+/// other processes) may share one root.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    layout: Layout,
+    opts: StoreOptions,
+    /// Bytes of published blobs (only tracked when a quota is set).
+    usage: AtomicU64,
+    /// Bytes written by writers that have not committed yet.
+    pending: AtomicU64,
+    /// Bytes written in total (for the fault-injection hook).
+    written: AtomicU64,
+}
+
+impl Store {
+    /// Opens the store at `root`, creating an empty OCI image layout if the folder is empty or
+    /// missing, and cleaning up what crashed writers left behind.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let store = registry_core::store::Store::open(dir.path())?;
+    /// assert!(dir.path().join("oci-layout").is_file());
+    /// assert!(store.tags()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(root: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(root, StoreOptions::default())
+    }
+
+    /// Opens the store with explicit options.
+    pub fn open_with(root: impl AsRef<Path>, opts: StoreOptions) -> Result<Store> {
+        let layout = Layout {
+            root: root.as_ref().to_path_buf(),
+        };
+        let store = Store {
+            inner: Arc::new(Inner {
+                layout,
+                opts,
+                usage: AtomicU64::new(0),
+                pending: AtomicU64::new(0),
+                written: AtomicU64::new(0),
+            }),
+        };
+        store.init()?;
+        store.recover()?;
+        if store.inner.opts.quota.is_some() {
+            store.refresh_usage()?;
+        }
+        Ok(store)
+    }
+
+    /// The root folder.
+    pub fn root(&self) -> &Path {
+        &self.inner.layout.root
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.opts
+    }
+
+    /// The path a blob is (or would be) stored at.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.inner.layout.blob(digest)
+    }
+
+    fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
+    fn durable(&self) -> bool {
+        self.inner.opts.durability == Durability::Durable
+    }
+
+    fn init(&self) -> Result<()> {
+        let l = self.layout();
+        fs::create_dir_all(&l.root).at(&l.root)?;
+        for dir in [l.tmp(), l.uploads(), l.locks(), l.leases(), l.quarantine()] {
+            fs::create_dir_all(&dir).at(&dir)?;
+        }
+        for alg in Algorithm::ALL {
+            let d = l.alg_dir(alg);
+            fs::create_dir_all(&d).at(&d)?;
+        }
+        let oci = l.oci_layout();
+        match fs::read(&oci) {
+            Ok(bytes) => check_oci_layout(&oci, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                layout::write_atomic(
+                    &oci,
+                    layout::OCI_LAYOUT_CONTENT.as_bytes(),
+                    &l.tmp(),
+                    self.durable(),
+                )?;
+            }
+            Err(e) => return Err(StoreError::io(&oci, e)),
+        }
+        let index = l.index();
+        if !index.exists() {
+            let _g = lock::lock(&l.locks(), lock::LockName::Index, true)?;
+            if !index.exists() {
+                let empty = refs::IndexDoc::empty().to_bytes()?;
+                layout::write_atomic(&index, &empty, &l.tmp(), self.durable())?;
+            }
+        } else {
+            refs::IndexDoc::load(&index)?;
+        }
+        Ok(())
+    }
+
+    /// Removes what crashed or abandoned writers left: unlocked temp files, uploads idle longer
+    /// than `upload_ttl`, expired leases. Safe while other writers run (their files are locked).
+    /// Returns the number of files removed.
+    pub fn recover(&self) -> Result<usize> {
+        let mut removed = 0;
+        let tmp = self.layout().tmp();
+        for entry in fs::read_dir(&tmp).at(&tmp)? {
+            let entry = entry.at(&tmp)?;
+            let path = entry.path();
+            if ingest::remove_if_unlocked(&path)? {
+                removed += 1;
+            }
+        }
+        removed += self.expire_uploads(self.inner.opts.upload_ttl)?;
+        removed += lease::expire_leases(self.layout())?;
+        Ok(removed)
+    }
+
+    /// Recomputes the bytes in use by walking `blobs/` (used for the quota). Needed after other
+    /// processes wrote to the same root if this one enforces a quota.
+    pub fn refresh_usage(&self) -> Result<u64> {
+        let mut total = 0u64;
+        self.walk(&mut |stat| {
+            total += stat.size;
+            std::ops::ControlFlow::Continue(())
+        })?;
+        self.inner.usage.store(total, Ordering::SeqCst);
+        Ok(total)
+    }
+
+    /// Bytes of published blobs as last counted (0 unless a quota is set), plus bytes in flight.
+    pub fn usage(&self) -> (u64, u64) {
+        (
+            self.inner.usage.load(Ordering::SeqCst),
+            self.inner.pending.load(Ordering::SeqCst),
+        )
+    }
+
+    pub(crate) fn lock(&self, name: lock::LockName, exclusive: bool) -> Result<lock::LockGuard> {
+        lock::lock(&self.layout().locks(), name, exclusive)
+    }
+}
+
+/// Subtracts without wrapping: counters are advisory, and a miscount must never make the quota
+/// think the store is nearly full.
+pub(crate) fn saturating_sub(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+        Some(v.saturating_sub(n))
+    });
+}
+
+fn check_oci_layout(path: &Path, bytes: &[u8]) -> Result<()> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::InvalidLayout {
+            path: path.to_path_buf(),
+            reason: format!("not JSON: {e}"),
+        })?;
+    match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+        Some(ver) if ver.starts_with("1.") => Ok(()),
+        Some(ver) => Err(StoreError::InvalidLayout {
+            path: path.to_path_buf(),
+            reason: format!("unsupported imageLayoutVersion {ver:?}"),
+        }),
+        None => Err(StoreError::InvalidLayout {
+            path: path.to_path_buf(),
+            reason: "missing imageLayoutVersion".into(),
+        }),
+    }
+}

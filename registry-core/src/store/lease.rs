@@ -1,0 +1,172 @@
+//! Leases: named, expiring GC roots that callers hold while they assemble content (a push whose
+//! manifest has not arrived, an import, a replica sync). Stored as files so every process's GC
+//! sees them; a lease from a process that died expires on its own.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::digest::Digest;
+use super::error::{IoContext, Result, StoreError};
+use super::layout::{self, Layout, now_ms};
+use super::lock::LockName;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LeaseFile {
+    pub(crate) expires_ms: u64,
+    pub(crate) digests: Vec<Digest>,
+}
+
+/// A lease protecting some digests from GC until it is dropped or expires.
+///
+/// ```
+/// use std::time::Duration;
+/// let dir = tempfile::tempdir()?;
+/// let store = registry_core::store::Store::open(dir.path())?;
+/// let d = store.put_bytes(b"layer", None)?.digest;
+/// let lease = store.lease(&[d.clone()], Duration::from_secs(600))?;
+/// let opts = registry_core::store::GcOptions { grace: Some(Duration::ZERO), ..Default::default() };
+/// assert!(store.gc(&opts, None)?.deleted.is_empty());
+/// drop(lease);
+/// assert_eq!(store.gc(&opts, None)?.deleted, vec![d]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Lease {
+    store: Store,
+    path: PathBuf,
+    file: LeaseFile,
+    keep: bool,
+}
+
+impl Lease {
+    /// Adds a digest to the lease.
+    pub fn add(&mut self, digest: &Digest) -> Result<()> {
+        if !self.file.digests.contains(digest) {
+            self.file.digests.push(digest.clone());
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    /// The lease's id (its file name), to release it from another process with
+    /// [`Store::release_lease`].
+    pub fn id(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Keeps the lease after this value is dropped (until it expires or is released by id).
+    pub fn persist(mut self) -> String {
+        self.keep = true;
+        self.id()
+    }
+
+    fn write(&self) -> Result<()> {
+        let _gc = self.store.lock(LockName::Gc, false)?;
+        let bytes = serde_json::to_vec(&self.file).map_err(|e| StoreError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        layout::write_atomic(
+            &self.path,
+            &bytes,
+            &self.store.layout().tmp(),
+            self.store.durable(),
+        )
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Store {
+    /// Takes a lease on `digests` for at most `ttl`.
+    pub fn lease(&self, digests: &[Digest], ttl: Duration) -> Result<Lease> {
+        let id = layout::random_id();
+        let lease = Lease {
+            store: self.clone(),
+            path: self.layout().leases().join(format!("{id}.json")),
+            file: LeaseFile {
+                expires_ms: now_ms().saturating_add(ttl.as_millis() as u64),
+                digests: digests.to_vec(),
+            },
+            keep: false,
+        };
+        lease.write()?;
+        Ok(lease)
+    }
+
+    /// Releases a persisted lease by id.
+    pub fn release_lease(&self, id: &str) -> Result<()> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::NotFound {
+                what: format!("lease {:?}", super::digest::printable(id)),
+            });
+        }
+        let p = self.layout().leases().join(format!("{id}.json"));
+        fs::remove_file(&p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StoreError::NotFound {
+                what: format!("lease {id}"),
+            },
+            _ => StoreError::io(&p, e),
+        })
+    }
+
+    /// Digests held by live leases.
+    pub(crate) fn leased(&self) -> Result<Vec<Digest>> {
+        let dir = self.layout().leases();
+        let now = now_ms();
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let Ok(bytes) = fs::read(entry.path()) else {
+                continue;
+            };
+            // An unreadable lease protects nothing; it is removed when it expires by age.
+            let Ok(lf) = serde_json::from_slice::<LeaseFile>(&bytes) else {
+                continue;
+            };
+            if lf.expires_ms > now {
+                out.extend(lf.digests);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Removes expired (or unreadable and day-old) lease files. Returns how many.
+pub(crate) fn expire_leases(layout: &Layout) -> Result<usize> {
+    let dir = layout.leases();
+    let now = now_ms();
+    let mut n = 0;
+    for entry in fs::read_dir(&dir).at(&dir)? {
+        let entry = entry.at(&dir)?;
+        let expired = match fs::read(entry.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<LeaseFile>(&b).ok())
+        {
+            Some(lf) => lf.expires_ms <= now,
+            None => entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(layout::time_ms)
+                .is_ok_and(|m| m + Duration::from_secs(86400).as_millis() as u64 <= now),
+        };
+        if expired && fs::remove_file(entry.path()).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}

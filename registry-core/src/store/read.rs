@@ -1,0 +1,306 @@
+//! Reads: existence, stat, verified whole reads, ranged reads, listing.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::digest::{Algorithm, Digest, Hasher};
+use super::error::{IoContext, Result, StoreError};
+use super::layout::time_ms;
+
+/// What [`Store::stat`] reports about a blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobStat {
+    /// The blob's digest.
+    pub digest: Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last use (publication, re-push or read), milliseconds since the Unix epoch.
+    pub last_used_ms: u64,
+    /// Creation time if the file system records it (else the inode change time), in ms.
+    pub created_ms: u64,
+}
+
+/// An open blob: `Read + Seek`, plus positional reads. Reading it from start to end verifies the
+/// content; a corrupt blob then fails at the end with an `InvalidData` error naming the digest.
+#[derive(Debug)]
+pub struct BlobReader {
+    file: File,
+    path: PathBuf,
+    digest: Digest,
+    size: u64,
+    pos: u64,
+    /// Present while the reads so far were sequential from offset 0.
+    verify: Option<Hasher>,
+}
+
+impl BlobReader {
+    /// The blob's digest.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// The blob's size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads at `offset` without moving the cursor (no verification: a range cannot be checked).
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.file.read_at(buf, offset)
+    }
+
+    /// A reader over `len` bytes from `offset` (clamped to the blob's end).
+    pub fn range(mut self, offset: u64, len: u64) -> io::Result<io::Take<BlobReader>> {
+        self.seek(SeekFrom::Start(offset))?;
+        let len = len.min(self.size.saturating_sub(offset));
+        Ok(self.take(len))
+    }
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.file.read(buf)?;
+        self.pos += n as u64;
+        if let Some(h) = self.verify.as_mut() {
+            h.update(&buf[..n]);
+            if n == 0 || self.pos >= self.size {
+                let mut tail = [0u8; 1];
+                // A file that grew is as corrupt as one whose bytes changed.
+                let extra = if n == 0 {
+                    0
+                } else {
+                    self.file.read(&mut tail)?
+                };
+                let h = self.verify.take().map(|h| h.finish());
+                if extra > 0 || h.as_ref() != Some(&self.digest) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        StoreError::Corrupt {
+                            digest: self.digest.clone(),
+                            path: self.path.clone(),
+                            reason: match h {
+                                Some(a) if extra == 0 => format!("content hashes to {a}"),
+                                _ => "content changed while reading".into(),
+                            },
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for BlobReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let p = self.file.seek(pos)?;
+        if p != self.pos {
+            self.verify = None;
+        }
+        self.pos = p;
+        Ok(p)
+    }
+}
+
+impl Store {
+    /// True if the blob is stored.
+    pub fn has(&self, digest: &Digest) -> Result<bool> {
+        let p = self.blob_path(digest);
+        match fs::symlink_metadata(&p) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io(&p, e)),
+        }
+    }
+
+    /// Size and times of a blob.
+    pub fn stat(&self, digest: &Digest) -> Result<BlobStat> {
+        let p = self.blob_path(digest);
+        let m = match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Err(StoreError::not_found_blob(digest)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::not_found_blob(digest));
+            }
+            Err(e) => return Err(StoreError::io(&p, e)),
+        };
+        Ok(stat_of(digest.clone(), &m))
+    }
+
+    /// Marks a blob as used now (what cache expiry and the GC grace period count from).
+    pub fn touch(&self, digest: &Digest) -> Result<()> {
+        let p = self.blob_path(digest);
+        let f = File::open(&p).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::not_found_blob(digest),
+            _ => StoreError::io(&p, e),
+        })?;
+        f.set_modified(SystemTime::now()).at(&p)
+    }
+
+    /// Opens a blob for reading (see [`BlobReader`]).
+    pub fn open_blob(&self, digest: &Digest) -> Result<BlobReader> {
+        let p = self.blob_path(digest);
+        let file = File::open(&p).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::not_found_blob(digest),
+            _ => StoreError::io(&p, e),
+        })?;
+        let m = file.metadata().at(&p)?;
+        if !m.is_file() {
+            return Err(StoreError::not_found_blob(digest));
+        }
+        if self.inner.opts.track_use {
+            let stale = m
+                .modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age.as_secs() >= 60);
+            if stale {
+                let _ = file.set_modified(SystemTime::now());
+            }
+        }
+        Ok(BlobReader {
+            file,
+            path: p,
+            size: m.len(),
+            pos: 0,
+            verify: Some(Hasher::new(digest.algorithm())),
+            digest: digest.clone(),
+        })
+    }
+
+    /// Copies a blob to `out`, verifying it; a corrupt blob returns [`StoreError::Corrupt`]
+    /// (some bytes may have been written to `out` by then). Returns the size.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let store = registry_core::store::Store::open(dir.path())?;
+    /// let d = store.put_bytes(b"abc", None)?.digest;
+    /// let mut out = Vec::new();
+    /// assert_eq!(store.get(&d, &mut out)?, 3);
+    /// assert_eq!(out, b"abc");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self, digest: &Digest, out: &mut dyn Write) -> Result<u64> {
+        let mut r = self.open_blob(digest)?;
+        let path = r.path.clone();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(unwrap_corrupt(e, &path)),
+            };
+            out.write_all(&buf[..n]).map_err(|e| StoreError::Io {
+                path: PathBuf::from("<output>"),
+                source: e,
+            })?;
+            total += n as u64;
+        }
+    }
+
+    /// Reads a whole blob into memory, verified.
+    pub fn read(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        self.get(digest, &mut v)?;
+        Ok(v)
+    }
+
+    /// Reads a blob of at most `max` bytes (for manifests); larger ones are refused unread.
+    pub(crate) fn read_limited(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+        let st = self.stat(digest)?;
+        if st.size > max {
+            return Err(StoreError::InvalidManifest {
+                digest: digest.clone(),
+                reason: format!(
+                    "{} bytes is more than the {max} bytes a manifest may have",
+                    st.size
+                ),
+            });
+        }
+        self.read(digest)
+    }
+
+    /// Every stored blob, sorted by digest.
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        self.walk(&mut |s| {
+            out.push(s.digest);
+            ControlFlow::Continue(())
+        })?;
+        out.sort();
+        Ok(out)
+    }
+
+    /// Calls `f` with every stored blob (in directory order). Files under `blobs/` whose names are
+    /// not digests are skipped here (scrub reports them).
+    pub fn walk(&self, f: &mut dyn FnMut(BlobStat) -> ControlFlow<()>) -> Result<()> {
+        for alg in Algorithm::ALL {
+            let dir = self.layout().alg_dir(alg);
+            let rd = match fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&dir, e)),
+            };
+            for entry in rd {
+                let entry = entry.at(&dir)?;
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let Ok(d) = Digest::parse(&format!("{}:{name}", alg.name())) else {
+                    continue;
+                };
+                let m = match entry.metadata() {
+                    Ok(m) if m.is_file() => m,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io(&entry.path(), e)),
+                };
+                if f(stat_of(d, &m)).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn stat_of(digest: Digest, m: &fs::Metadata) -> BlobStat {
+    use std::os::unix::fs::MetadataExt;
+    let created = m
+        .created()
+        .map(time_ms)
+        .unwrap_or_else(|_| (m.ctime().max(0) as u64) * 1000);
+    BlobStat {
+        digest,
+        size: m.len(),
+        last_used_ms: m.modified().map(time_ms).unwrap_or(0),
+        created_ms: created,
+    }
+}
+
+/// Turns the `InvalidData` error a verifying reader raises back into [`StoreError::Corrupt`].
+pub(crate) fn unwrap_corrupt(e: io::Error, path: &std::path::Path) -> StoreError {
+    if !e.get_ref().is_some_and(|i| i.is::<StoreError>()) {
+        return StoreError::io(path, e);
+    }
+    match e.into_inner().map(|i| i.downcast::<StoreError>()) {
+        Some(Ok(se)) => *se,
+        _ => StoreError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::other("read failed"),
+        },
+    }
+}

@@ -1,0 +1,344 @@
+//! Resumable uploads: `uploads/<id>.data` plus `uploads/<id>.json` (the saved hash state), so an
+//! upload survives a process restart and resuming hashes only bytes written after the last save.
+//! The data file is `flock`ed by the writer that owns it; expiry skips locked uploads.
+
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::digest::{Algorithm, HashState, Hasher};
+use super::error::{IoContext, Result, StoreError};
+use super::ingest::BlobWriter;
+use super::layout::{self, now_ms};
+use super::lock::try_lock_file;
+
+/// The id of a resumable upload: 32 lowercase hex characters (safe in paths and URLs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UploadId(String);
+
+impl UploadId {
+    /// Parses an id; anything but 32 lowercase hex characters is refused.
+    pub fn parse(s: &str) -> Result<UploadId> {
+        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(UploadId(s.to_string()))
+        } else {
+            Err(StoreError::NotFound {
+                what: format!("upload {:?}", super::digest::printable(s)),
+            })
+        }
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn data_file(&self) -> String {
+        format!("{}.data", self.0)
+    }
+
+    pub(crate) fn state_file(&self) -> String {
+        format!("{}.json", self.0)
+    }
+}
+
+impl fmt::Display for UploadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for UploadId {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self> {
+        UploadId::parse(&s)
+    }
+}
+
+impl From<UploadId> for String {
+    fn from(id: UploadId) -> String {
+        id.0
+    }
+}
+
+/// An upload as listed by [`Store::uploads`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadInfo {
+    /// Its id.
+    pub id: UploadId,
+    /// Bytes written (and saved).
+    pub size: u64,
+    /// When it began, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// When it was last saved, milliseconds since the Unix epoch.
+    pub updated_ms: u64,
+    /// True if a writer currently holds it.
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UploadState {
+    pub(crate) id: UploadId,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) started_ms: u64,
+    pub(crate) updated_ms: u64,
+    pub(crate) hash: Option<HashState>,
+}
+
+impl UploadState {
+    pub(crate) fn with_state(&self, hash: HashState) -> UploadState {
+        UploadState {
+            hash: Some(hash),
+            updated_ms: now_ms(),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn save(&self, store: &Store, durable: bool) -> Result<()> {
+        let path = store.layout().uploads().join(self.id.state_file());
+        let bytes = serde_json::to_vec(self).map_err(|e| StoreError::InvalidUpload {
+            id: self.id.to_string(),
+            reason: format!("cannot encode state: {e}"),
+        })?;
+        layout::write_atomic(&path, &bytes, &store.layout().tmp(), durable)
+    }
+}
+
+impl Store {
+    /// Starts a resumable upload. Write to it, call [`BlobWriter::save`] at chunk boundaries (or
+    /// just drop/close it), and later [`Store::resume_upload`] it by id, even from another
+    /// process, or commit it.
+    ///
+    /// ```
+    /// use registry_core::store::{Algorithm, Digest, Store};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let mut up = store.begin_upload(Algorithm::Sha256)?;
+    /// up.write_bytes(b"hello ")?;
+    /// let id = up.upload_id().cloned().expect("an upload has an id");
+    /// up.close()?;
+    /// let mut up = store.resume_upload(&id)?;
+    /// up.write_bytes(b"world")?;
+    /// let d = up.commit(Some(&Digest::of(Algorithm::Sha256, b"hello world")), Some(11))?;
+    /// assert!(store.has(&d)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn begin_upload(&self, algorithm: Algorithm) -> Result<BlobWriter> {
+        let id = UploadId(layout::random_id());
+        let dir = self.layout().uploads();
+        let path = dir.join(id.data_file());
+        let now = now_ms();
+        let state = UploadState {
+            id: id.clone(),
+            algorithm,
+            started_ms: now,
+            updated_ms: now,
+            hash: None,
+        };
+        // State first: a data file never exists without the state that says how to hash it.
+        state.save(self, false)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .at(&path)?;
+        if !try_lock_file(&file, &path)? {
+            return Err(StoreError::Locked {
+                what: format!("upload {id}"),
+            });
+        }
+        Ok(BlobWriter::from_parts(
+            self,
+            file,
+            path,
+            Hasher::new(algorithm),
+            0,
+            Some(state),
+        ))
+    }
+
+    /// Reopens an upload. Fails with [`StoreError::Locked`] if a writer holds it, and with
+    /// [`StoreError::NotFound`] if it does not exist (or expired).
+    pub fn resume_upload(&self, id: &UploadId) -> Result<BlobWriter> {
+        let dir = self.layout().uploads();
+        let path = dir.join(id.data_file());
+        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound {
+                    what: format!("upload {id}"),
+                });
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        if !try_lock_file(&file, &path)? {
+            return Err(StoreError::Locked {
+                what: format!("upload {id}"),
+            });
+        }
+        let state = read_state(self, id)?;
+        let len = file.metadata().at(&path)?.len();
+        let mut hasher = state
+            .hash
+            .as_ref()
+            .and_then(Hasher::from_state)
+            .filter(|h| h.algorithm() == state.algorithm && h.len() <= len)
+            .unwrap_or_else(|| Hasher::new(state.algorithm));
+        // Only the bytes written after the last save are read again.
+        let from = hasher.len();
+        file.seek(SeekFrom::Start(from)).at(&path)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut reader = (&file).take(len - from);
+        loop {
+            let n = reader.read(&mut buf).at(&path)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        if hasher.len() != len {
+            return Err(StoreError::InvalidUpload {
+                id: id.to_string(),
+                reason: format!(
+                    "data changed while resuming ({} of {len} bytes read)",
+                    hasher.len()
+                ),
+            });
+        }
+        file.seek(SeekFrom::End(0)).at(&path)?;
+        Ok(BlobWriter::from_parts(
+            self,
+            file,
+            path,
+            hasher,
+            len,
+            Some(state),
+        ))
+    }
+
+    /// Removes an upload and its data. Refused while a writer holds it.
+    pub fn abort_upload(&self, id: &UploadId) -> Result<()> {
+        let w = self.resume_upload(id);
+        match w {
+            Ok(w) => {
+                w.abort();
+                Ok(())
+            }
+            Err(StoreError::InvalidUpload { .. }) => {
+                let dir = self.layout().uploads();
+                let _ = fs::remove_file(dir.join(id.state_file()));
+                fs::remove_file(dir.join(id.data_file())).at(&dir)?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Lists uploads.
+    pub fn uploads(&self) -> Result<Vec<UploadInfo>> {
+        let dir = self.layout().uploads();
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".data")) else {
+                continue;
+            };
+            let Ok(id) = UploadId::parse(id) else {
+                continue;
+            };
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let active = match OpenOptions::new().read(true).open(&path) {
+                Ok(f) => {
+                    let free = try_lock_file(&f, &path)?;
+                    if free {
+                        let _ = f.unlock();
+                    }
+                    !free
+                }
+                Err(_) => continue,
+            };
+            let (started_ms, updated_ms) = match read_state(self, &id) {
+                Ok(s) => (s.started_ms, s.updated_ms),
+                Err(_) => {
+                    let m = meta.modified().map(layout::time_ms).unwrap_or(0);
+                    (m, m)
+                }
+            };
+            out.push(UploadInfo {
+                id,
+                size: meta.len(),
+                started_ms,
+                updated_ms: updated_ms.max(meta.modified().map(layout::time_ms).unwrap_or(0)),
+                active,
+            });
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// Removes uploads that no writer holds and that were not touched for `max_age`; orphan state
+    /// files go too. Returns how many uploads were removed.
+    pub fn expire_uploads(&self, max_age: Duration) -> Result<usize> {
+        let cutoff = now_ms().saturating_sub(max_age.as_millis() as u64);
+        let dir = self.layout().uploads();
+        let mut removed = 0;
+        for up in self.uploads()? {
+            if !up.active && up.updated_ms <= cutoff {
+                let data = dir.join(up.id.data_file());
+                let Ok(f) = OpenOptions::new().read(true).open(&data) else {
+                    continue;
+                };
+                if try_lock_file(&f, &data)? {
+                    let _ = fs::remove_file(dir.join(up.id.state_file()));
+                    fs::remove_file(&data).at(&data)?;
+                    removed += 1;
+                }
+            }
+        }
+        for entry in fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let name = entry.file_name();
+            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json"))
+                && !dir.join(format!("{id}.data")).exists()
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .map(layout::time_ms)
+                    .unwrap_or(0)
+                    <= cutoff
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn read_state(store: &Store, id: &UploadId) -> Result<UploadState> {
+    let path: PathBuf = store.layout().uploads().join(id.state_file());
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(StoreError::InvalidUpload {
+                id: id.to_string(),
+                reason: format!("state file {} is missing", path.display()),
+            });
+        }
+        Err(e) => return Err(StoreError::io(&path, e)),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::InvalidUpload {
+        id: id.to_string(),
+        reason: format!("state file {} unreadable: {e}", path.display()),
+    })
+}
