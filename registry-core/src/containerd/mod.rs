@@ -37,7 +37,8 @@ pub use model::{Mirror, MirrorAuth, NodeConfig, Rewrite};
 pub use options::{ContainerdMajor, ContainerdVersion, Dialect, RenderOptions};
 pub use preflight::{PreflightFinding, PreflightReport, UnreadableFile, preflight};
 pub use render::{
-    CONFIG_PART, HOSTS_STATE, HOSTS_STATE_FILE, LEGACY_CA_DIR, NGINX_CONF, REGISTRY_D, Rendered, RenderedFile, render,
+    CONFIG_PART, HOSTS_STATE, HOSTS_STATE_FILE, LEGACY_CA_DIR, NGINX_CONF, REGISTRY_D, Rendered,
+    RenderedFile, render,
 };
 pub use toml::toml_string;
 

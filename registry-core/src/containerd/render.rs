@@ -85,7 +85,11 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
         render_config_part(config, options, &mut out)?;
     }
     let state = serde_json::to_string(&out.host_dirs).unwrap_or_else(|_| "[]".into());
-    out.add(format!("{}/{HOSTS_STATE_FILE}", options.config_path), format!("{state}\n"), FileMode::PUBLIC);
+    out.add(
+        format!("{}/{HOSTS_STATE_FILE}", options.config_path),
+        format!("{state}\n"),
+        FileMode::PUBLIC,
+    );
     if !config.proxy_endpoints.is_empty() {
         out.add(NGINX_CONF, nginx_conf(config), FileMode::GROUP_READ);
     }
@@ -106,7 +110,9 @@ fn check_config_path(path: &str) -> Result<(), RenderError> {
     let normal = path.starts_with('/')
         && path.len() > 1
         && !path.ends_with('/')
-        && path[1..].split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        && path[1..]
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
     if !normal || path.chars().any(char::is_control) {
         return Err(RenderError::InvalidOptions(format!(
             "config path {path:?} must be an absolute path without '.', '..', empty segments or a trailing '/'"
@@ -162,7 +168,11 @@ fn check_upstream_dialect(config: &NodeConfig) -> Result<(), RenderError> {
 }
 
 fn ca_path(config_path: &str, host: &str, m: &Mirror) -> String {
-    format!("{config_path}/{host}/{}-{}-ca.crt", m.scheme.as_url_scheme(), m.host)
+    format!(
+        "{config_path}/{host}/{}-{}-ca.crt",
+        m.scheme.as_url_scheme(),
+        m.host
+    )
 }
 
 fn render_host_dir(host: &str, mirrors: &[Mirror], options: &RenderOptions, out: &mut Output) {
@@ -212,7 +222,11 @@ fn render_host_dir(host: &str, mirrors: &[Mirror], options: &RenderOptions, out:
     } else {
         FileMode::PUBLIC
     };
-    out.add(format!("{}/{host}/hosts.toml", options.config_path), toml, mode);
+    out.add(
+        format!("{}/{host}/hosts.toml", options.config_path),
+        toml,
+        mode,
+    );
 }
 
 /// The plugin table prefix for a generation.
