@@ -5,6 +5,7 @@
 
 mod input;
 mod plan_cmd;
+mod preflight_cmd;
 mod render_cmd;
 mod store_cmd;
 mod validate_cmd;
@@ -30,6 +31,8 @@ enum Command {
     Validate(validate_cmd::ValidateArgs),
     /// Decide whether a switch from the current to the desired settings is allowed.
     Plan(plan_cmd::PlanArgs),
+    /// Find registry sections in a node's containerd drop-in files (conf.d, conf2.d).
+    Preflight(preflight_cmd::PreflightArgs),
     /// Write the containerd configuration a node needs for the settings.
     Render(render_cmd::RenderArgs),
     /// Work with a content-addressed blob store.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Plan(args) => plan_cmd::run(&args),
         Command::Render(args) => render_cmd::run(&args),
+        Command::Preflight(args) => preflight_cmd::run(&args),
         Command::Store(args) => store_cmd::run(args),
     }
 }

@@ -51,6 +51,9 @@ pub(crate) struct RenderArgs {
     /// Which containerd build reads the files.
     #[arg(long, value_enum, default_value = "deckhouse")]
     dialect: DialectArg,
+    /// containerd's hosts directory (config_path) on the nodes.
+    #[arg(long, default_value = registry_core::containerd::REGISTRY_D)]
+    config_path: String,
     /// Folder to write the files into, at their node paths (DIR/etc/containerd/…).
     #[arg(long)]
     out: PathBuf,
@@ -149,6 +152,7 @@ fn options(args: &RenderArgs) -> Result<RenderOptions, String> {
         )
         .to_lowercase());
     }
+    options.config_path = args.config_path.clone();
     options.dialect = match args.dialect {
         DialectArg::Deckhouse => Dialect::Deckhouse,
         DialectArg::Upstream => Dialect::Upstream,

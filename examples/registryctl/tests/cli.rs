@@ -428,3 +428,28 @@ fn render_refusals_and_unusable_input() {
     let out = render(&["--desired", &config("invalid.yaml")], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
+
+#[test]
+fn preflight_reports_custom_registry_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["preflight", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::fs::create_dir_all(dir.path().join("conf.d")).unwrap();
+    std::fs::write(
+        dir.path().join("conf.d/50-mirror.toml"),
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = [\"https://m\"]\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "preflight",
+        "--format",
+        "json",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v = json(&out);
+    assert_eq!(v["customRegistryConfig"], true);
+    assert_eq!(v["findings"][0]["file"], "conf.d/50-mirror.toml");
+    assert_eq!(v["findings"][0]["line"], 2);
+    assert_eq!(run(&["preflight", "/nonexistent"]).status.code(), Some(2));
+}
