@@ -713,8 +713,12 @@ pub(crate) fn remove_if_unlocked(path: &Path) -> Result<bool> {
             Err(e) => return Err(StoreError::io(&lockfile, e)),
         };
         if free {
-            fs::remove_dir_all(path).at(path)?;
-            return Ok(true);
+            // Another process's recovery may be removing it at the same time.
+            return match fs::remove_dir_all(path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(StoreError::io(path, e)),
+            };
         }
         return Ok(false);
     }
@@ -724,8 +728,11 @@ pub(crate) fn remove_if_unlocked(path: &Path) -> Result<bool> {
         Err(e) => return Err(StoreError::io(path, e)),
     };
     if try_lock_file(&f, path)? {
-        fs::remove_file(path).at(path)?;
-        Ok(true)
+        match fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io(path, e)),
+        }
     } else {
         Ok(false)
     }
