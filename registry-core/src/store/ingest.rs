@@ -552,6 +552,10 @@ impl BlobWriter {
     /// caller now owns.
     pub(crate) fn stage(mut self, expected: &Digest, dest: &Path) -> Result<u64> {
         self.seal(Some(expected), None)?;
+        if let Some(f) = &self.file {
+            f.set_permissions(fs::Permissions::from_mode(0o444))
+                .at(&self.path)?;
+        }
         fs::rename(&self.path, dest).at(dest)?;
         self.done = true;
         self.file = None;
@@ -600,8 +604,14 @@ impl Drop for BlobWriter {
         if self.done {
             return;
         }
-        if self.upload.is_some() && !self.poisoned {
-            let _ = self.save();
+        if self.upload.is_some() {
+            // An upload stays resumable even after a failed write: what reached the file is a
+            // prefix of the data, and resuming hashes whatever the saved state does not cover.
+            if !self.poisoned {
+                let _ = self.save();
+            } else if let Some(p) = self.pipeline.as_mut() {
+                let _ = p.finish();
+            }
             self.file = None;
             self.release_reservation(0);
         } else {
@@ -651,7 +661,7 @@ fn missing(path: &Path) -> StoreError {
 /// across processes without a per-digest lock. An existing file with the wrong size cannot be the
 /// blob (a torn write from a crash under relaxed durability, or tampering): it is quarantined and
 /// replaced, so a re-push heals it.
-fn link_no_replace(tmp: &Path, target: &Path, size: u64, store: &Store) -> Result<bool> {
+pub(crate) fn link_no_replace(tmp: &Path, target: &Path, size: u64, store: &Store) -> Result<bool> {
     for _ in 0..3 {
         match fs::hard_link(tmp, target) {
             Ok(()) => return Ok(true),
@@ -678,7 +688,8 @@ fn link_no_replace(tmp: &Path, target: &Path, size: u64, store: &Store) -> Resul
                     touch(target);
                     return Ok(false);
                 }
-                fs::copy(tmp, target).at(target)?;
+                // Rename is atomic too; the lock makes check-then-rename safe.
+                fs::rename(tmp, target).at(target)?;
                 return Ok(true);
             }
             Err(e) => return Err(StoreError::io(target, e)),
