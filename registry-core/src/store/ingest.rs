@@ -2,8 +2,15 @@
 //! digest and size; [`Store::put`] and friends wrap it; [`Batch`] is the group commit for many
 //! small blobs.
 //!
-//! Large blobs are written by a background thread (and flushed to disk in the background as they
-//! grow) while the caller's thread hashes, so hashing and disk I/O overlap instead of adding up.
+//! Large blobs (past the first 4 MiB) are written by a background thread while the caller's
+//! thread hashes, so hashing and disk I/O overlap instead of adding up. That thread writes with
+//! `O_DIRECT` where the file system allows it (no page-cache copy, no writeback competing for the
+//! CPU) and otherwise through the page cache with periodic background fsyncs, so the final fsync
+//! has little left to do. `Store::put` reads straight into that thread's aligned buffers.
+//!
+//! Publication links the fsynced temp file to `blobs/<alg>/<hex>` (a hard link never replaces an
+//! existing name, which makes "first commit wins" atomic across processes) and then fsyncs the
+//! directory; the temp name is removed afterwards.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
