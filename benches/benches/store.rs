@@ -167,6 +167,30 @@ fn main() {
             .collect(),
     );
 
+    // 2b. The disk alone: write + fsync with no hashing (what durable ingest cannot beat).
+    let disk_only = median(
+        (0..3)
+            .map(|r| {
+                let mut s = src(150 + r);
+                let t = Instant::now();
+                let p = loop_dir.join("disk.tmp");
+                let mut f = File::create(&p).unwrap();
+                let mut buf = vec![0u8; CHUNK];
+                loop {
+                    let n = s.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    f.write_all(&buf[..n]).unwrap();
+                }
+                f.sync_all().unwrap();
+                let el = t.elapsed();
+                fs::remove_file(&p).unwrap();
+                gbps(total, el)
+            })
+            .collect(),
+    );
+
     // 3. The store, durable.
     let store = Store::open(base.path().join("store")).unwrap();
     let mut store_runs = Vec::new();
@@ -177,13 +201,31 @@ fn main() {
         store.delete(&out.digest).unwrap();
     }
     let store_gbps = median(store_runs);
+    let relaxed_store = Store::open_with(
+        base.path().join("store-relaxed"),
+        StoreOptions {
+            durability: Durability::Relaxed,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut relaxed_runs = Vec::new();
+    for r in 0..3 {
+        let t = Instant::now();
+        let out = relaxed_store.put(&mut src(250 + r), None).unwrap();
+        relaxed_runs.push(gbps(total, t.elapsed()));
+        relaxed_store.delete(&out.digest).unwrap();
+    }
+    let relaxed_gbps = median(relaxed_runs);
 
     println!();
     println!("single stream, {mib} MiB, durable commit            GB/s");
     println!("  sha256 alone (store hasher, sha2 0.11 core)   {hash_only:8.3}");
     println!("  sha256 alone (sha2 0.10 Sha256)               {sha2_010:8.3}");
     println!("  simple loop: hash+write+fsync+rename+dirsync  {simple:8.3}");
+    println!("  write + fsync alone, no hashing (disk limit)   {disk_only:8.3}");
     println!("  Store::put                                    {store_gbps:8.3}");
+    println!("  Store::put, relaxed durability (no fsync)     {relaxed_gbps:8.3}");
     println!(
         "  ratio store / sha256 alone                    {:8.3}   (target >= 0.80)",
         store_gbps / hash_only

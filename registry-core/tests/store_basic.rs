@@ -799,3 +799,66 @@ fn gc_never_deletes_a_blob_a_writer_was_just_told_exists() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(gc.join().unwrap() > 0);
 }
+
+/// A reader that hands out data in awkward, varying piece sizes.
+struct Jagged<'a> {
+    data: &'a [u8],
+    pos: usize,
+    step: usize,
+}
+
+impl Read for Jagged<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.step = (self.step * 7 + 13) % 200_000 + 1;
+        let n = buf.len().min(self.step).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn large_blobs_in_odd_pieces_read_back_exactly() {
+    let (_d, store) = open();
+    // Past the size where writes move to the background (and direct I/O) thread.
+    let data = bytes(21, (13 << 20) + 4097);
+    let out = store
+        .put(
+            &mut Jagged {
+                data: &data,
+                pos: 0,
+                step: 1,
+            },
+            Some(&d256(&data)),
+        )
+        .unwrap();
+    assert_eq!(store.read(&out.digest).unwrap(), data);
+    store.delete(&out.digest).unwrap();
+
+    // Odd write sizes straight into a writer, then a save/resume at an unaligned offset.
+    let mut up = store.begin_upload(Algorithm::Sha256).unwrap();
+    let mut pos = 0;
+    let mut step = 3;
+    while pos < 9 << 20 {
+        step = (step * 5 + 11) % 300_000 + 1;
+        let end = (pos + step).min(data.len());
+        up.write_bytes(&data[pos..end]).unwrap();
+        pos = end;
+    }
+    up.save().unwrap();
+    let id = up.upload_id().unwrap().clone();
+    drop(up);
+    let mut up = store.resume_upload(&id).unwrap();
+    assert_eq!(up.written() as usize, pos);
+    up.write_from(&mut Jagged {
+        data: &data[pos..],
+        pos: 0,
+        step: 9,
+    })
+    .unwrap();
+    let d = up
+        .commit(Some(&d256(&data)), Some(data.len() as u64))
+        .unwrap();
+    assert_eq!(d, out.digest);
+    assert_eq!(store.read(&d).unwrap(), data);
+}

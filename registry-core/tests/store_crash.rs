@@ -1,8 +1,10 @@
 //! Crash safety: child processes (this test binary re-executed) put blobs, run resumable
 //! uploads, import tars and update tags in a loop on one root, and are SIGKILLed at random
 //! moments, two at a time, many times. After each kill: every published blob matches its
-//! digest, `index.json` parses and every tag points at a stored manifest, reopening removes the
-//! dead writers' temp files, and every leftover upload resumes to the digest of its data.
+//! digest, `index.json` parses and every tag points at a complete image (children also run GC),
+//! reopening removes the dead writers' temp files, and every leftover upload resumes to the
+//! digest of its data. A second test races four processes on the same blobs: exactly one
+//! commit of each wins.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod store_common;
@@ -126,7 +128,7 @@ fn check(root: &Path, round: u64) {
 
 #[test]
 fn sigkill_at_random_points() {
-    if std::env::var(CHILD_ENV).is_ok() {
+    if std::env::var(CHILD_ENV).is_ok() || std::env::var(MP_ENV).is_ok() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
@@ -172,4 +174,70 @@ fn sigkill_at_random_points() {
         store.list().unwrap().len() > 10,
         "the children did too little work to prove anything"
     );
+}
+
+const MP_ENV: &str = "STORE_MP_CHILD_ROOT";
+
+/// Child of `processes_race_and_exactly_one_commit_wins`: puts 20 blobs, prints how many it
+/// created.
+#[test]
+fn mp_child() {
+    let Ok(root) = std::env::var(MP_ENV) else {
+        return;
+    };
+    let store = Store::open(&root).unwrap();
+    let mut created = 0;
+    for i in 0..20u64 {
+        let b = bytes(9000 + i, 300_000 + i as usize * 1000);
+        if store.put_bytes(&b, Some(&d256(&b))).unwrap().created {
+            created += 1;
+        }
+    }
+    std::fs::write(
+        std::env::var("STORE_MP_CHILD_OUT").unwrap(),
+        format!("CREATED={created}"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn processes_race_and_exactly_one_commit_wins() {
+    if std::env::var(CHILD_ENV).is_ok() || std::env::var(MP_ENV).is_ok() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    Store::open(root.path()).unwrap();
+    let outs = tempfile::tempdir().unwrap();
+    let kids: Vec<_> = (0..4)
+        .map(|k| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "mp_child", "--test-threads=1"])
+                .env(MP_ENV, root.path())
+                .env("STORE_MP_CHILD_OUT", outs.path().join(format!("{k}")))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut total = 0;
+    for (k, kid) in kids.into_iter().enumerate() {
+        let out = kid.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = std::fs::read_to_string(outs.path().join(format!("{k}"))).unwrap();
+        let n: u32 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("CREATED="))
+            .unwrap_or_else(|| panic!("no count in {text}"))
+            .trim()
+            .parse()
+            .unwrap();
+        total += n;
+    }
+    assert_eq!(total, 20, "each blob is created by exactly one process");
+    assert_eq!(all_blobs_valid(root.path()), Ok(20));
+    assert!(tmp_files(root.path()).is_empty());
 }

@@ -176,3 +176,34 @@ fn truncated_and_damaged_blobs_are_reported() {
     assert_eq!(r.corrupt[0].actual, Some(d256(&data[..1 << 20])));
     assert!(store.has(&d).unwrap(), "without quarantine nothing moves");
 }
+
+#[test]
+fn an_upload_survives_a_full_disk_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = bytes(8, 5 << 20);
+    let id = {
+        let opts = StoreOptions {
+            fail_writes_after: Some(3 << 20),
+            ..Default::default()
+        };
+        let full = Store::open_with(dir.path(), opts).unwrap();
+        let mut up = full
+            .begin_upload(registry_core::store::Algorithm::Sha256)
+            .unwrap();
+        up.write_bytes(&data[..2 << 20]).unwrap();
+        up.save().unwrap();
+        let e = up.write_bytes(&data[2 << 20..4 << 20]).unwrap_err();
+        assert_eq!(e.code(), "NoSpace");
+        up.upload_id().unwrap().clone()
+    };
+    // Space was freed; another process picks the upload up where the file ends.
+    let store = Store::open(dir.path()).unwrap();
+    let mut up = store.resume_upload(&id).unwrap();
+    let at = up.written() as usize;
+    assert_eq!(at, 2 << 20);
+    up.write_bytes(&data[at..]).unwrap();
+    let d = up
+        .commit(Some(&d256(&data)), Some(data.len() as u64))
+        .unwrap();
+    assert_eq!(store.read(&d).unwrap(), data);
+}

@@ -373,3 +373,20 @@ fn incomplete_layout_can_be_imported_when_asked() {
     let c = store.completeness(&["partial".into()]).unwrap();
     assert_eq!(c.missing, vec![a.layer_digests[0].clone()]);
 }
+
+#[test]
+fn an_existing_layout_opens_as_a_store_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = image(8, 2, 100);
+    write_layout(dir.path(), &[("in-place", &a)]);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.resolve("in-place").unwrap(), a.manifest_digest);
+    assert!(store.completeness(&["in-place".into()]).unwrap().complete);
+    assert!(
+        store
+            .scrub(&ScrubOptions::default(), None)
+            .unwrap()
+            .is_clean()
+    );
+    assert_eq!(store.list().unwrap().len(), a.blobs.len());
+}

@@ -146,6 +146,12 @@ impl Store {
             rep.item(Some(d.to_string()))?;
         }
         fs::create_dir_all(dest.join("blobs")).at(dest)?;
+        for alg in super::digest::Algorithm::ALL {
+            let d = dest.join("blobs").join(alg.name());
+            if d.is_dir() {
+                super::layout::sync_dir(&d)?;
+            }
+        }
         // index.json last: a folder without it is recognisably incomplete.
         for (name, bytes) in [
             ("oci-layout", OCI_LAYOUT_CONTENT.as_bytes()),
@@ -156,6 +162,7 @@ impl Store {
             f.write_all(bytes).at(&p)?;
             f.sync_all().at(&p)?;
         }
+        super::layout::sync_dir(dest)?;
         Ok(report)
     }
 

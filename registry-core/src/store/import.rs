@@ -379,22 +379,12 @@ impl<'s> Staging<'s> {
         for (d, size) in &staged {
             let src = self.dir.join(d.to_string().replace(':', "-"));
             let target = store.blob_path(d);
-            match fs::hard_link(&src, &target) {
-                Ok(()) => {
-                    report.blobs_added += 1;
-                    report.bytes_added += size;
-                    dirs[d.algorithm() as usize] = true;
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    super::ingest::touch(&target);
-                    report.blobs_present += 1;
-                }
-                Err(_) => {
-                    fs::copy(&src, &target).at(&target)?;
-                    report.blobs_added += 1;
-                    report.bytes_added += size;
-                    dirs[d.algorithm() as usize] = true;
-                }
+            if super::ingest::link_no_replace(&src, &target, *size, store)? {
+                report.blobs_added += 1;
+                report.bytes_added += size;
+                dirs[d.algorithm() as usize] = true;
+            } else {
+                report.blobs_present += 1;
             }
         }
         for p in &self.present {

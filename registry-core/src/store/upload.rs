@@ -301,8 +301,12 @@ impl Store {
                 };
                 if try_lock_file(&f, &data)? {
                     let _ = fs::remove_file(dir.join(up.id.state_file()));
-                    fs::remove_file(&data).at(&data)?;
-                    removed += 1;
+                    match fs::remove_file(&data) {
+                        Ok(()) => removed += 1,
+                        // Expired by another process at the same moment.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(StoreError::io(&data, e)),
+                    }
                 }
             }
         }
