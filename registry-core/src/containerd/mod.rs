@@ -68,6 +68,15 @@ impl FileMode {
     /// `0600`: credentials, readable by the owner only.
     pub const PRIVATE: FileMode = FileMode(0o600);
 
+    /// [`FileMode::PRIVATE`] for a file holding credentials, [`FileMode::PUBLIC`] otherwise.
+    pub fn holding_secrets(secret: bool) -> FileMode {
+        if secret {
+            FileMode::PRIVATE
+        } else {
+            FileMode::PUBLIC
+        }
+    }
+
     /// The permission bits.
     pub fn bits(self) -> u32 {
         self.0

@@ -82,7 +82,7 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
             render_host_dir(host, mirrors, options, &mut out);
             out.host_dirs.push(host.clone());
         }
-        render_config_part(config, options, &mut out)?;
+        render_config_part(config, options, &mut out);
     }
     let state = serde_json::to_string(&out.host_dirs).unwrap_or_else(|_| "[]".into());
     out.add(
@@ -217,11 +217,7 @@ fn render_host_dir(host: &str, mirrors: &[Mirror], options: &RenderOptions, out:
             }
         }
     }
-    let mode = if secret {
-        FileMode::PRIVATE
-    } else {
-        FileMode::PUBLIC
-    };
+    let mode = FileMode::holding_secrets(secret);
     out.add(
         format!("{}/{host}/hosts.toml", options.config_path),
         toml,
@@ -243,11 +239,7 @@ fn plugin(containerd: ContainerdMajor) -> (&'static str, &'static str) {
     }
 }
 
-fn render_config_part(
-    config: &NodeConfig,
-    options: &RenderOptions,
-    out: &mut Output,
-) -> Result<(), RenderError> {
+fn render_config_part(config: &NodeConfig, options: &RenderOptions, out: &mut Output) {
     let (version, prefix) = plugin(options.containerd);
     let mut toml = format!(
         "{version}\n\n[{prefix}]\n  config_path = {}\n",
@@ -277,13 +269,8 @@ fn render_config_part(
             );
         }
     }
-    let mode = if secret {
-        FileMode::PRIVATE
-    } else {
-        FileMode::PUBLIC
-    };
+    let mode = FileMode::holding_secrets(secret);
     out.add(CONFIG_PART, toml, mode);
-    Ok(())
 }
 
 /// The pre-module containerd 1.x form: inline mirrors and per-mirror configs in config.toml,
@@ -337,11 +324,7 @@ fn render_legacy_inline(config: &NodeConfig, out: &mut Output) {
             }
         }
     }
-    let mode = if secret {
-        FileMode::PRIVATE
-    } else {
-        FileMode::PUBLIC
-    };
+    let mode = FileMode::holding_secrets(secret);
     out.add(CONFIG_PART, toml, mode);
 }
 
