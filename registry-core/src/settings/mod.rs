@@ -156,12 +156,7 @@ impl<'a> Sources<'a> {
         let mut seen = Vec::new();
         for doc in docs {
             let Some(obj) = doc.as_object() else {
-                seen.push(format!(
-                    "a {}",
-                    fields::type_name(doc)
-                        .trim_start_matches("a ")
-                        .trim_start_matches("an ")
-                ));
+                seen.push(format!("{} document", fields::type_name(doc)));
                 continue;
             };
             let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");

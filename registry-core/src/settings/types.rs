@@ -416,7 +416,12 @@ pub(crate) fn check_secret(secret: &str) -> Result<(), String> {
 /// assert_eq!(serde_json::from_value::<RegistrySettings>(json).unwrap(), s);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "mode",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields,
+    from = "SettingsWire"
+)]
 pub enum RegistrySettings {
     /// Direct mode.
     Direct {
@@ -444,6 +449,42 @@ pub enum RegistrySettings {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         upstream: Option<Upstream>,
     },
+}
+
+/// The accepted JSON shape of [`RegistrySettings`]. `Local` is a struct variant here because
+/// serde ignores unknown fields on a unit variant, and `{"mode":"Local","upstream":…}` must fail.
+#[derive(Deserialize)]
+#[serde(tag = "mode", rename_all_fields = "camelCase", deny_unknown_fields)]
+enum SettingsWire {
+    Direct {
+        upstream: Upstream,
+    },
+    Proxy {
+        upstream: Upstream,
+        ttl: Ttl,
+    },
+    Local {},
+    Unmanaged {
+        upstream: Upstream,
+    },
+    UnmanagedLegacy {
+        #[serde(default)]
+        upstream: Option<Upstream>,
+    },
+}
+
+impl From<SettingsWire> for RegistrySettings {
+    fn from(w: SettingsWire) -> Self {
+        match w {
+            SettingsWire::Direct { upstream } => RegistrySettings::Direct { upstream },
+            SettingsWire::Proxy { upstream, ttl } => RegistrySettings::Proxy { upstream, ttl },
+            SettingsWire::Local {} => RegistrySettings::Local,
+            SettingsWire::Unmanaged { upstream } => RegistrySettings::Unmanaged { upstream },
+            SettingsWire::UnmanagedLegacy { upstream } => {
+                RegistrySettings::UnmanagedLegacy { upstream }
+            }
+        }
+    }
 }
 
 impl RegistrySettings {
