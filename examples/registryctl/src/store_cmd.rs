@@ -154,8 +154,17 @@ fn digest(s: &str) -> Result<Digest, Failure> {
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Failure::Problem(e.to_string()))?;
-    println!("{s}");
-    Ok(())
+    out(&s)
+}
+
+/// Prints a line on stdout; a closed pipe (`| head`) ends output quietly instead of panicking.
+fn out(line: &str) -> Result<(), Failure> {
+    let mut o = io::stdout().lock();
+    match writeln!(o, "{line}") {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Problem(format!("stdout: {e}"))),
+    }
 }
 
 /// A progress bar on stderr when it is a terminal; otherwise nothing.
@@ -232,7 +241,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
         StoreCommand::Put { file, digest: d } => {
             let expected = d.as_deref().map(digest).transpose()?;
             let bar = Bar::new("put");
-            let out = if file == "-" {
+            let put = if file == "-" {
                 let stdin = io::stdin();
                 let mut r = Counting {
                     inner: stdin.lock(),
@@ -252,14 +261,14 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 store.put(&mut r, expected.as_ref())
             };
             bar.finish();
-            let out = out.map_err(|e| match e {
+            let put = put.map_err(|e| match e {
                 StoreError::DigestMismatch { .. } => Failure::Problem(e.to_string()),
                 other => Failure::from(other),
             })?;
             if json {
-                print_json(&out)?;
+                print_json(&put)?;
             } else {
-                println!("{}", out.digest);
+                out(&put.digest.to_string())?;
             }
         }
         StoreCommand::Get { digest: d, output } => {
@@ -295,10 +304,10 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
             if json {
                 print_json(&st)?;
             } else {
-                println!(
+                out(&format!(
                     "{}\t{}\tlast used {} ms",
                     st.digest, st.size, st.last_used_ms
-                );
+                ))?;
             }
         }
         StoreCommand::Rm { digest: d } => store.delete(&digest(&d)?)?,
@@ -309,7 +318,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     print_json(&t)?;
                 } else {
                     for t in t {
-                        println!("{}\t{}\t{}", t.name, t.digest, t.size);
+                        out(&format!("{}\t{}\t{}", t.name, t.digest, t.size))?;
                     }
                 }
             } else {
@@ -318,7 +327,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     print_json(&l)?;
                 } else {
                     for d in l {
-                        println!("{d}");
+                        out(&d.to_string())?;
                     }
                 }
             }
@@ -349,13 +358,13 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for c in &r.corrupt {
-                    println!("corrupt\t{}\t{}", c.digest, c.reason);
+                    out(&format!("corrupt\t{}\t{}", c.digest, c.reason))?;
                 }
                 for f in &r.foreign {
-                    println!("foreign\t{}\t{}", f.path, f.reason);
+                    out(&format!("foreign\t{}\t{}", f.path, f.reason))?;
                 }
                 for p in &r.layout_problems {
-                    println!("layout\t{p}");
+                    out(&format!("layout\t{p}"))?;
                 }
                 eprintln!("verified {} blobs, {} bytes", r.checked, r.bytes);
             }
@@ -378,7 +387,10 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for d in &r.deleted {
-                    println!("{}{d}", if dry_run { "would delete " } else { "deleted " });
+                    out(&format!(
+                        "{}{d}",
+                        if dry_run { "would delete " } else { "deleted " }
+                    ))?;
                 }
                 eprintln!(
                     "{} blobs examined, {} reachable, {} young, {} deleted ({} bytes)",
@@ -409,7 +421,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for t in &r.tags {
-                    println!("{t}");
+                    out(t)?;
                 }
                 eprintln!(
                     "imported {} new blobs ({} bytes), {} already present",
@@ -451,14 +463,14 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for i in &r.images {
-                    println!(
+                    out(&format!(
                         "{}\t{}\t{} missing",
                         i.reference,
                         if i.complete { "complete" } else { "incomplete" },
                         i.missing.len()
-                    );
+                    ))?;
                     for p in &i.problems {
-                        println!("\t{p}");
+                        out(&format!("\t{p}"))?;
                     }
                 }
             }
