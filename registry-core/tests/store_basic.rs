@@ -910,3 +910,16 @@ fn reads_record_last_use_for_cache_expiry() {
         vec![d]
     );
 }
+
+#[test]
+fn handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Store>();
+    send_sync::<Digest>();
+    send_sync::<StoreError>();
+    send::<BlobWriter>();
+    send::<Lease>();
+    send::<BlobReader>();
+    send::<Batch>();
+}
