@@ -167,6 +167,9 @@ fn out(line: &str) -> Result<(), Failure> {
     }
 }
 
+/// Puts at least this large get a progress bar.
+const LARGE_PUT: u64 = 64 << 20;
+
 /// A progress bar on stderr when it is a terminal; otherwise nothing.
 struct Bar(Option<indicatif::ProgressBar>);
 
@@ -240,27 +243,38 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
     match args.command {
         StoreCommand::Put { file, digest: d } => {
             let expected = d.as_deref().map(digest).transpose()?;
-            let bar = Bar::new("put");
             let put = if file == "-" {
+                // Size unknown: a bar (bytes and rate) is worth showing.
+                let bar = Bar::new("put");
                 let stdin = io::stdin();
                 let mut r = Counting {
                     inner: stdin.lock(),
                     bar: &bar,
                 };
-                store.put(&mut r, expected.as_ref())
+                let put = store.put(&mut r, expected.as_ref());
+                bar.finish();
+                put
             } else {
                 let f = File::open(&file)
                     .map_err(|e| Failure::Usage(format!("cannot open {file}: {e}")))?;
-                if let (Some(pb), Ok(m)) = (&bar.0, f.metadata()) {
-                    pb.set_length(m.len());
+                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                // Small files finish before a bar could say anything.
+                let bar = if size >= LARGE_PUT {
+                    Bar::new("put")
+                } else {
+                    Bar(None)
+                };
+                if let Some(pb) = &bar.0 {
+                    pb.set_length(size);
                 }
                 let mut r = Counting {
                     inner: f,
                     bar: &bar,
                 };
-                store.put(&mut r, expected.as_ref())
+                let put = store.put(&mut r, expected.as_ref());
+                bar.finish();
+                put
             };
-            bar.finish();
             let put = put.map_err(|e| match e {
                 StoreError::DigestMismatch { .. } => Failure::Problem(e.to_string()),
                 other => Failure::from(other),
