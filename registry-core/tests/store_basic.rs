@@ -923,3 +923,18 @@ fn handles_cross_threads() {
     send::<BlobReader>();
     send::<Batch>();
 }
+
+#[test]
+fn checking_for_an_old_layer_protects_it_until_the_manifest_arrives() {
+    let (_d, store) = open();
+    let layer = store.put_bytes(b"old base layer", None).unwrap().digest;
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::open(store.blob_path(&layer))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // A pusher's HEAD.
+    assert!(store.has(&layer).unwrap());
+    let r = store.gc(&GcOptions::default(), None).unwrap();
+    assert!(r.deleted.is_empty(), "{:?}", r.deleted);
+}
