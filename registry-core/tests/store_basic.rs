@@ -862,3 +862,79 @@ fn large_blobs_in_odd_pieces_read_back_exactly() {
     assert_eq!(d, out.digest);
     assert_eq!(store.read(&d).unwrap(), data);
 }
+
+#[test]
+fn reads_record_last_use_for_cache_expiry() {
+    let (_d, store) = open();
+    let d = store.put_bytes(b"cached layer", None).unwrap().digest;
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::open(store.blob_path(&d))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let before = store.stat(&d).unwrap().last_used_ms;
+    assert_eq!(store.read(&d).unwrap(), b"cached layer");
+    let after = store.stat(&d).unwrap().last_used_ms;
+    assert!(
+        after >= before + 7_000_000,
+        "a read refreshes last use ({before} -> {after})"
+    );
+    assert!(
+        store
+            .expire_cache(Duration::from_secs(3600), false)
+            .unwrap()
+            .deleted
+            .is_empty()
+    );
+
+    // With tracking off, reads leave it alone and the blob expires.
+    let dir = store.root().to_path_buf();
+    let quiet = Store::open_with(
+        &dir,
+        StoreOptions {
+            track_use: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    std::fs::File::open(quiet.blob_path(&d))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    quiet.read(&d).unwrap();
+    assert_eq!(
+        quiet
+            .expire_cache(Duration::from_secs(3600), false)
+            .unwrap()
+            .deleted,
+        vec![d]
+    );
+}
+
+#[test]
+fn handles_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Store>();
+    send_sync::<Digest>();
+    send_sync::<StoreError>();
+    send::<BlobWriter>();
+    send::<Lease>();
+    send::<BlobReader>();
+    send::<Batch>();
+}
+
+#[test]
+fn checking_for_an_old_layer_protects_it_until_the_manifest_arrives() {
+    let (_d, store) = open();
+    let layer = store.put_bytes(b"old base layer", None).unwrap().digest;
+    let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+    std::fs::File::open(store.blob_path(&layer))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // A pusher's HEAD.
+    assert!(store.has(&layer).unwrap());
+    let r = store.gc(&GcOptions::default(), None).unwrap();
+    assert!(r.deleted.is_empty(), "{:?}", r.deleted);
+}

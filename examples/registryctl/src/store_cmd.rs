@@ -154,9 +154,21 @@ fn digest(s: &str) -> Result<Digest, Failure> {
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
     let s = serde_json::to_string_pretty(v).map_err(|e| Failure::Problem(e.to_string()))?;
-    println!("{s}");
-    Ok(())
+    out(&s)
 }
+
+/// Prints a line on stdout; a closed pipe (`| head`) ends output quietly instead of panicking.
+fn out(line: &str) -> Result<(), Failure> {
+    let mut o = io::stdout().lock();
+    match writeln!(o, "{line}") {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Problem(format!("stdout: {e}"))),
+    }
+}
+
+/// Puts at least this large get a progress bar.
+const LARGE_PUT: u64 = 64 << 20;
 
 /// A progress bar on stderr when it is a terminal; otherwise nothing.
 struct Bar(Option<indicatif::ProgressBar>);
@@ -231,35 +243,46 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
     match args.command {
         StoreCommand::Put { file, digest: d } => {
             let expected = d.as_deref().map(digest).transpose()?;
-            let bar = Bar::new("put");
-            let out = if file == "-" {
+            let put = if file == "-" {
+                // Size unknown: a bar (bytes and rate) is worth showing.
+                let bar = Bar::new("put");
                 let stdin = io::stdin();
                 let mut r = Counting {
                     inner: stdin.lock(),
                     bar: &bar,
                 };
-                store.put(&mut r, expected.as_ref())
+                let put = store.put(&mut r, expected.as_ref());
+                bar.finish();
+                put
             } else {
                 let f = File::open(&file)
                     .map_err(|e| Failure::Usage(format!("cannot open {file}: {e}")))?;
-                if let (Some(pb), Ok(m)) = (&bar.0, f.metadata()) {
-                    pb.set_length(m.len());
+                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                // Small files finish before a bar could say anything.
+                let bar = if size >= LARGE_PUT {
+                    Bar::new("put")
+                } else {
+                    Bar(None)
+                };
+                if let Some(pb) = &bar.0 {
+                    pb.set_length(size);
                 }
                 let mut r = Counting {
                     inner: f,
                     bar: &bar,
                 };
-                store.put(&mut r, expected.as_ref())
+                let put = store.put(&mut r, expected.as_ref());
+                bar.finish();
+                put
             };
-            bar.finish();
-            let out = out.map_err(|e| match e {
+            let put = put.map_err(|e| match e {
                 StoreError::DigestMismatch { .. } => Failure::Problem(e.to_string()),
                 other => Failure::from(other),
             })?;
             if json {
-                print_json(&out)?;
+                print_json(&put)?;
             } else {
-                println!("{}", out.digest);
+                out(&put.digest.to_string())?;
             }
         }
         StoreCommand::Get { digest: d, output } => {
@@ -295,10 +318,10 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
             if json {
                 print_json(&st)?;
             } else {
-                println!(
+                out(&format!(
                     "{}\t{}\tlast used {} ms",
                     st.digest, st.size, st.last_used_ms
-                );
+                ))?;
             }
         }
         StoreCommand::Rm { digest: d } => store.delete(&digest(&d)?)?,
@@ -309,7 +332,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     print_json(&t)?;
                 } else {
                     for t in t {
-                        println!("{}\t{}\t{}", t.name, t.digest, t.size);
+                        out(&format!("{}\t{}\t{}", t.name, t.digest, t.size))?;
                     }
                 }
             } else {
@@ -318,7 +341,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     print_json(&l)?;
                 } else {
                     for d in l {
-                        println!("{d}");
+                        out(&d.to_string())?;
                     }
                 }
             }
@@ -349,13 +372,13 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for c in &r.corrupt {
-                    println!("corrupt\t{}\t{}", c.digest, c.reason);
+                    out(&format!("corrupt\t{}\t{}", c.digest, c.reason))?;
                 }
                 for f in &r.foreign {
-                    println!("foreign\t{}\t{}", f.path, f.reason);
+                    out(&format!("foreign\t{}\t{}", f.path, f.reason))?;
                 }
                 for p in &r.layout_problems {
-                    println!("layout\t{p}");
+                    out(&format!("layout\t{p}"))?;
                 }
                 eprintln!("verified {} blobs, {} bytes", r.checked, r.bytes);
             }
@@ -378,7 +401,10 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for d in &r.deleted {
-                    println!("{}{d}", if dry_run { "would delete " } else { "deleted " });
+                    out(&format!(
+                        "{}{d}",
+                        if dry_run { "would delete " } else { "deleted " }
+                    ))?;
                 }
                 eprintln!(
                     "{} blobs examined, {} reachable, {} young, {} deleted ({} bytes)",
@@ -409,7 +435,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for t in &r.tags {
-                    println!("{t}");
+                    out(t)?;
                 }
                 eprintln!(
                     "imported {} new blobs ({} bytes), {} already present",
@@ -451,14 +477,14 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 for i in &r.images {
-                    println!(
+                    out(&format!(
                         "{}\t{}\t{} missing",
                         i.reference,
                         if i.complete { "complete" } else { "incomplete" },
                         i.missing.len()
-                    );
+                    ))?;
                     for p in &i.problems {
-                        println!("\t{p}");
+                        out(&format!("\t{p}"))?;
                     }
                 }
             }

@@ -97,8 +97,10 @@ pub struct StoreOptions {
     /// Uploads untouched for this long are removed by [`Store::expire_uploads`] and on open.
     /// Default 7 days.
     pub upload_ttl: Duration,
-    /// Record "last use" of a blob (its mtime) when it is opened, at most once a minute per blob;
-    /// cache expiry ([`Store::expire_cache`]) relies on it. Default true.
+    /// Record "last use" of a blob (its mtime) when it is checked ([`Store::has`],
+    /// [`Store::stat`]) or opened, at most once a minute per blob. Cache expiry
+    /// ([`Store::expire_cache`]) and the GC grace period count from it, so a push that checks
+    /// for an old layer before sending its manifest keeps that layer alive. Default true.
     pub track_use: bool,
     /// Test hook: after this many bytes written by this `Store`, writes fail with ENOSPC.
     #[doc(hidden)]

@@ -115,16 +115,24 @@ impl Seek for BlobReader {
 
 impl Store {
     /// True if the blob is stored.
+    ///
+    /// Like [`Store::stat`] and [`Store::open_blob`], this counts as a use of the blob (see
+    /// [`StoreOptions::track_use`](super::StoreOptions::track_use)): a pusher that checks for a
+    /// layer before sending its manifest thereby protects the layer for the GC grace period.
     pub fn has(&self, digest: &Digest) -> Result<bool> {
         let p = self.blob_path(digest);
         match fs::symlink_metadata(&p) {
-            Ok(m) => Ok(m.is_file()),
+            Ok(m) if m.is_file() => {
+                self.note_use(&p, &m, None);
+                Ok(true)
+            }
+            Ok(_) => Ok(false),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(StoreError::io(&p, e)),
         }
     }
 
-    /// Size and times of a blob.
+    /// Size and times of a blob (counts as a use, see [`Store::has`]).
     pub fn stat(&self, digest: &Digest) -> Result<BlobStat> {
         let p = self.blob_path(digest);
         let m = match fs::symlink_metadata(&p) {
@@ -135,7 +143,28 @@ impl Store {
             }
             Err(e) => return Err(StoreError::io(&p, e)),
         };
+        self.note_use(&p, &m, None);
         Ok(stat_of(digest.clone(), &m))
+    }
+
+    /// Records a use (the blob's mtime) if tracking is on and the last record is over a minute
+    /// old, so hot blobs do not cost a metadata write per read. Failures only shorten a cached
+    /// blob's life, so they are ignored.
+    fn note_use(&self, path: &std::path::Path, meta: &fs::Metadata, open: Option<&File>) {
+        if !self.inner.opts.track_use {
+            return;
+        }
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age.as_secs() >= 60);
+        if stale {
+            let _ = match open {
+                Some(f) => f.set_modified(SystemTime::now()),
+                None => File::open(path).and_then(|f| f.set_modified(SystemTime::now())),
+            };
+        }
     }
 
     /// Marks a blob as used now (what cache expiry and the GC grace period count from).
@@ -159,16 +188,7 @@ impl Store {
         if !m.is_file() {
             return Err(StoreError::not_found_blob(digest));
         }
-        if self.inner.opts.track_use {
-            let stale = m
-                .modified()
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_none_or(|age| age.as_secs() >= 60);
-            if stale {
-                let _ = file.set_modified(SystemTime::now());
-            }
-        }
+        self.note_use(&p, &m, Some(&file));
         Ok(BlobReader {
             file,
             path: p,
