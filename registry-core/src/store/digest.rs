@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2_store::block_api::{compress256, compress512};
+use sha2::block_api::{compress256, compress512};
 
 use super::error::StoreError;
 
