@@ -1,0 +1,98 @@
+//! The command-line contract of `registryctl store`: digests printed, exit 1 on a mismatch or
+//! corruption with nothing stored, exit 2 on unusable input. Expected digests are computed here
+//! with sha2, independently of the store.
+#![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn store(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_registryctl"))
+        .arg("store")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn sha256(data: &[u8]) -> String {
+    let hex: String = <sha2::Sha256 as sha2::Digest>::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn put_get_verify_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let file = dir.path().join("blob");
+    let data = b"registry layer bytes".repeat(1000);
+    std::fs::write(&file, &data).unwrap();
+    let digest = sha256(&data);
+
+    let put = store(&root, &["put", file.to_str().unwrap()]);
+    assert_eq!(put.status.code(), Some(0), "{put:?}");
+    assert_eq!(stdout(&put).trim(), digest);
+    // The root is an OCI image layout with the blob at blobs/<alg>/<hex>.
+    assert!(root.join("oci-layout").exists() && root.join("index.json").exists());
+    assert_eq!(
+        std::fs::read(root.join("blobs/sha256").join(&digest[7..])).unwrap(),
+        data
+    );
+
+    let out = dir.path().join("out");
+    let get = store(&root, &["get", &digest, "-o", out.to_str().unwrap()]);
+    assert_eq!(get.status.code(), Some(0), "{get:?}");
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+
+    assert_eq!(store(&root, &["verify"]).status.code(), Some(0));
+    // Corrupt the blob on disk: verify finds it and exits 1.
+    std::fs::write(root.join("blobs/sha256").join(&digest[7..]), b"tampered").unwrap();
+    let verify = store(&root, &["verify"]);
+    assert_eq!(verify.status.code(), Some(1), "{verify:?}");
+    assert!(
+        stdout(&verify).contains(&digest[7..])
+            || String::from_utf8_lossy(&verify.stderr).contains(&digest[7..])
+    );
+}
+
+#[test]
+fn put_with_the_wrong_digest_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let file = dir.path().join("blob");
+    std::fs::write(&file, b"abc").unwrap();
+    let wrong = sha256(b"abd");
+    let put = store(&root, &["put", "--digest", &wrong, file.to_str().unwrap()]);
+    assert_eq!(put.status.code(), Some(1), "{put:?}");
+    assert!(!root.join("blobs/sha256").join(&wrong[7..]).exists());
+    assert!(
+        !root
+            .join("blobs/sha256")
+            .join(&sha256(b"abc")[7..])
+            .exists()
+    );
+}
+
+#[test]
+fn unusable_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    assert_eq!(
+        store(&root, &["get", "sha256:../../etc/passwd"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        store(&root, &["put", "/nonexistent/file"]).status.code(),
+        Some(2)
+    );
+}
