@@ -44,6 +44,15 @@ step 0 render --desired "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml" --contai
 step 0 render --desired "$cfg/bootstrap-legacy.yaml" --containerd v1 --out "$out/legacy"
 step 1 render --desired "$cfg/direct.yaml" --dialect upstream --out "$out/stock"
 
+# The blob store: content goes in by digest, comes out verified, and a tampered blob is caught.
+printf 'layer bytes\n' > "$out/blob"
+step 0 store --root "$out/store" put "$out/blob"
+digest=$("$ctl" store --root "$out/store" put "$out/blob")
+step 0 store --root "$out/store" stat "$digest"
+step 1 store --root "$out/store" put --digest "sha256:$(printf '0%.0s' {1..64})" "$out/blob"
+step 0 store --root "$out/store" verify
+step 0 store --root "$out/store" gc --dry-run --grace 0
+
 if ((failures)); then
   printf '\n%d command(s) did not exit as expected\n' "$failures"
   exit 1

@@ -319,7 +319,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&st)?;
             } else {
                 out(&format!(
-                    "{}\t{}\tlast used {} ms",
+                    "{}\t{} bytes\tlast used {} ms after the Unix epoch",
                     st.digest, st.size, st.last_used_ms
                 ))?;
             }
@@ -407,11 +407,16 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     ))?;
                 }
                 eprintln!(
-                    "{} blobs examined, {} reachable, {} young, {} deleted ({} bytes)",
+                    "{} blobs examined, {} reachable, {} young, {} {} ({} bytes)",
                     r.examined,
                     r.reachable,
                     r.young,
                     r.deleted.len(),
+                    if dry_run {
+                        "would be deleted"
+                    } else {
+                        "deleted"
+                    },
                     r.deleted_bytes
                 );
             }
