@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -10,6 +11,7 @@ from types import TracebackType
 from typing import IO, Any, TypeAlias
 
 from . import _native
+from ._errors import InvalidDigest
 from ._types import (
     ApplyReport,
     BlobStat,
@@ -301,13 +303,19 @@ class Store:
         return self._native.has(digest)
 
     def __contains__(self, digest: object) -> bool:
-        return isinstance(digest, str) and self.has(digest)
+        """``digest in store``; False for anything that is not a valid digest string."""
+        if not isinstance(digest, str):
+            return False
+        try:
+            return self.has(digest)
+        except InvalidDigest:
+            return False
 
     def delete(self, digest: str) -> None:
         """Removes a blob. Raises :class:`BlobNotFound`."""
         self._native.delete(digest)
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         """Every stored blob's digest, sorted."""
         return self._native.list()
 
@@ -323,7 +331,7 @@ class Store:
         """The digest a tag points at."""
         return self._native.resolve(name)
 
-    def tags(self) -> list[TagEntry]:
+    def tags(self) -> builtins.list[TagEntry]:
         """Every tag."""
         return [_build(TagEntry, t) for t in self._native.tags()]
 

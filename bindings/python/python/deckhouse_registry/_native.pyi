@@ -1,8 +1,22 @@
 # Hand-written stub of the native module (src/*.rs), checked by `python -m mypy.stubtest`.
 # Values cross in the Rust core's serde wire shapes (camelCase dicts); the typed API is in
 # _api.py / _types.py. Errors are raised as the classes of _errors.py.
+import builtins
 from collections.abc import Callable
 from typing import Any, final
+
+__all__ = [
+    "__version__",
+    "load_settings",
+    "load_facts",
+    "plan",
+    "render",
+    "apply",
+    "preflight",
+    "stale_host_dirs",
+    "Store",
+    "BlobWriter",
+]
 
 __version__: str
 
@@ -58,11 +72,11 @@ class Store:
     def stat(self, digest: str) -> _Wire: ...
     def has(self, digest: str) -> bool: ...
     def delete(self, digest: str) -> None: ...
-    def list(self) -> list[str]: ...
+    def list(self) -> builtins.list[str]: ...
     def tag(self, tag: str, digest: str) -> None: ...
     def untag(self, tag: str) -> None: ...
     def resolve(self, tag: str) -> str: ...
-    def tags(self) -> list[_Wire]: ...
+    def tags(self) -> builtins.list[_Wire]: ...
     def verify(self, *, quarantine: bool = True, progress: _Progress | None = None) -> _Wire: ...
     def gc(
         self, *, grace: float | None = None, dry_run: bool = False, progress: _Progress | None = None
@@ -74,7 +88,7 @@ class Store:
         self,
         dest: str,
         *,
-        tags: list[str] | None = None,
+        tags: builtins.list[str] | None = None,
         tar: bool = False,
         gzip: bool = False,
         progress: _Progress | None = None,

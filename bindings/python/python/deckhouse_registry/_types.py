@@ -138,7 +138,7 @@ class Upstream:
     """Repository path: empty or starting with ``/``, never ending with ``/``."""
     scheme: str
     """``HTTP`` or ``HTTPS``."""
-    ca: str | None
+    ca: str | None = field(repr=False)
     """The CA bundle (PEM) the registry's certificate is checked against, if not system roots."""
     credentials: Credentials | None
     check_mode: str
@@ -196,7 +196,8 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """The settings in the core's JSON shape. It holds secrets in clear text."""
-        return _deepcopy(self._wire)
+        copy: dict[str, Any] = _deepcopy(self._wire)
+        return copy
 
 
 def _deepcopy(v: Any) -> Any:
@@ -230,7 +231,7 @@ class ClusterFacts:
     bootstrapped: bool
     managed_kubernetes: bool
     nodes: tuple[NodeFacts, ...]
-    module_ca: str | None
+    module_ca: str | None = field(repr=False)
     """The module's CA (PEM), needed to render Proxy and Local."""
     read_only_user: str | None
     """The name of the module's read-only registry user (its password is kept, not shown)."""
