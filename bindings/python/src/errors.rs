@@ -82,7 +82,10 @@ pub(crate) fn refused(py: Python<'_>, r: &Refusal) -> PyErr {
             &[
                 ("reasons", ser(py, &r.reasons)?),
                 ("route", ser(py, &route)?),
-                ("from_mode", r.from.map_or(none.clone(), |m| s(py, m.as_str()))),
+                (
+                    "from_mode",
+                    r.from.map_or(none.clone(), |m| s(py, m.as_str())),
+                ),
                 ("to_mode", r.to.map_or(none, |m| s(py, m.as_str()))),
             ],
         ))
@@ -103,7 +106,8 @@ pub(crate) fn render(py: Python<'_>, e: &RenderError) -> PyErr {
 /// File system work outside the store (apply): `ApplyError` (also an `OSError`).
 pub(crate) fn io(py: Python<'_>, e: &std::io::Error) -> PyErr {
     let errno = e.raw_os_error().map_or(py.None().into_bound(py), |n| {
-        n.into_pyobject(py).map_or(py.None().into_bound(py), |b| b.into_any())
+        n.into_pyobject(py)
+            .map_or(py.None().into_bound(py), |b| b.into_any())
     });
     raise(py, "ApplyError", e.to_string(), &[("errno", errno)])
 }
@@ -139,10 +143,7 @@ pub(crate) fn store(py: Python<'_>, e: &StoreError) -> PyErr {
         let none = py.None().into_bound(py);
         fields.push(("expected", s(py, expected.to_string())));
         fields.push(("actual", s(py, actual.to_string())));
-        fields.push((
-            "expected_size",
-            expected_size.map_or(none, |n| int(py, n)),
-        ));
+        fields.push(("expected_size", expected_size.map_or(none, |n| int(py, n))));
         fields.push(("actual_size", int(py, *actual_size)));
     }
     raise(py, class, e.to_string(), &fields)

@@ -25,8 +25,9 @@ fn parse_digest(py: Python<'_>, s: &str) -> PyResult<Digest> {
 }
 
 fn seconds(what: &str, s: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(s)
-        .map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds")))
+    Duration::try_from_secs_f64(s).map_err(|_| {
+        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
+    })
 }
 
 /// Runs a long store operation without the GIL, forwarding progress events to a Python

@@ -327,5 +327,14 @@ def test_error_hierarchy() -> None:
         assert issubclass(cls, dr.StoreError)
         e = cls("message", "Code")
         assert (e.message, e.code, str(e)) == ("message", "Code", "message")
-    for cls in (dr.DocumentError, dr.ValidationError, dr.FactsError, dr.TransitionRefused, dr.RenderError, dr.ApplyError, dr.StoreError):
-        assert issubclass(cls, dr.RegistryError)
+    families: list[type[Exception]] = [
+        dr.DocumentError,
+        dr.ValidationError,
+        dr.FactsError,
+        dr.TransitionRefused,
+        dr.RenderError,
+        dr.ApplyError,
+        dr.StoreError,
+    ]
+    for family in families:
+        assert issubclass(family, dr.RegistryError)
