@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import deckhouse_registry as dr
 
@@ -62,7 +65,7 @@ def test_threads_share_one_writer(store: dr.Store) -> None:
     assert r.digest == "sha256:" + hashlib.sha256(chunk * 100).hexdigest()
 
 
-def test_progress_callbacks_from_threads(store: dr.Store, tmp_path: object) -> None:
+def test_progress_callbacks_from_threads(store: dr.Store) -> None:
     for i in range(20):
         store.put(f"loose {i}".encode())
     events: list[dr.Progress] = []
@@ -74,3 +77,22 @@ def test_progress_callbacks_from_threads(store: dr.Store, tmp_path: object) -> N
         reports = list(pool.map(run, range(3)))
     assert all(r.checked == 20 and r.clean for r in reports)
     assert events and all(e.operation == "scrub" for e in events)
+
+
+def test_store_io_releases_the_gil(store: dr.Store, tmp_path: Path) -> None:
+    """A put from a FIFO blocks inside Rust until this thread, running Python, writes to it:
+    it can only finish if the GIL was released. (faulthandler ends the run if it deadlocks.)"""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    data = b"through the pipe" * 1000
+    results: list[dr.PutResult] = []
+    faulthandler.dump_traceback_later(120, exit=True)
+    try:
+        t = threading.Thread(target=lambda: results.append(store.put(fifo)))
+        t.start()
+        with open(fifo, "wb") as w:  # blocks until the other thread opened the FIFO inside Rust
+            w.write(data)
+        t.join()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert results == [dr.PutResult(digest="sha256:" + hashlib.sha256(data).hexdigest(), size=len(data), created=True)]
