@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,15 @@ def test_facts_errors() -> None:
         dr.load_facts({"unknownKey": 1})
     with pytest.raises(dr.DocumentError):
         dr.load_facts("a: [")
+
+
+def test_errors_survive_pickling() -> None:
+    with pytest.raises(dr.ValidationError) as info:
+        dr.load_settings(config("invalid.yaml"))
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert isinstance(copy, dr.ValidationError)
+    assert copy.problems == info.value.problems and str(copy) == str(info.value)
+
+
+def test_version() -> None:
+    assert dr.__version__ == "0.1.0"
