@@ -3,7 +3,7 @@
 #   rustfmt + clippy (-D warnings) for the pyo3 crate, a fresh virtual environment with pinned
 #   tools, a PEP 517 build of bindings/python (the same path as `pip install ./bindings/python`)
 #   into an abi3 wheel, the pytest suite, mypy.stubtest over the package and mypy --strict over
-#   the tests and the example.
+#   the package, the tests and the example.
 # Needs: cargo (stable) and python3 >= 3.10 with venv + pip; PyPI and crates.io reachable.
 # Env: PYTHON (default python3), CARGO_TARGET_DIR (default <repo>/target/python).
 set -euo pipefail
@@ -49,7 +49,8 @@ echo "== pytest"
 echo "== mypy.stubtest deckhouse_registry"
 "$PY" -m mypy.stubtest deckhouse_registry
 
-echo "== mypy --strict (tests, example)"
+echo "== mypy --strict (the installed package; the tests and the example)"
+"$PY" -m mypy --strict --cache-dir "$WORK/mypy-cache" -p deckhouse_registry
 "$PY" -m mypy --strict --cache-dir "$WORK/mypy-cache" "$HERE/tests" "$ROOT/examples/python/render_and_store.py"
 
 echo "== python bindings: all checks passed"
