@@ -114,6 +114,12 @@ def test_writer_sha512_and_expected_size(store: dr.Store) -> None:
     assert info.value.expected_size == 4 and info.value.actual_size == 3
     with pytest.raises(ValueError):
         store.writer("md5")
+    w = store.writer("sha512")
+    w.write(b"abc")
+    with pytest.raises(dr.InvalidUpload) as upload:
+        w.commit(expected=sha256(b"abc"))  # a sha256 digest for a sha512 writer
+    assert upload.value.code == "InvalidUpload"
+    assert not store.has(sha256(b"abc"))
     w = store.writer()
     w.write(b"dropped")
     w.abort()
