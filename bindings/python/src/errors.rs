@@ -25,7 +25,7 @@ pub(crate) fn raise(
         for (k, v) in fields {
             kwargs.set_item(k, v)?;
         }
-        let exc = cls.call((message.clone(),), Some(&kwargs))?;
+        let exc = cls.call((message,), Some(&kwargs))?;
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)
@@ -70,7 +70,9 @@ pub(crate) fn facts(py: Python<'_>, e: &FactsError) -> PyErr {
 pub(crate) fn refused(py: Python<'_>, r: &Refusal) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let route: Vec<&str> = r.route.iter().map(|m| m.as_str()).collect();
-        let mut message = format!("switch refused ({} reasons)", r.reasons.len());
+        let side =
+            |m: Option<registry_core::settings::Mode>| m.map_or("invalid settings", |m| m.as_str());
+        let mut message = format!("switch from {} to {} refused:", side(r.from), side(r.to));
         for reason in &r.reasons {
             message.push_str(&format!("\n  {:?}: {}", reason.code, reason.message));
         }
