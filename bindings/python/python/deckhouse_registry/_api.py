@@ -1,0 +1,387 @@
+"""The public functions and the Store, over the native module (a thin translation layer)."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, TypeAlias
+
+from . import _native
+from ._errors import InvalidDigest
+from ._types import (
+    ApplyReport,
+    BlobStat,
+    CleanupPlan,
+    ClusterFacts,
+    ExportReport,
+    GcReport,
+    ImportReport,
+    Plan,
+    PreflightFinding,
+    PreflightReport,
+    Progress,
+    PutResult,
+    Rendered,
+    Settings,
+    TagEntry,
+    UnreadableFile,
+    VerifyReport,
+    _build,
+)
+
+__all__ = [
+    "Source",
+    "ProgressCallback",
+    "load_settings",
+    "load_facts",
+    "plan_switch",
+    "render_node_config",
+    "apply_node_config",
+    "preflight",
+    "cleanup_plan",
+    "Store",
+    "BlobWriter",
+]
+
+Source: TypeAlias = str | bytes | os.PathLike[str] | Mapping[str, Any]
+"""A YAML/JSON document: text (``str``), raw ``bytes``, a path (``os.PathLike``), or a mapping."""
+
+ProgressCallback: TypeAlias = Callable[[Progress], bool | None]
+"""Called with each progress event; returning ``False`` cancels (the call then raises
+:class:`Cancelled`), raising an exception cancels and propagates that exception."""
+
+_CHUNK = 1 << 20
+
+
+def _read_source(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, str):
+        return source.encode()
+    if isinstance(source, os.PathLike):
+        return Path(source).read_bytes()
+    if isinstance(source, Mapping):
+        return json.dumps(source).encode()
+    raise TypeError(f"expected str, bytes, a path or a mapping, not {type(source).__name__}")
+
+
+def load_settings(source: Source, *, bootstrap: bool = False) -> Settings:
+    """Reads and validates registry settings: a ModuleConfig ``deckhouse``, an InitConfiguration
+    or a multi-document stream holding them. A ``str`` is the document's text; pass a
+    ``pathlib.Path`` to read a file.
+
+    With ``bootstrap=True`` the bootstrap rules apply (only Direct and the Unmanaged forms).
+
+    Raises :class:`DocumentError` for unusable input and :class:`ValidationError` with every
+    problem when the settings break the rules.
+    """
+    wire, images_base, images_repo = _native.load_settings(_read_source(source), bootstrap)
+    return Settings._from_native(wire, images_base, images_repo)
+
+
+def load_facts(source: Source) -> ClusterFacts:
+    """Reads cluster facts (one YAML/JSON document; every key optional).
+
+    Raises :class:`DocumentError` or :class:`FactsError` naming the wrong field.
+    """
+    return ClusterFacts._from_native(_native.load_facts(_read_source(source)))
+
+
+def _facts(facts: ClusterFacts | None) -> dict[str, Any] | None:
+    return None if facts is None else facts._wire
+
+
+def plan_switch(current: Settings, desired: Settings, facts: ClusterFacts | None = None) -> Plan:
+    """Plans a switch from ``current`` to ``desired`` settings; ``facts`` defaults to a
+    bootstrapped static cluster with one containerd master.
+
+    Raises :class:`TransitionRefused` with the reasons and the shortest legal route.
+    """
+    return Plan._from_wire(_native.plan(current._wire, desired._wire, _facts(facts)))
+
+
+def render_node_config(
+    desired: Settings,
+    previous: Settings | None = None,
+    facts: ClusterFacts | None = None,
+    *,
+    containerd: str = "v1",
+    version: str | None = None,
+    dialect: str = "deckhouse",
+    http_tls_fallback: bool = False,
+    config_path: str | None = None,
+) -> Rendered:
+    """Builds a node's containerd configuration and renders its files.
+
+    ``previous`` selects the transition phase (old and new mirrors). ``containerd`` is ``v1``
+    or ``v2``; ``version`` a release line such as ``1.7`` or ``2.2`` (default: the generation's
+    default); ``dialect`` is ``deckhouse`` or ``upstream``.
+
+    Raises :class:`RenderError`.
+    """
+    prev = None if previous is None else previous._wire
+    wire, model_version = _native.render(
+        desired._wire,
+        prev,
+        _facts(facts),
+        containerd,
+        version,
+        dialect,
+        http_tls_fallback,
+        config_path,
+    )
+    return Rendered._from_native(wire, model_version)
+
+
+def apply_node_config(rendered: Rendered, root: str | os.PathLike[str]) -> ApplyReport:
+    """Writes rendered files under ``root`` (node paths become ``root/etc/…``) atomically,
+    only those that changed, then removes the host folders the previous apply wrote and this
+    one does not. Releases the GIL. Raises :class:`ApplyError`.
+    """
+    return _build(ApplyReport, _native.apply(rendered._wire, os.fspath(root)))
+
+
+def preflight(etc_containerd: str | os.PathLike[str]) -> PreflightReport:
+    """Scans a copy of a node's ``/etc/containerd`` for registry sections in
+    ``conf.d/*.toml`` and ``conf2.d/*.toml``."""
+    wire = _native.preflight(os.fspath(etc_containerd))
+    return _build(
+        PreflightReport,
+        wire,
+        findings=tuple(_build(PreflightFinding, f) for f in wire["findings"]),
+        unreadable=tuple(_build(UnreadableFile, u) for u in wire["unreadable"]),
+    )
+
+
+def cleanup_plan(previous: Iterable[str], current: Iterable[str]) -> CleanupPlan:
+    """The host folders to remove: listed in the previous state, not written now. Names that
+    are not plain folder names are ignored, never removed."""
+    return _build(CleanupPlan, _native.stale_host_dirs(list(previous), list(current)))
+
+
+def _progress(cb: ProgressCallback | None) -> Callable[[dict[str, Any]], bool | None] | None:
+    if cb is None:
+        return None
+
+    def call(wire: dict[str, Any]) -> bool | None:
+        return cb(_build(Progress, wire))
+
+    return call
+
+
+class BlobWriter:
+    """Streams one blob into the store, hashing while writing.
+
+    As a context manager it commits on a normal exit (the outcome is in :attr:`result`) and
+    aborts when the block raises. A blob that is already stored is not an error
+    (``created=False``).
+    """
+
+    def __init__(self, native: _native.BlobWriter) -> None:
+        self._native = native
+        self.result: PutResult | None = None
+        """The outcome of :meth:`commit`, once committed."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Appends bytes (the GIL is released while writing); returns their number."""
+        return self._native.write(bytes(data))
+
+    @property
+    def written(self) -> int:
+        """Bytes written so far."""
+        return self._native.written
+
+    @property
+    def closed(self) -> bool:
+        """Whether the writer was committed or aborted."""
+        return self._native.closed
+
+    def commit(self, expected: str | None = None, expected_size: int | None = None) -> PutResult:
+        """Publishes the blob, checking it against ``expected`` digest and size when given.
+
+        Raises :class:`DigestMismatch` (nothing is stored) or another :class:`StoreError`.
+        """
+        self.result = _build(PutResult, self._native.commit(expected, expected_size))
+        return self.result
+
+    def abort(self) -> None:
+        """Drops what was written; a no-op after commit or abort."""
+        self._native.abort()
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif not self.closed:
+            self.commit()
+
+
+class Store:
+    """A content-addressed blob store rooted at a folder, laid out as an OCI image layout.
+
+    One object may be shared between threads; every disk operation releases the GIL. Digests
+    are strings (``sha256:<hex>``, ``sha512:<hex>``).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        durable: bool = True,
+        quota: int | None = None,
+        gc_grace: float | None = None,
+        track_use: bool = True,
+    ) -> None:
+        """Opens (creating if needed) the store at ``root``. ``durable=False`` skips fsync
+        (for caches); ``quota`` caps stored bytes; ``gc_grace`` (seconds, default 3600) protects
+        young blobs from :meth:`gc`."""
+        self._native = _native.Store(
+            os.fspath(root), durable=durable, quota=quota, gc_grace=gc_grace, track_use=track_use
+        )
+
+    @property
+    def root(self) -> Path:
+        """The root folder."""
+        return Path(self._native.root)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    def put(
+        self,
+        source: bytes | bytearray | memoryview | os.PathLike[str] | IO[bytes],
+        *,
+        expected: str | None = None,
+    ) -> PutResult:
+        """Stores a blob from bytes, a file path (``os.PathLike``) or a binary file object
+        (read in 1 MiB chunks). With ``expected``, content that does not hash to it raises
+        :class:`DigestMismatch` and nothing is stored."""
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return _build(PutResult, self._native.put_bytes(bytes(source), expected))
+        if isinstance(source, os.PathLike):
+            return _build(PutResult, self._native.put_path(os.fspath(source), expected))
+        if isinstance(source, str):
+            raise TypeError("a str is ambiguous: pass bytes, a pathlib.Path or a binary file object")
+        w = self.writer()
+        try:
+            while chunk := source.read(_CHUNK):
+                w.write(chunk)
+        except BaseException:
+            w.abort()
+            raise
+        return w.commit(expected)
+
+    def writer(self, algorithm: str = "sha256") -> BlobWriter:
+        """A streaming writer (``sha256`` or ``sha512``), usable as a context manager."""
+        return BlobWriter(self._native.writer(algorithm))
+
+    def get(self, digest: str) -> bytes:
+        """The blob's content. Raises :class:`BlobNotFound`."""
+        return self._native.get(digest)
+
+    def read_range(self, digest: str, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes from ``offset`` (clamped to the blob's end)."""
+        return self._native.read_range(digest, offset, length)
+
+    def stat(self, digest: str) -> BlobStat:
+        """The blob's size and times. Raises :class:`BlobNotFound`."""
+        return _build(BlobStat, self._native.stat(digest))
+
+    def has(self, digest: str) -> bool:
+        """Whether the blob is stored."""
+        return self._native.has(digest)
+
+    def __contains__(self, digest: object) -> bool:
+        """``digest in store``; False for anything that is not a valid digest string."""
+        if not isinstance(digest, str):
+            return False
+        try:
+            return self.has(digest)
+        except InvalidDigest:
+            return False
+
+    def delete(self, digest: str) -> None:
+        """Removes a blob. Raises :class:`BlobNotFound`."""
+        self._native.delete(digest)
+
+    def list(self) -> builtins.list[str]:
+        """Every stored blob's digest, sorted."""
+        return self._native.list()
+
+    def tag(self, name: str, digest: str) -> None:
+        """Points a tag in ``index.json`` at a stored manifest or index."""
+        self._native.tag(name, digest)
+
+    def untag(self, name: str) -> None:
+        """Removes a tag. Raises :class:`BlobNotFound` for an unknown tag."""
+        self._native.untag(name)
+
+    def resolve(self, name: str) -> str:
+        """The digest a tag points at."""
+        return self._native.resolve(name)
+
+    def tags(self) -> builtins.list[TagEntry]:
+        """Every tag."""
+        return [_build(TagEntry, t) for t in self._native.tags()]
+
+    def verify(self, *, quarantine: bool = True, progress: ProgressCallback | None = None) -> VerifyReport:
+        """Re-hashes every blob; corrupt and foreign files go to quarantine unless
+        ``quarantine=False``."""
+        return VerifyReport._from_wire(self._native.verify(quarantine=quarantine, progress=_progress(progress)))
+
+    def gc(
+        self,
+        *,
+        grace: float | None = None,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> GcReport:
+        """Deletes blobs not reachable from tags, leases or the grace period (``grace``
+        seconds; default the store's ``gc_grace``)."""
+        return _build(GcReport, self._native.gc(grace=grace, dry_run=dry_run, progress=_progress(progress)))
+
+    def import_path(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        require_complete: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Imports an OCI image layout from a folder, a tar or a tar.gz. Raises
+        :class:`ImportRefused` (the store is unchanged)."""
+        wire = self._native.import_path(
+            os.fspath(path), require_complete=require_complete, progress=_progress(progress)
+        )
+        return _build(ImportReport, wire)
+
+    def export(
+        self,
+        dest: str | os.PathLike[str],
+        *,
+        tags: Iterable[str] | None = None,
+        tar: bool = False,
+        gzip: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ExportReport:
+        """Exports tags (default: all) as an OCI image layout into a new or empty folder, or
+        with ``tar=True`` into a new tar file (``gzip=True`` compresses it). On failure or
+        cancellation the partial output is removed."""
+        wire = self._native.export(
+            os.fspath(dest),
+            tags=None if tags is None else list(tags),
+            tar=tar,
+            gzip=gzip,
+            progress=_progress(progress),
+        )
+        return _build(ExportReport, wire)

@@ -1,0 +1,474 @@
+"""Result types: frozen dataclasses built from the core's wire shapes.
+
+Secrets (passwords, license keys, the read-only user's password) are held in :class:`Secret`,
+whose ``repr``/``str`` print ``<redacted>``; rendered file contents, which can hold
+credentials, are left out of ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+__all__ = [
+    "Secret",
+    "Problem",
+    "Reason",
+    "Credentials",
+    "Upstream",
+    "Settings",
+    "NodeFacts",
+    "ClusterFacts",
+    "Plan",
+    "RenderedFile",
+    "Rendered",
+    "ApplyReport",
+    "PreflightFinding",
+    "UnreadableFile",
+    "PreflightReport",
+    "CleanupPlan",
+    "PutResult",
+    "BlobStat",
+    "TagEntry",
+    "GcReport",
+    "ImportReport",
+    "ExportReport",
+    "CorruptBlobInfo",
+    "ForeignFile",
+    "VerifyReport",
+    "Progress",
+]
+
+REDACTED = "<redacted>"
+
+_T = TypeVar("_T")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _build(cls: type[_T], wire: dict[str, Any], **override: Any) -> _T:
+    """Builds a dataclass from a camelCase dict: lists become tuples, absent keys None."""
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not f.init:
+            continue
+        if f.name in override:
+            kwargs[f.name] = override[f.name]
+            continue
+        value = wire.get(_camel(f.name))
+        kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**kwargs)
+
+
+class Secret:
+    """A secret string. ``repr`` and ``str`` print ``<redacted>``; :meth:`reveal` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret value itself; call it only where the value is really needed."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the settings."""
+
+    path: str
+    """Dotted JSON path of the field, e.g. ``spec.settings.registry.direct.password``."""
+    code: str
+    """The stable kind of the problem, e.g. ``TtlTooShort``."""
+    message: str
+    """What is wrong, for people (never contains secret values)."""
+
+    @classmethod
+    def _from_wire(cls, wire: dict[str, Any]) -> Problem:
+        return _build(cls, wire)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a switch is refused."""
+
+    code: str
+    """The stable kind of the reason, e.g. ``TransitionNotSupported``."""
+    message: str
+    """What blocks the switch and what to do."""
+
+    @classmethod
+    def _from_wire(cls, wire: dict[str, Any]) -> Reason:
+        return _build(cls, wire)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Upstream credentials: ``username`` + ``password``, or a Deckhouse ``license`` key."""
+
+    username: str | None = None
+    password: Secret | None = None
+    license: Secret | None = None
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The external registry a mode pulls from."""
+
+    host: str
+    port: int | None
+    path: str
+    """Repository path: empty or starting with ``/``, never ending with ``/``."""
+    scheme: str
+    """``HTTP`` or ``HTTPS``."""
+    ca: str | None = field(repr=False)
+    """The CA bundle (PEM) the registry's certificate is checked against, if not system roots."""
+    credentials: Credentials | None
+    check_mode: str
+    """``Default`` or ``Relax``."""
+    images_repo: str
+    """The normalised ``host[:port]/path``."""
+
+
+def _upstream(wire: dict[str, Any] | None, images_repo: str | None) -> Upstream | None:
+    if wire is None:
+        return None
+    c = wire.get("credentials")
+    creds = None
+    if c is not None:
+        creds = Credentials(
+            username=c.get("username"),
+            password=Secret(c["password"]) if "password" in c else None,
+            license=Secret(c["license"]) if "license" in c else None,
+        )
+    return Upstream(
+        host=wire["host"],
+        port=wire.get("port"),
+        path=wire.get("path", ""),
+        scheme=wire.get("scheme", "HTTPS"),
+        ca=wire.get("ca"),
+        credentials=creds,
+        check_mode=wire.get("checkMode", "Default"),
+        images_repo=images_repo or "",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated, normalised registry settings (see :func:`load_settings`)."""
+
+    mode: str
+    """``Direct``, ``Proxy``, ``Local``, ``Unmanaged`` or ``UnmanagedLegacy``."""
+    upstream: Upstream | None
+    """The upstream registry, if the mode has one."""
+    ttl: str | None
+    """Proxy mode's cache TTL (e.g. ``72h0m0s``)."""
+    images_base: str | None
+    """Where platform image references point (None for legacy settings naming no registry)."""
+    _wire: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def _from_native(cls, wire: dict[str, Any], images_base: str | None, images_repo: str | None) -> Settings:
+        return cls(
+            mode=wire["mode"],
+            upstream=_upstream(wire.get("upstream"), images_repo),
+            ttl=wire.get("ttl"),
+            images_base=images_base,
+            _wire=wire,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings in the core's JSON shape. It holds secrets in clear text."""
+        copy: dict[str, Any] = _deepcopy(self._wire)
+        return copy
+
+
+def _deepcopy(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _deepcopy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_deepcopy(x) for x in v]
+    return v
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """One node of the cluster."""
+
+    name: str
+    role: str
+    """``master`` or ``worker``."""
+    ip: str | None
+    cri: str
+    """``Containerd``, ``ContainerdV2``, ``Docker`` or ``NotManaged``."""
+    custom_registry_config: bool
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What the switch rules and the renderer need to know about the cluster
+    (see :func:`load_facts`)."""
+
+    cluster_type: str
+    """``Static`` or ``Cloud``."""
+    bootstrapped: bool
+    managed_kubernetes: bool
+    nodes: tuple[NodeFacts, ...]
+    module_ca: str | None = field(repr=False)
+    """The module's CA (PEM), needed to render Proxy and Local."""
+    read_only_user: str | None
+    """The name of the module's read-only registry user (its password is kept, not shown)."""
+    _wire: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def _from_native(cls, wire: dict[str, Any]) -> ClusterFacts:
+        ro = wire.get("readOnlyUser")
+        return cls(
+            cluster_type=wire["clusterType"],
+            bootstrapped=wire["bootstrapped"],
+            managed_kubernetes=wire["managedKubernetes"],
+            nodes=tuple(_build(NodeFacts, n) for n in wire["nodes"]),
+            module_ca=wire.get("moduleCA"),
+            read_only_user=ro["name"] if ro else None,
+            _wire=wire,
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An allowed switch."""
+
+    from_mode: str
+    to_mode: str
+    stages: tuple[str, ...]
+    """The orchestrator conditions the switch goes through, in order (empty: nothing changes)."""
+    restarts: tuple[str, ...]
+    """What restarts: ``Deckhouse``, ``AllPlatformComponents``, ``ContainerdV1``."""
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def _from_wire(cls, wire: dict[str, Any]) -> Plan:
+        return _build(cls, wire, from_mode=wire["from"], to_mode=wire["to"])
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """One file for a node. ``contents`` is not shown in ``repr`` (it can hold credentials)."""
+
+    path: str
+    """Absolute path on the node."""
+    contents: str = field(repr=False)
+    mode: int
+    """Permission bits, e.g. ``0o600`` for files holding credentials."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Everything a node needs (see :func:`render_node_config`)."""
+
+    version: str
+    """A hex sha256 over the model and the render options."""
+    model_version: str
+    """A hex sha256 over the node configuration model alone (the Go side computes the same)."""
+    config_path: str
+    files: tuple[RenderedFile, ...]
+    host_dirs: tuple[str, ...]
+    warnings: tuple[str, ...]
+    _wire: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def _from_native(cls, wire: dict[str, Any], model_version: str) -> Rendered:
+        files = tuple(
+            RenderedFile(path=f["path"], contents=f["contents"], mode=int(f["mode"], 8)) for f in wire["files"]
+        )
+        return _build(cls, wire, files=files, model_version=model_version, _wire=wire)
+
+    def file(self, path: str) -> RenderedFile:
+        """The file at a node path; KeyError if it was not rendered."""
+        for f in self.files:
+            if f.path == path:
+                return f
+        raise KeyError(path)
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What applying rendered files did."""
+
+    changed: tuple[str, ...]
+    """Node paths written because they were new or different."""
+    removed: tuple[str, ...]
+    """Node paths removed (stale host folders, stale CA files)."""
+    restart_containerd: bool
+    """Whether containerd must restart (its config.toml part changed)."""
+
+
+@dataclass(frozen=True)
+class PreflightFinding:
+    """A registry section found in a containerd drop-in file."""
+
+    file: str
+    line: int
+    key: str
+
+
+@dataclass(frozen=True)
+class UnreadableFile:
+    """A drop-in file that could not be read or parsed."""
+
+    file: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PreflightReport:
+    """The result of a preflight scan of a node's ``/etc/containerd``."""
+
+    findings: tuple[PreflightFinding, ...]
+    unreadable: tuple[UnreadableFile, ...]
+    has_custom_registry_config: bool
+    """Whether the node has registry sections (or files that could hide some)."""
+
+
+@dataclass(frozen=True)
+class CleanupPlan:
+    """Which host folders to remove."""
+
+    remove: tuple[str, ...]
+    """Folders the module wrote before and does not write now."""
+    ignored: tuple[str, ...]
+    """Names in the old list that are not plain folder names (never removed)."""
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """The outcome of storing a blob."""
+
+    digest: str
+    size: int
+    created: bool
+    """False when the blob was already stored."""
+
+
+@dataclass(frozen=True)
+class BlobStat:
+    """A stored blob's metadata."""
+
+    digest: str
+    size: int
+    last_used_ms: int
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class TagEntry:
+    """A tag in ``index.json``."""
+
+    name: str
+    digest: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What a garbage collection did (or would do, on a dry run)."""
+
+    dry_run: bool
+    examined: int
+    reachable: int
+    young: int
+    deleted: tuple[str, ...]
+    deleted_bytes: int
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did."""
+
+    blobs_added: int
+    blobs_present: int
+    bytes_added: int
+    tags: tuple[str, ...]
+    untagged: int
+    ignored: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote."""
+
+    tags: tuple[str, ...]
+    blobs: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class CorruptBlobInfo:
+    """A blob whose content does not match its name."""
+
+    digest: str
+    actual: str | None
+    reason: str
+    quarantined_to: str | None
+
+
+@dataclass(frozen=True)
+class ForeignFile:
+    """A file under ``blobs/`` that is not a blob."""
+
+    path: str
+    reason: str
+    quarantined_to: str | None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of re-hashing every blob."""
+
+    checked: int
+    bytes: int
+    corrupt: tuple[CorruptBlobInfo, ...]
+    foreign: tuple[ForeignFile, ...]
+    layout_problems: tuple[str, ...]
+    clean: bool
+
+    @classmethod
+    def _from_wire(cls, wire: dict[str, Any]) -> VerifyReport:
+        return _build(
+            cls,
+            wire,
+            corrupt=tuple(_build(CorruptBlobInfo, c) for c in wire["corrupt"]),
+            foreign=tuple(_build(ForeignFile, f) for f in wire["foreign"]),
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress event of a long store operation. Totals are None when unknown."""
+
+    operation: str
+    """``import``, ``export``, ``scrub``, ``gc`` or ``sync``."""
+    bytes_done: int
+    bytes_total: int | None
+    items_done: int
+    items_total: int | None
+    current: str | None

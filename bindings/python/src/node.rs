@@ -1,0 +1,146 @@
+//! Settings, switch planning, node configuration: rendering, apply, preflight, cleanup.
+
+use std::path::PathBuf;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use registry_core::containerd::{
+    self, ContainerdMajor, ContainerdVersion, Dialect, RenderOptions, Rendered,
+};
+use registry_core::settings::{self, LoadOptions, RegistrySettings};
+use registry_core::transition::{self, ClusterFacts, Decision};
+use serde_json::Value;
+
+use crate::convert::{de, ser};
+use crate::errors;
+
+/// Reads settings from YAML/JSON bytes. Returns `(settings, images_base, images_repo)`: the
+/// settings in their wire shape (secrets included), where image references point, and the
+/// upstream's normalised `imagesRepo` (or None).
+#[pyfunction]
+#[pyo3(signature = (data, bootstrap = false))]
+pub(crate) fn load_settings<'py>(
+    py: Python<'py>,
+    data: Vec<u8>,
+    bootstrap: bool,
+) -> PyResult<(Bound<'py, PyAny>, Option<String>, Option<String>)> {
+    let options = LoadOptions {
+        bootstrap,
+        ..LoadOptions::default()
+    };
+    let loaded = py.detach(|| settings::load(&data, &options));
+    let s = loaded.map_err(|e| errors::load(py, &e))?;
+    let images_repo = s.upstream().map(|u| u.images_repo());
+    Ok((ser(py, &s)?, s.images_base(), images_repo))
+}
+
+/// Reads cluster facts from YAML/JSON bytes; returns them in their wire shape.
+#[pyfunction]
+pub(crate) fn load_facts<'py>(py: Python<'py>, data: Vec<u8>) -> PyResult<Bound<'py, PyAny>> {
+    let facts = ClusterFacts::load(&data).map_err(|e| errors::facts(py, &e))?;
+    ser(py, &facts)
+}
+
+fn facts_of(facts: Option<&Bound<'_, PyAny>>) -> PyResult<ClusterFacts> {
+    match facts {
+        Some(f) if !f.is_none() => de(f, "cluster facts"),
+        _ => Ok(ClusterFacts::default()),
+    }
+}
+
+/// Plans a switch; returns the allowed plan in its wire shape or raises `TransitionRefused`.
+#[pyfunction]
+#[pyo3(signature = (current, desired, facts = None))]
+pub(crate) fn plan<'py>(
+    py: Python<'py>,
+    current: &Bound<'py, PyAny>,
+    desired: &Bound<'py, PyAny>,
+    facts: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let current: RegistrySettings = de(current, "settings")?;
+    let desired: RegistrySettings = de(desired, "settings")?;
+    let facts = facts_of(facts)?;
+    match transition::plan(&current, &desired, &facts) {
+        d @ Decision::Allowed(_) => ser(py, &d),
+        Decision::Refused(r) => Err(errors::refused(py, &r)),
+    }
+}
+
+/// Builds the node configuration and renders its files; returns `(rendered, model_version)`.
+#[pyfunction]
+#[pyo3(signature = (desired, previous = None, facts = None, containerd = "v1", version = None,
+                    dialect = "deckhouse", http_tls_fallback = false, config_path = None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn render<'py>(
+    py: Python<'py>,
+    desired: &Bound<'py, PyAny>,
+    previous: Option<&Bound<'py, PyAny>>,
+    facts: Option<&Bound<'py, PyAny>>,
+    containerd: &str,
+    version: Option<&str>,
+    dialect: &str,
+    http_tls_fallback: bool,
+    config_path: Option<String>,
+) -> PyResult<(Bound<'py, PyAny>, String)> {
+    let desired: RegistrySettings = de(desired, "settings")?;
+    let previous: Option<RegistrySettings> = match previous {
+        Some(p) if !p.is_none() => Some(de(p, "previous settings")?),
+        _ => None,
+    };
+    let facts = facts_of(facts)?;
+    let major: ContainerdMajor = word(containerd, "containerd generation (v1 or v2)")?;
+    let mut options = RenderOptions::new(major);
+    if let Some(v) = version {
+        options.version = v
+            .parse::<ContainerdVersion>()
+            .map_err(PyValueError::new_err)?;
+    }
+    options.dialect = word::<Dialect>(dialect, "dialect (deckhouse or upstream)")?;
+    options.http_tls_fallback = http_tls_fallback;
+    if let Some(p) = config_path {
+        options.config_path = p;
+    }
+    let config = containerd::node_config(&desired, previous.as_ref(), &facts)
+        .map_err(|e| errors::render(py, &e))?;
+    let rendered = containerd::render(&config, &options).map_err(|e| errors::render(py, &e))?;
+    Ok((ser(py, &rendered)?, config.version()))
+}
+
+/// A serde enum from its wire name.
+fn word<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> PyResult<T> {
+    serde_json::from_value(Value::String(s.to_owned()))
+        .map_err(|_| PyValueError::new_err(format!("{s:?} is not a valid {what}")))
+}
+
+/// Writes rendered files under `root` (GIL released); returns the apply report.
+#[pyfunction]
+pub(crate) fn apply<'py>(
+    py: Python<'py>,
+    rendered: &Bound<'py, PyAny>,
+    root: PathBuf,
+) -> PyResult<Bound<'py, PyAny>> {
+    let rendered: Rendered = de(rendered, "rendered files")?;
+    let report = py.detach(|| containerd::apply(&rendered, &root));
+    let report = report.map_err(|e| errors::io(py, &e))?;
+    ser(py, &report)
+}
+
+/// Scans a copy of a node's `/etc/containerd` (GIL released).
+#[pyfunction]
+pub(crate) fn preflight(py: Python<'_>, etc_containerd: PathBuf) -> PyResult<Bound<'_, PyAny>> {
+    let report = py.detach(|| containerd::preflight(&etc_containerd));
+    let custom = report.has_custom_registry_config();
+    let out = ser(py, &report)?;
+    out.set_item("hasCustomRegistryConfig", custom)?;
+    Ok(out)
+}
+
+/// The host folders to remove: listed before, not written now.
+#[pyfunction]
+pub(crate) fn stale_host_dirs(
+    py: Python<'_>,
+    previous: Vec<String>,
+    current: Vec<String>,
+) -> PyResult<Bound<'_, PyAny>> {
+    ser(py, &containerd::stale_host_dirs(&previous, &current))
+}
