@@ -11,12 +11,12 @@ CARGO_FUZZ_VERSION := 0.13.2
 GO_MODULES := $(shell find . -name go.mod -not -path './target/*' -not -path './fuzz/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 TEST_LOG := target/test-output.log
 
-.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test rust-test bench
+.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test python-test rust-test bench
 
 demo:
 	./scripts/demo.sh
 
-test: deps fmt-check clippy fuzz-smoke go-test rust-test
+test: deps fmt-check clippy fuzz-smoke go-test python-test rust-test
 
 deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
@@ -44,6 +44,10 @@ fuzz-smoke:
 
 go-test:
 	@for m in $(GO_MODULES); do echo "go vet + go test in $$m"; (cd "$$m" && go vet ./... && go test ./...); done
+
+# The Python package: its own lints, a fresh venv, wheel build, pytest, stubtest, mypy --strict.
+python-test:
+	bindings/python/test.sh
 
 # The last line is the plain "N passed, N failed" total over every cargo test binary.
 rust-test:
