@@ -68,4 +68,8 @@ echo "== C tests against the shared library, under AddressSanitizer"
 mkdir -p "$work/asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1 \
   "$work/capi_test_asan" "$root" "$work/asan"
+echo "== README snippet"
+awk '/^```c$/{on=1;next} /^```$/{on=0} on' "$here/README.md" >"$work/readme.c"
+"$cc" -std=c11 "${flags[@]}" "$work/readme.c" "$lib/libdeckhouse_registry.a" "${native_libs[@]}" -o "$work/readme"
+(cd "$work" && ./readme)
 echo "C ABI: header, build, Valgrind and ASan runs passed"
