@@ -10,6 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target" == /* ]] || target="$root/$target" # cargo runs in $root below
 lib="$target/release"
 cbindgen_version=0.29.4
 cc="${CC:-gcc}"
@@ -18,6 +19,12 @@ cxx="${CXX:-g++}"
 if ! command -v cbindgen >/dev/null || [[ "$(cbindgen --version)" != "cbindgen $cbindgen_version" ]]; then
   echo "== installing cbindgen $cbindgen_version"
   cargo install --locked cbindgen --version "$cbindgen_version"
+fi
+
+if ! command -v valgrind >/dev/null; then
+  echo "== installing valgrind"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq valgrind
 fi
 
 echo "== header: regenerate and compare"

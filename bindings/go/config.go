@@ -9,6 +9,7 @@ import "C"
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 )
 
 // Mode is a registry mode.
@@ -31,20 +32,17 @@ type Settings struct {
 	Upstream *Upstream `json:"upstream,omitempty"`
 	// TTL is Proxy's cache lifetime, printed the way Go prints durations ("72h0m0s").
 	TTL string `json:"ttl,omitempty"`
-
-	// raw is the library's JSON, passed back unchanged to Plan and Render.
-	raw []byte
 }
 
 // Upstream is an upstream registry.
 type Upstream struct {
 	Host        string       `json:"host"`
 	Port        int          `json:"port,omitempty"`
-	Path        string       `json:"path"`
-	Scheme      string       `json:"scheme"`
+	Path        string       `json:"path,omitempty"`
+	Scheme      string       `json:"scheme,omitempty"`
 	CA          string       `json:"ca,omitempty"`
 	Credentials *Credentials `json:"credentials,omitempty"`
-	CheckMode   string       `json:"checkMode"`
+	CheckMode   string       `json:"checkMode,omitempty"`
 }
 
 // Address is host[:port].
@@ -73,32 +71,11 @@ func (c Credentials) String() string {
 // GoString never shows the password or license key.
 func (c Credentials) GoString() string { return "registry.Credentials{" + c.String() + "}" }
 
-// MarshalJSON returns the library's JSON for settings it produced, else the typed fields.
-func (s *Settings) MarshalJSON() ([]byte, error) {
-	if s.raw != nil {
-		return s.raw, nil
-	}
-	type plain Settings
-	return json.Marshal((*plain)(s))
-}
-
-// UnmarshalJSON keeps the JSON to pass it back to the library unchanged.
-func (s *Settings) UnmarshalJSON(b []byte) error {
-	type plain Settings
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*s = Settings(p)
-	s.raw = append([]byte(nil), b...)
-	return nil
-}
-
 func (s *Settings) json() (string, error) {
 	if s == nil {
 		return "", nil
 	}
-	b, err := s.MarshalJSON()
+	b, err := json.Marshal(s)
 	return string(b), err
 }
 
@@ -113,20 +90,30 @@ type LoadOptions struct {
 // with every problem (errors.Is(err, ErrInvalidSettings)); unusable input returns
 // ErrInvalidDocument.
 func Validate(input []byte, opts LoadOptions) (*Settings, error) {
+	raw, err := validateJSON(input, opts)
+	if err != nil {
+		return nil, err
+	}
+	var s Settings
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// validateJSON returns the library's settings JSON.
+func validateJSON(input []byte, opts LoadOptions) (string, error) {
 	o, _ := json.Marshal(opts)
 	copt := C.CString(string(o))
 	defer freeC(copt)
 	var out *C.char
 	var cerr *C.dr_error
 	st := C.dr_validate(bytesPtr(input), C.size_t(len(input)), copt, &out, &cerr)
+	runtime.KeepAlive(input)
 	if err := takeError(st, cerr); err != nil {
-		return nil, err
+		return "", err
 	}
-	var s Settings
-	if err := json.Unmarshal([]byte(takeString(out)), &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return takeString(out), nil
 }
 
 // Reason is why a switch is refused.
@@ -225,8 +212,18 @@ type Rendered struct {
 	Files      []RenderedFile `json:"files"`
 	HostDirs   []string       `json:"hostDirs"`
 	Warnings   []string       `json:"warnings"`
+}
 
-	raw []byte
+// MarshalJSON writes empty lists rather than null, as the library expects.
+func (r *Rendered) MarshalJSON() ([]byte, error) {
+	type plain Rendered
+	p := plain(*r)
+	if p.Files == nil {
+		p.Files = []RenderedFile{}
+	}
+	p.HostDirs = nonNil(p.HostDirs)
+	p.Warnings = nonNil(p.Warnings)
+	return json.Marshal(&p)
 }
 
 // File returns the file at a node path, or nil.
@@ -254,12 +251,10 @@ func Render(desired, previous *Settings, facts []byte, opts RenderOptions) (*Ren
 	if err != nil {
 		return nil, err
 	}
-	raw := []byte(takeString(out))
 	var r Rendered
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if err := json.Unmarshal([]byte(takeString(out)), &r); err != nil {
 		return nil, err
 	}
-	r.raw = raw
 	return &r, nil
 }
 
@@ -331,12 +326,9 @@ func Apply(r *Rendered, root string) (*ApplyReport, error) {
 	if r == nil {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "rendered files are required"}
 	}
-	raw := r.raw
-	if raw == nil {
-		var err error
-		if raw, err = json.Marshal(r); err != nil {
-			return nil, err
-		}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
 	}
 	args, free, err := cstrs(string(raw), root)
 	if err != nil {

@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -126,8 +128,8 @@ func TestPlan(t *testing.T) {
 	if _, err := Plan(nil, proxy, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("nil: %v", err)
 	}
-	// Settings built in Go (no library JSON behind them) are marshalled from the typed fields.
-	built := &Settings{Mode: ModeUnmanaged, Upstream: &Upstream{Host: "registry.example.com", Path: "/deckhouse/ce", Scheme: "HTTPS", CheckMode: "Default"}}
+	// Settings built in Go reach the library through the same JSON schema.
+	built := &Settings{Mode: ModeUnmanaged, Upstream: &Upstream{Host: "registry.example.com", Path: "/deckhouse/ce"}}
 	d, err = Plan(direct, built, nil)
 	if err != nil || !d.Allowed || d.To != ModeUnmanaged {
 		t.Fatalf("built: %v %+v", err, d)
@@ -173,6 +175,23 @@ func TestRenderApplyPreflight(t *testing.T) {
 	root := t.TempDir()
 	rep, err := Apply(r, root)
 	if err != nil || !rep.RestartContainerd || len(rep.Changed) != len(r.Files) {
+		t.Fatalf("apply %v %+v", err, rep)
+	}
+	// A file set edited in Go is applied as edited.
+	edited := *r
+	edited.Files = append([]RenderedFile(nil), r.Files...)
+	edited.HostDirs = nil
+	for i := range edited.Files {
+		if edited.Files[i].Path == "/etc/containerd/deckhouse.d/registry.toml" {
+			edited.Files[i].Contents += "# edited\n"
+		}
+	}
+	rep, err = Apply(&edited, t.TempDir())
+	if err != nil || len(rep.Changed) != len(r.Files) {
+		t.Fatalf("apply edited %v %+v", err, rep)
+	}
+	rep, err = Apply(r, root)
+	if err != nil || rep.RestartContainerd || len(rep.Changed) != 0 {
 		t.Fatalf("apply %v %+v", err, rep)
 	}
 	rep, err = Apply(r, root)
@@ -221,5 +240,30 @@ func TestRenderApplyPreflight(t *testing.T) {
 	}
 	if _, err := Preflight("bad\x00path"); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("NUL: %v", err)
+	}
+}
+
+// Settings decoded from the library and encoded again are exactly what the library produced,
+// so typed Settings lose nothing on the way back to Plan and Render.
+func TestSettingsRoundTrip(t *testing.T) {
+	for _, name := range []string{"direct.yaml", "proxy.yaml", "local.yaml", "unmanaged.yaml", "unmanaged-legacy.yaml", "bootstrap-legacy.yaml"} {
+		raw, err := validateJSON(config(t, name), LoadOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var s Settings
+		if err := json.Unmarshal([]byte(raw), &s); err != nil {
+			t.Fatal(err)
+		}
+		again, err := json.Marshal(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		_ = json.Unmarshal([]byte(raw), &a)
+		_ = json.Unmarshal(again, &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: library %s, Go %s", name, raw, again)
+		}
 	}
 }

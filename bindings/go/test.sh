@@ -8,6 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target" == /* ]] || target="$root/$target" # cargo runs in $root below
 
 echo "== build libdeckhouse_registry.a"
 (cd "$root" && cargo build --release --locked -p deckhouse-registry-c)
