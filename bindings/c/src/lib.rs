@@ -531,13 +531,13 @@ pub extern "C" fn dr_status_name(code: i32) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_version() -> *const c_char {
     const V: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    V.as_ptr().cast()
+    guard(std::ptr::null(), || V.as_ptr().cast())
 }
 
 /// The ABI version the library was built with; compare with `DR_ABI_VERSION` from the header.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_abi_version() -> u32 {
-    DR_ABI_VERSION
+    guard(0, || DR_ABI_VERSION)
 }
 
 /// Leaks a byte vector to C as (pointer, length), freed by [`dr_bytes_free`].
