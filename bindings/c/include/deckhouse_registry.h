@@ -216,6 +216,26 @@ dr_status dr_render(const char *desired_json,
 // The stable name of a status code (`"NotFound"`), or `"Unknown"`. Static: do not free.
 const char *dr_status_name(int32_t code);
 
+// Removes an upload and its data.
+dr_status dr_store_abort_upload(const struct dr_store *store,
+                                const char *upload_id,
+                                struct dr_error **err);
+
+// Starts a resumable upload hashed with `algorithm` (NULL: sha256): a writer whose data survives
+// `dr_writer_free` and process restarts; get its id with `dr_writer_upload_id`.
+dr_status dr_store_begin_upload(const struct dr_store *store,
+                                const char *algorithm,
+                                struct dr_writer **out,
+                                struct dr_error **err);
+
+// Whether every manifest and blob that `references_json` (a JSON array of tags or
+// manifest/index digests) needs is stored. `*report_json` receives `{"complete", "images":
+// [{"reference", "digest", "complete", "missing", "problems", "blobs", "bytes"}], "missing"}`.
+dr_status dr_store_completeness(const struct dr_store *store,
+                                const char *references_json,
+                                char **report_json,
+                                struct dr_error **err);
+
 // Deletes a blob (`DR_STATUS_NOT_FOUND` if it is not stored).
 dr_status dr_store_delete(const struct dr_store *store,
                           const char *digest_str,
@@ -305,6 +325,13 @@ dr_status dr_store_resolve(const struct dr_store *store,
                            char **digest_out,
                            struct dr_error **err);
 
+// Reopens an upload by id to write more and commit (`DR_STATUS_NOT_FOUND` if unknown,
+// `DR_STATUS_LOCKED` while another writer holds it).
+dr_status dr_store_resume_upload(const struct dr_store *store,
+                                 const char *upload_id,
+                                 struct dr_writer **out,
+                                 struct dr_error **err);
+
 // `*stat_json` receives `{"digest", "size", "lastUsedMs", "createdMs"}`.
 dr_status dr_store_stat(const struct dr_store *store,
                         const char *digest_str,
@@ -323,6 +350,12 @@ dr_status dr_store_tags(const struct dr_store *store, char **tags_json, struct d
 // Removes a tag (`DR_STATUS_NOT_FOUND` if it does not exist).
 dr_status dr_store_untag(const struct dr_store *store, const char *tag, struct dr_error **err);
 
+// `*uploads_json` receives the uploads in progress: `[{"id", "size", "startedMs",
+// "updatedMs", "active"}]`.
+dr_status dr_store_uploads(const struct dr_store *store,
+                           char **uploads_json,
+                           struct dr_error **err);
+
 // Re-hashes every blob (scrub). `options_json` may be NULL: `{"quarantine": true, "threads":
 // null}`. `*report_json` receives `{"checked", "bytes", "corrupt": [...], "foreign": [...],
 // "layoutProblems": [...]}`. `progress` may be NULL.
@@ -335,7 +368,7 @@ dr_status dr_store_verify(const struct dr_store *store,
 
 // Starts a streaming put hashed with `algorithm` (`"sha256"` or `"sha512"`; NULL: sha256).
 // Write with `dr_writer_write`, finish with `dr_writer_commit`, and always `dr_writer_free`
-// (which discards an uncommitted blob).
+// (which discards an uncommitted blob of this kind of writer).
 dr_status dr_store_writer(const struct dr_store *store,
                           const char *algorithm,
                           struct dr_writer **out,
@@ -361,6 +394,10 @@ dr_status dr_validate(const uint8_t *input,
 // The library version as `"MAJOR.MINOR.PATCH"`. Static: do not free.
 const char *dr_version(void);
 
+// Discards the writer's data (an upload too); afterwards the writer only accepts
+// `dr_writer_free`.
+dr_status dr_writer_abort(struct dr_writer *writer, struct dr_error **err);
+
 // Verifies and publishes the blob. `expected_digest` may be NULL; `expected_size` < 0 means
 // "not checked". `*outcome_json` receives `{"digest", "size", "created"}` (`created` false:
 // another writer stored it first). After this call (success or not) the writer only accepts
@@ -371,8 +408,20 @@ dr_status dr_writer_commit(struct dr_writer *writer,
                            char **outcome_json,
                            struct dr_error **err);
 
-// Frees a writer; an uncommitted blob is discarded. NULL is a no-op; call it at most once.
+// Frees a writer. An uncommitted plain writer's data is discarded; an upload from
+// `dr_store_begin_upload` stays resumable (its state is saved). NULL is a no-op; call it at most
+// once.
 void dr_writer_free(struct dr_writer *writer);
+
+// Saves an upload's data and hash state so it can be resumed (also by another process).
+// `DR_STATUS_INVALID_UPLOAD` for a plain writer.
+dr_status dr_writer_save(struct dr_writer *writer, struct dr_error **err);
+
+// `*upload_id` receives the upload's id (for `dr_store_resume_upload`);
+// `DR_STATUS_INVALID_UPLOAD` for a plain writer.
+dr_status dr_writer_upload_id(const struct dr_writer *writer,
+                              char **upload_id,
+                              struct dr_error **err);
 
 // Appends `len` bytes at `data` to the blob.
 dr_status dr_writer_write(struct dr_writer *writer,

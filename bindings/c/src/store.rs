@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use registry_core::store::{
     Algorithm, BlobReader, BlobWriter, Digest, Durability, ExportOptions, GcOptions, ImportOptions,
-    Progress, PutOutcome, ScrubOptions, Store, StoreError, StoreOptions,
+    Progress, PutOutcome, ScrubOptions, Store, StoreError, StoreOptions, UploadId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -202,7 +202,7 @@ pub extern "C" fn dr_store_put(
 
 /// Starts a streaming put hashed with `algorithm` (`"sha256"` or `"sha512"`; NULL: sha256).
 /// Write with `dr_writer_write`, finish with `dr_writer_commit`, and always `dr_writer_free`
-/// (which discards an uncommitted blob).
+/// (which discards an uncommitted blob of this kind of writer).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_writer(
     store: *const dr_store,
@@ -216,16 +216,18 @@ pub extern "C" fn dr_store_writer(
         // SAFETY: NUL-terminated string or NULL per the API contract.
         let alg = unsafe { opt_str(algorithm, "algorithm") }?;
         out_ptr(out, "out")?;
-        let alg = match alg {
-            None => Algorithm::Sha256,
-            Some(name) => Algorithm::from_name(name).ok_or_else(|| {
-                Fail::arg("algorithm must be \"sha256\" or \"sha512\"".to_string())
-            })?,
-        };
-        let w = store.writer(alg)?;
+        let w = store.writer(algorithm_named(alg)?)?;
         put(out, into_handle::<dr_writer>(Some(w)));
         Ok(())
     })
+}
+
+fn algorithm_named(name: Option<&str>) -> Result<Algorithm, Fail> {
+    match name {
+        None => Ok(Algorithm::Sha256),
+        Some(name) => Algorithm::from_name(name)
+            .ok_or_else(|| Fail::arg("algorithm must be \"sha256\" or \"sha512\"")),
+    }
 }
 
 fn live_writer<'a>(w: *mut dr_writer) -> Result<&'a mut Option<BlobWriter>, Fail> {
@@ -309,20 +311,167 @@ pub extern "C" fn dr_writer_commit(
     })
 }
 
-/// Frees a writer; an uncommitted blob is discarded. NULL is a no-op; call it at most once.
+/// Frees a writer. An uncommitted plain writer's data is discarded; an upload from
+/// `dr_store_begin_upload` stays resumable (its state is saved). NULL is a no-op; call it at most
+/// once.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_writer_free(writer: *mut dr_writer) {
-    guard((), || {
-        if writer.is_null() {
-            return;
-        }
-        if let Ok(slot) = live_writer(writer)
-            && let Some(w) = slot.take()
-        {
-            w.abort();
-        }
-        // SAFETY: a live writer handle, freed once, per the API contract.
-        unsafe { free_handle(writer) }
+    // SAFETY: NULL or a live writer handle, freed once, per the API contract.
+    guard((), || unsafe { free_handle(writer) })
+}
+
+/// Discards the writer's data (an upload too); afterwards the writer only accepts
+/// `dr_writer_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_writer_abort(writer: *mut dr_writer, err: *mut *mut dr_error) -> dr_status {
+    boundary(err, || {
+        let slot = live_writer(writer)?;
+        let w = slot.take().ok_or_else(finished)?;
+        w.abort();
+        Ok(())
+    })
+}
+
+/// Saves an upload's data and hash state so it can be resumed (also by another process).
+/// `DR_STATUS_INVALID_UPLOAD` for a plain writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_writer_save(writer: *mut dr_writer, err: *mut *mut dr_error) -> dr_status {
+    boundary(err, || {
+        let w = live_writer(writer)?.as_mut().ok_or_else(finished)?;
+        w.save()?;
+        Ok(())
+    })
+}
+
+/// `*upload_id` receives the upload's id (for `dr_store_resume_upload`);
+/// `DR_STATUS_INVALID_UPLOAD` for a plain writer.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_writer_upload_id(
+    writer: *const dr_writer,
+    upload_id: *mut *mut c_char,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    boundary(err, || {
+        // SAFETY: a live writer handle per the API contract.
+        let w = unsafe { handle_ref(writer, "writer") }?
+            .as_ref()
+            .ok_or_else(finished)?;
+        out_ptr(upload_id, "upload_id")?;
+        let id = w.upload_id().ok_or_else(|| {
+            Fail::new(
+                dr_status::InvalidUpload,
+                "not a resumable upload (use dr_store_begin_upload)",
+            )
+        })?;
+        put_string(upload_id, id.as_str().to_owned());
+        Ok(())
+    })
+}
+
+fn finished() -> Fail {
+    Fail::new(
+        dr_status::InvalidState,
+        "the writer was already committed or aborted",
+    )
+}
+
+/// Starts a resumable upload hashed with `algorithm` (NULL: sha256): a writer whose data survives
+/// `dr_writer_free` and process restarts; get its id with `dr_writer_upload_id`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_store_begin_upload(
+    store: *const dr_store,
+    algorithm: *const c_char,
+    out: *mut *mut dr_writer,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    boundary(err, || {
+        // SAFETY: a live store handle per the API contract.
+        let store = unsafe { store_ref(store) }?;
+        // SAFETY: NUL-terminated string or NULL per the API contract.
+        let alg = unsafe { opt_str(algorithm, "algorithm") }?;
+        out_ptr(out, "out")?;
+        let w = store.begin_upload(algorithm_named(alg)?)?;
+        put(out, into_handle::<dr_writer>(Some(w)));
+        Ok(())
+    })
+}
+
+/// Reopens an upload by id to write more and commit (`DR_STATUS_NOT_FOUND` if unknown,
+/// `DR_STATUS_LOCKED` while another writer holds it).
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_store_resume_upload(
+    store: *const dr_store,
+    upload_id: *const c_char,
+    out: *mut *mut dr_writer,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    boundary(err, || {
+        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
+        let store = unsafe { store_ref(store) }?;
+        // SAFETY: as above.
+        let id = unsafe { arg_str(upload_id, "upload_id") }?;
+        out_ptr(out, "out")?;
+        let w = store.resume_upload(&UploadId::parse(id)?)?;
+        put(out, into_handle::<dr_writer>(Some(w)));
+        Ok(())
+    })
+}
+
+/// Removes an upload and its data.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_store_abort_upload(
+    store: *const dr_store,
+    upload_id: *const c_char,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    boundary(err, || {
+        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
+        let store = unsafe { store_ref(store) }?;
+        // SAFETY: as above.
+        let id = unsafe { arg_str(upload_id, "upload_id") }?;
+        store.abort_upload(&UploadId::parse(id)?)?;
+        Ok(())
+    })
+}
+
+/// `*uploads_json` receives the uploads in progress: `[{"id", "size", "startedMs",
+/// "updatedMs", "active"}]`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_store_uploads(
+    store: *const dr_store,
+    uploads_json: *mut *mut c_char,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    boundary(err, || {
+        // SAFETY: a live store handle per the API contract.
+        let store = unsafe { store_ref(store) }?;
+        out_ptr(uploads_json, "uploads_json")?;
+        let uploads = store.uploads()?;
+        put_string(uploads_json, to_json(&uploads)?);
+        Ok(())
+    })
+}
+
+/// Whether every manifest and blob that `references_json` (a JSON array of tags or
+/// manifest/index digests) needs is stored. `*report_json` receives `{"complete", "images":
+/// [{"reference", "digest", "complete", "missing", "problems", "blobs", "bytes"}], "missing"}`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_store_completeness(
+    store: *const dr_store,
+    references_json: *const c_char,
+    report_json: *mut *mut c_char,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    boundary(err, || {
+        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
+        let store = unsafe { store_ref(store) }?;
+        // SAFETY: as above.
+        let refs = unsafe { arg_str(references_json, "references_json") }?;
+        out_ptr(report_json, "report_json")?;
+        let refs: Vec<String> = crate::from_json(refs, "references")?;
+        let report = store.completeness(&refs)?;
+        put_string(report_json, to_json(&report)?);
+        Ok(())
     })
 }
 

@@ -370,6 +370,82 @@ static void put_str(dr_store *s, const char *text, char *digest, size_t cap) {
   dr_string_free(outcome);
 }
 
+static void test_uploads_and_completeness(dr_store *s) {
+  dr_writer *u = NULL;
+  char *id = NULL, *out = NULL;
+  /* An upload survives dr_writer_free and resumes where it stopped. */
+  EXPECT(DR_STATUS_OK, dr_store_begin_upload(s, NULL, &u, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(u, (const uint8_t *)"hello ", 6, E));
+  EXPECT(DR_STATUS_OK, dr_writer_upload_id(u, &id, E));
+  CHECK(id && strlen(id) == 32);
+  EXPECT(DR_STATUS_OK, dr_writer_save(u, E));
+  dr_writer_free(u);
+  EXPECT(DR_STATUS_OK, dr_store_uploads(s, &out, E));
+  CHECK(out && id && strstr(out, id) && strstr(out, "\"size\":6") && strstr(out, "\"active\":false"));
+  dr_string_free(out);
+  out = NULL;
+  dr_writer *r = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_resume_upload(s, id, &r, E));
+  CHECK(dr_writer_written(r) == 6);
+  EXPECT(DR_STATUS_OK, dr_writer_write(r, (const uint8_t *)"world", 5, E));
+  EXPECT(DR_STATUS_OK, dr_writer_commit(r, HELLO_WORLD, 11, &out, E));
+  CHECK(out && strstr(out, "\"size\":11"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_save(r, E));
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_abort(r, E));
+  dr_writer_free(r);
+  EXPECT(DR_STATUS_OK, dr_store_uploads(s, &out, E));
+  CHECK(out && strcmp(out, "[]") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_resume_upload(s, id, &r, E));
+  dr_string_free(id);
+  id = NULL;
+
+  /* Aborting a live upload writer, and an upload by id, removes it. */
+  EXPECT(DR_STATUS_OK, dr_store_begin_upload(s, "sha512", &u, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(u, (const uint8_t *)"x", 1, E));
+  EXPECT(DR_STATUS_OK, dr_writer_abort(u, E));
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_write(u, (const uint8_t *)"x", 1, E));
+  dr_writer_free(u);
+  EXPECT(DR_STATUS_OK, dr_store_begin_upload(s, NULL, &u, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(u, (const uint8_t *)"y", 1, E));
+  EXPECT(DR_STATUS_OK, dr_writer_upload_id(u, &id, E));
+  dr_writer_free(u);
+  EXPECT(DR_STATUS_OK, dr_store_abort_upload(s, id, E));
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_abort_upload(s, id, E));
+  dr_string_free(id);
+  id = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_uploads(s, &out, E));
+  CHECK(out && strcmp(out, "[]") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_resume_upload(s, "not-an-upload-id", &r, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_abort_upload(s, NULL, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_begin_upload(s, "crc32", &u, E));
+
+  /* Plain writers are not uploads. */
+  dr_writer *w = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_writer(s, NULL, &w, E));
+  EXPECT(DR_STATUS_INVALID_UPLOAD, dr_writer_upload_id(w, &id, E));
+  EXPECT(DR_STATUS_INVALID_UPLOAD, dr_writer_save(w, E));
+  CHECK(id == NULL);
+  dr_writer_free(w);
+
+  /* Completeness of tagged images. */
+  EXPECT(DR_STATUS_OK, dr_store_completeness(s, "[\"v1\"]", &out, E));
+  CHECK(out && strncmp(out, "{\"complete\":true", 16) == 0 && strstr(out, "\"blobs\":3"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_completeness(s, "[\"v9\"]", &out, E));
+  CHECK(out && strncmp(out, "{\"complete\":false", 17) == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_completeness(s, "[1]", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_completeness(s, "[]", NULL, E));
+}
+
 static void test_store(void) {
   char *dir = path_in_work("store");
   dr_store *s = NULL;
@@ -605,6 +681,8 @@ static void test_store(void) {
   EXPECT(DR_STATUS_OK, dr_store_untag(s2, "v1", E));
   EXPECT(DR_STATUS_NOT_FOUND, dr_store_untag(s2, "v1", E));
   EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_untag(s2, NULL, E));
+
+  test_uploads_and_completeness(s);
 
   dr_store_free(s2);
   dr_store_free(s);
