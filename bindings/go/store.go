@@ -146,8 +146,9 @@ func (s *Store) PutReader(r io.Reader, expected string) (PutOutcome, error) {
 	return w.Commit(expected, -1)
 }
 
-// Writer streams a blob into the store: write, then Commit; Close discards an uncommitted blob.
-// A Writer is used by one goroutine at a time.
+// Writer streams a blob into the store: write, then Commit. Close discards an uncommitted blob
+// of a plain writer; an upload (BeginUpload) stays resumable. A Writer is used by one goroutine
+// at a time.
 type Writer struct {
 	mu      sync.Mutex
 	ptr     *C.dr_writer
@@ -158,15 +159,110 @@ var _ io.WriteCloser = (*Writer)(nil)
 
 // NewWriter starts a streaming put hashed with algorithm ("sha256" or "sha512"; "" is sha256).
 func (s *Store) NewWriter(algorithm string) (*Writer, error) {
-	var w *C.dr_writer
-	err := s.use(func(p *C.dr_store) error {
+	return s.newWriter(func(p *C.dr_store, out **C.dr_writer, cerr **C.dr_error) error {
 		a, err := optCstr(algorithm)
 		if err != nil {
 			return err
 		}
 		defer freeC(a)
+		return takeError(C.dr_store_writer(p, a, out, cerr), *cerr)
+	})
+}
+
+// BeginUpload starts a resumable upload: its data survives Close and process restarts, and
+// ResumeUpload(w.UploadID()) continues it.
+func (s *Store) BeginUpload(algorithm string) (*Writer, error) {
+	return s.newWriter(func(p *C.dr_store, out **C.dr_writer, cerr **C.dr_error) error {
+		a, err := optCstr(algorithm)
+		if err != nil {
+			return err
+		}
+		defer freeC(a)
+		return takeError(C.dr_store_begin_upload(p, a, out, cerr), *cerr)
+	})
+}
+
+// ResumeUpload reopens an upload by id (ErrNotFound if unknown, ErrLocked while in use).
+func (s *Store) ResumeUpload(id string) (*Writer, error) {
+	return s.newWriter(func(p *C.dr_store, out **C.dr_writer, cerr **C.dr_error) error {
+		i, err := cstr(id)
+		if err != nil {
+			return err
+		}
+		defer freeC(i)
+		return takeError(C.dr_store_resume_upload(p, i, out, cerr), *cerr)
+	})
+}
+
+// AbortUpload removes an upload and its data.
+func (s *Store) AbortUpload(id string) error {
+	return s.use(func(p *C.dr_store) error {
+		i, err := cstr(id)
+		if err != nil {
+			return err
+		}
+		defer freeC(i)
 		var cerr *C.dr_error
-		return takeError(C.dr_store_writer(p, a, &w, &cerr), cerr)
+		return takeError(C.dr_store_abort_upload(p, i, &cerr), cerr)
+	})
+}
+
+// UploadInfo describes an upload in progress.
+type UploadInfo struct {
+	ID        string `json:"id"`
+	Size      uint64 `json:"size"`
+	StartedMs uint64 `json:"startedMs"`
+	UpdatedMs uint64 `json:"updatedMs"`
+	// Active is true while a writer holds the upload.
+	Active bool `json:"active"`
+}
+
+// Uploads lists the uploads in progress.
+func (s *Store) Uploads() ([]UploadInfo, error) {
+	var out []UploadInfo
+	err := s.jsonCall(&out, func(p *C.dr_store, o **C.char, e **C.dr_error, _ []*C.char) C.dr_status {
+		return C.dr_store_uploads(p, o, e)
+	})
+	return out, err
+}
+
+// ImageCompleteness says whether one reference has everything it needs.
+type ImageCompleteness struct {
+	Reference string   `json:"reference"`
+	Digest    *string  `json:"digest"`
+	Complete  bool     `json:"complete"`
+	Missing   []string `json:"missing"`
+	Problems  []string `json:"problems"`
+	Blobs     uint64   `json:"blobs"`
+	Bytes     uint64   `json:"bytes"`
+}
+
+// CompletenessReport is the result of Completeness.
+type CompletenessReport struct {
+	Complete bool                `json:"complete"`
+	Images   []ImageCompleteness `json:"images"`
+	Missing  []string            `json:"missing"`
+}
+
+// Completeness reports whether every manifest and blob the references (tags or manifest/index
+// digests) need is stored.
+func (s *Store) Completeness(references []string) (*CompletenessReport, error) {
+	refs, _ := json.Marshal(nonNil(references))
+	var rep CompletenessReport
+	err := s.jsonCall(&rep, func(p *C.dr_store, o **C.char, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_completeness(p, a[0], o, e)
+	}, string(refs))
+	if err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+func (s *Store) newWriter(open func(p *C.dr_store, out **C.dr_writer, cerr **C.dr_error) error) (*Writer, error) {
+	var w *C.dr_writer
+	err := s.use(func(p *C.dr_store) error {
+		var cerr *C.dr_error
+		return open(p, &w, &cerr)
 	})
 	if err != nil {
 		return nil, err
@@ -227,7 +323,45 @@ func (w *Writer) Commit(expected string, expectedSize int64) (PutOutcome, error)
 	return out, json.Unmarshal([]byte(takeString(res)), &out)
 }
 
-// Close frees the writer, discarding an uncommitted blob. It is idempotent.
+// UploadID is the id of an upload (ErrInvalidUpload for a plain writer).
+func (w *Writer) UploadID() (string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ptr == nil {
+		return "", ErrClosed
+	}
+	var out *C.char
+	var cerr *C.dr_error
+	if err := takeError(C.dr_writer_upload_id(w.ptr, &out, &cerr), cerr); err != nil {
+		return "", err
+	}
+	return takeString(out), nil
+}
+
+// Save persists an upload's data and hash state (ErrInvalidUpload for a plain writer).
+func (w *Writer) Save() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ptr == nil {
+		return ErrClosed
+	}
+	var cerr *C.dr_error
+	return takeError(C.dr_writer_save(w.ptr, &cerr), cerr)
+}
+
+// Abort discards the writer's data, an upload's too.
+func (w *Writer) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ptr == nil {
+		return ErrClosed
+	}
+	var cerr *C.dr_error
+	return takeError(C.dr_writer_abort(w.ptr, &cerr), cerr)
+}
+
+// Close frees the writer: an uncommitted plain writer's data is discarded, an upload stays
+// resumable. It is idempotent.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

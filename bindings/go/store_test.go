@@ -346,3 +346,79 @@ func TestGarbageCollectionWhileHandlesInUse(t *testing.T) {
 		t.Fatalf("cleanups ran %d times, want at least %d", got-before, 3*forgotten)
 	}
 }
+
+func TestUploadsAndCompleteness(t *testing.T) {
+	s := openStore(t)
+	w, err := s.BeginUpload("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, "hello "); err != nil {
+		t.Fatal(err)
+	}
+	id, err := w.UploadID()
+	if err != nil || len(id) != 32 {
+		t.Fatalf("upload id %q %v", id, err)
+	}
+	if err := w.Save(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	ups, err := s.Uploads()
+	if err != nil || len(ups) != 1 || ups[0].ID != id || ups[0].Size != 6 || ups[0].Active {
+		t.Fatalf("uploads %v %+v", err, ups)
+	}
+	r, err := s.ResumeUpload(id)
+	if err != nil || r.Written() != 6 {
+		t.Fatalf("resume %v", err)
+	}
+	if _, err := io.WriteString(r, "world"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Commit(helloWorldDigest, 11)
+	if err != nil || !out.Created {
+		t.Fatalf("commit %v %+v", err, out)
+	}
+	r.Close()
+	if _, err := s.ResumeUpload(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("resume committed %v", err)
+	}
+
+	a, err := s.BeginUpload("sha512")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aid, _ := a.UploadID()
+	a.Close()
+	if err := s.AbortUpload(aid); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AbortUpload(aid); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("abort twice %v", err)
+	}
+	plain, err := s.NewWriter("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.UploadID(); !errors.Is(err, ErrInvalidUpload) {
+		t.Fatalf("plain upload id %v", err)
+	}
+	if err := plain.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	plain.Close()
+
+	m := putImage(t, s, "v1", "layer")
+	rep, err := s.Completeness([]string{"v1", m})
+	if err != nil || !rep.Complete || len(rep.Images) != 2 || rep.Images[0].Blobs != 3 {
+		t.Fatalf("completeness %v %+v", err, rep)
+	}
+	layer, _ := s.Put([]byte("layer"), "")
+	if err := s.Delete(layer.Digest); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = s.Completeness([]string{"v1"})
+	if err != nil || rep.Complete || len(rep.Missing) != 1 || rep.Missing[0] != layer.Digest {
+		t.Fatalf("incomplete %v %+v", err, rep)
+	}
+}
