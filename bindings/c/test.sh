@@ -42,6 +42,12 @@ else
   echo "header up to date"
 fi
 
+# catch_unwind (the panic boundary of every entry point) needs unwinding panics.
+if grep -nE '^\s*panic\s*=\s*"abort"' "$root/Cargo.toml"; then
+  echo "a profile in Cargo.toml sets panic = \"abort\": the C ABI could not turn panics into DR_STATUS_PANIC" >&2
+  exit 1
+fi
+
 echo "== build libdeckhouse_registry.a and .so"
 (cd "$root" && cargo build --release --locked -p deckhouse-registry-c)
 ls -l "$lib/libdeckhouse_registry.a" "$lib/libdeckhouse_registry.so"
