@@ -1,0 +1,713 @@
+/* Exercises every function of include/deckhouse_registry.h, success and error paths.
+ * Run by bindings/c/test.sh under Valgrind (leaks are errors) and AddressSanitizer.
+ * Usage: capi_test REPO_ROOT WORK_DIR */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "deckhouse_registry.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    checks++;                                                                    \
+    if (!(cond)) {                                                               \
+      failures++;                                                                \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+    }                                                                            \
+  } while (0)
+
+/* Runs a call that must return `want`; on an error checks the error object's code and frees it. */
+#define EXPECT(want, call)                                                         \
+  do {                                                                             \
+    dr_error *err_ = NULL;                                                         \
+    dr_error **errp_ = &err_;                                                      \
+    (void)errp_;                                                                   \
+    dr_status got_ = (call);                                                       \
+    checks++;                                                                      \
+    if (got_ != (want)) {                                                          \
+      failures++;                                                                  \
+      fprintf(stderr, "%s:%d: %s: got %s, want %s: %s\n", __FILE__, __LINE__,      \
+              #call, dr_status_name(got_), dr_status_name(want),                   \
+              err_ ? dr_error_message(err_) : "(no error)");                       \
+    }                                                                              \
+    if ((want) == DR_STATUS_OK) {                                                  \
+      CHECK(err_ == NULL);                                                         \
+    } else {                                                                       \
+      CHECK(err_ != NULL);                                                         \
+      CHECK(dr_error_code(err_) == (want));                                        \
+      CHECK(dr_error_message(err_) != NULL && dr_error_message(err_)[0] != '\0'); \
+    }                                                                              \
+    last_problems_ok = err_ && dr_error_problems_json(err_) != NULL;               \
+    if (err_ && dr_error_problems_json(err_))                                      \
+      snprintf(last_problems, sizeof last_problems, "%s",                          \
+               dr_error_problems_json(err_));                                      \
+    if (err_)                                                                      \
+      snprintf(last_message, sizeof last_message, "%s", dr_error_message(err_));   \
+    dr_error_free(err_);                                                           \
+  } while (0)
+
+#define E errp_
+
+static int last_problems_ok;
+static char last_problems[16384];
+static char last_message[4096];
+static const char *root;
+static const char *work;
+
+static char *read_file(const char *rel, size_t *len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", root, rel);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "cannot open %s\n", path);
+    exit(2);
+  }
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  if (fread(buf, 1, (size_t)n, f) != (size_t)n) exit(2);
+  buf[n] = '\0';
+  fclose(f);
+  *len = (size_t)n;
+  return buf;
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  if (!f) exit(2);
+  fputs(text, f);
+  fclose(f);
+}
+
+static char *path_in_work(const char *name) {
+  char *p = NULL;
+  if (asprintf(&p, "%s/%s", work, name) < 0) exit(2);
+  return p;
+}
+
+/* Copies the value of "key":"…" from a JSON text into out (enough for digests). */
+static void json_str(const char *json, const char *key, char *out, size_t cap) {
+  char pat[128];
+  snprintf(pat, sizeof pat, "\"%s\":\"", key);
+  const char *p = strstr(json, pat);
+  out[0] = '\0';
+  if (!p) return;
+  p += strlen(pat);
+  size_t i = 0;
+  while (p[i] && p[i] != '"' && i + 1 < cap) {
+    out[i] = p[i];
+    i++;
+  }
+  out[i] = '\0';
+}
+
+static char *validate_file(const char *rel) {
+  size_t len;
+  char *yaml = read_file(rel, &len);
+  char *settings = NULL;
+  EXPECT(DR_STATUS_OK, dr_validate((const uint8_t *)yaml, len, NULL, &settings, E));
+  free(yaml);
+  return settings;
+}
+
+static void test_version_and_names(void) {
+  CHECK(dr_abi_version() == DR_ABI_VERSION);
+  char want[64];
+  snprintf(want, sizeof want, "%d.%d.%d", DR_VERSION_MAJOR, DR_VERSION_MINOR, DR_VERSION_PATCH);
+  CHECK(strcmp(dr_version(), want) == 0);
+  CHECK(DR_ABI_VERSION == DR_VERSION_MAJOR * 10000 + DR_VERSION_MINOR * 100 + DR_VERSION_PATCH);
+  CHECK(strcmp(dr_status_name(DR_STATUS_OK), "Ok") == 0);
+  CHECK(strcmp(dr_status_name(DR_STATUS_NOT_FOUND), "NotFound") == 0);
+  CHECK(strcmp(dr_status_name(DR_STATUS_INVALID_SETTINGS), "InvalidSettings") == 0);
+  CHECK(strcmp(dr_status_name(12345), "Unknown") == 0);
+}
+
+static void test_null_frees(void) {
+  dr_error_free(NULL);
+  dr_string_free(NULL);
+  dr_bytes_free(NULL, 0);
+  dr_store_free(NULL);
+  dr_writer_free(NULL);
+  dr_reader_free(NULL);
+  CHECK(dr_error_message(NULL) == NULL);
+  CHECK(dr_error_problems_json(NULL) == NULL);
+  CHECK(dr_error_code(NULL) == DR_STATUS_INVALID_ARGUMENT);
+  CHECK(dr_writer_written(NULL) == 0);
+  CHECK(dr_reader_size(NULL) == 0);
+}
+
+static void test_validate(void) {
+  char *s = validate_file("examples/configs/proxy.yaml");
+  CHECK(s && strstr(s, "\"mode\":\"Proxy\""));
+  CHECK(s && strstr(s, "\"ttl\":\"72h0m0s\""));
+  CHECK(s && strstr(s, "\"host\":\"nexus.example.com\""));
+  CHECK(s && strstr(s, "\"port\":8443"));
+  dr_string_free(s);
+
+  /* Every problem at once, with paths and codes. */
+  size_t len;
+  char *yaml = read_file("examples/configs/invalid.yaml", &len);
+  char *out = NULL;
+  EXPECT(DR_STATUS_INVALID_SETTINGS, dr_validate((const uint8_t *)yaml, len, NULL, &out, E));
+  CHECK(out == NULL); /* out-params are written only on success */
+  CHECK(last_problems_ok);
+  CHECK(strstr(last_problems, "\"code\":\"SectionNotAllowed\""));
+  CHECK(strstr(last_problems, "\"code\":\"InvalidPort\""));
+  CHECK(strstr(last_problems, "\"code\":\"InvalidPath\""));
+  CHECK(strstr(last_problems, "\"code\":\"TtlTooShort\""));
+  CHECK(strstr(last_problems, "\"code\":\"ConflictingCredentials\""));
+  CHECK(strstr(last_problems, "\"path\":\"spec.settings.registry.proxy.ttl\""));
+  /* The license key never appears in problems or message. */
+  CHECK(strstr(last_problems, "example-license-key") == NULL);
+  CHECK(strstr(last_message, "example-license-key") == NULL);
+  /* A NULL error out-parameter is allowed: only the status comes back. */
+  CHECK(dr_validate((const uint8_t *)yaml, len, NULL, &out, NULL) == DR_STATUS_INVALID_SETTINGS);
+  free(yaml);
+
+  /* Bootstrap allows only Direct and the Unmanaged forms. */
+  yaml = read_file("examples/configs/proxy.yaml", &len);
+  EXPECT(DR_STATUS_INVALID_SETTINGS,
+         dr_validate((const uint8_t *)yaml, len, "{\"bootstrap\":true}", &out, E));
+  CHECK(strstr(last_problems, "ModeNotAllowedAtBootstrap"));
+  CHECK(strstr(last_problems, "example-password") == NULL);
+  EXPECT(DR_STATUS_INVALID_ARGUMENT,
+         dr_validate((const uint8_t *)yaml, len, "{\"bootstrapp\":true}", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate((const uint8_t *)yaml, len, "{", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate((const uint8_t *)yaml, len, "\xff", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate((const uint8_t *)yaml, len, NULL, NULL, E));
+  free(yaml);
+
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate(NULL, 5, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_validate(NULL, 0, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_validate((const uint8_t *)"a: [", 4, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_validate((const uint8_t *)"\xff\xfe", 2, NULL, &out, E));
+  CHECK(!last_problems_ok);
+  CHECK(out == NULL);
+}
+
+static void test_plan(void) {
+  char *local = validate_file("examples/configs/local.yaml");
+  char *proxy = validate_file("examples/configs/proxy.yaml");
+  char *direct = validate_file("examples/configs/direct.yaml");
+  size_t flen;
+  char *facts = read_file("examples/configs/cluster.yaml", &flen);
+  char *d = NULL;
+
+  /* Local -> Proxy only through Direct: refused, with the shortest route. */
+  EXPECT(DR_STATUS_OK, dr_plan(local, proxy, facts, &d, E));
+  CHECK(d && strstr(d, "\"allowed\":false"));
+  CHECK(d && strstr(d, "\"route\":[\"Local\",\"Direct\",\"Proxy\"]"));
+  CHECK(d && strstr(d, "\"code\":\"TransitionNotSupported\""));
+  dr_string_free(d);
+  d = NULL;
+
+  /* Direct -> Proxy on a static cluster: allowed, Proxy's pipeline, deckhouse restarts. */
+  EXPECT(DR_STATUS_OK, dr_plan(direct, proxy, facts, &d, E));
+  CHECK(d && strstr(d, "\"allowed\":true"));
+  CHECK(d && strstr(d, "\"stages\":[\"RegistryContainsRequiredImages\",\"ContainerdConfigPreflightReady\",\"NodeServicesReady\""));
+  CHECK(d && strstr(d, "\"Deckhouse\""));
+  dr_string_free(d);
+  d = NULL;
+
+  /* Default facts (NULL). */
+  EXPECT(DR_STATUS_OK, dr_plan(direct, direct, NULL, &d, E));
+  CHECK(d && strstr(d, "\"allowed\":true") && strstr(d, "\"stages\":[]"));
+  dr_string_free(d);
+  d = NULL;
+
+  /* Proxy needs a static cluster. */
+  size_t clen;
+  char *cloud = read_file("examples/configs/cluster-cloud.yaml", &clen);
+  EXPECT(DR_STATUS_OK, dr_plan(direct, proxy, cloud, &d, E));
+  CHECK(d && strstr(d, "\"allowed\":false"));
+  dr_string_free(d);
+  d = NULL;
+  free(cloud);
+
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_plan(NULL, proxy, NULL, &d, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_plan(local, "{\"mode\":\"Nope\"}", NULL, &d, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_plan(local, "\xc3\x28", NULL, &d, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_plan(local, proxy, NULL, NULL, E));
+  EXPECT(DR_STATUS_INVALID_FACTS, dr_plan(local, proxy, "clusterType: Moon", &d, E));
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_plan(local, proxy, "a: [", &d, E));
+  /* A password in a wrongly typed settings JSON is not echoed. */
+  EXPECT(DR_STATUS_INVALID_ARGUMENT,
+         dr_plan(local, "{\"mode\":\"Direct\",\"upstream\":{\"host\":\"r.example\",\"port\":\"s3cr3t-value\"}}", NULL, &d, E));
+  CHECK(strstr(last_message, "s3cr3t-value") == NULL);
+  CHECK(d == NULL);
+
+  free(facts);
+  dr_string_free(local);
+  dr_string_free(proxy);
+  dr_string_free(direct);
+}
+
+static void test_render_apply(void) {
+  char *direct = validate_file("examples/configs/direct.yaml");
+  char *proxy = validate_file("examples/configs/proxy.yaml");
+  size_t flen;
+  char *facts = read_file("examples/configs/cluster.yaml", &flen);
+  char *out = NULL;
+
+  EXPECT(DR_STATUS_OK, dr_node_config(direct, NULL, NULL, &out, E));
+  CHECK(out && strstr(out, "\"version\":\"") && strstr(out, "\"transition\":false"));
+  CHECK(out && strstr(out, "\"registry.d8-system.svc:5001\""));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_node_config(proxy, direct, facts, &out, E));
+  CHECK(out && strstr(out, "\"transition\":true"));
+  dr_string_free(out);
+  out = NULL;
+
+  /* Direct, containerd 2: hosts.toml maps the fixed address to the upstream with a rewrite. */
+  EXPECT(DR_STATUS_OK, dr_render(direct, NULL, NULL, "{\"containerd\":\"v2\"}", &out, E));
+  CHECK(out && strstr(out, "/etc/containerd/registry.d/registry.d8-system.svc:5001/hosts.toml"));
+  CHECK(out && strstr(out, "[host.\\\"https://registry.deckhouse.io\\\"]"));
+  CHECK(out && strstr(out, "replace = \\\"deckhouse/ee\\\""));
+  CHECK(out && strstr(out, "\"mode\":\"0600\""));
+  CHECK(out && strstr(out, "version = 3"));
+
+  /* Apply writes every file once; a second apply changes nothing. */
+  char *node = path_in_work("node");
+  char *report = NULL;
+  EXPECT(DR_STATUS_OK, dr_apply(out, node, &report, E));
+  CHECK(report && strstr(report, "\"restartContainerd\":true"));
+  CHECK(report && strstr(report, "hosts.toml"));
+  dr_string_free(report);
+  report = NULL;
+  EXPECT(DR_STATUS_OK, dr_apply(out, node, &report, E));
+  CHECK(report && strstr(report, "\"changed\":[]") && strstr(report, "\"restartContainerd\":false"));
+  dr_string_free(report);
+  report = NULL;
+  char hosts[4096];
+  snprintf(hosts, sizeof hosts, "%s/etc/containerd/registry.d/registry.d8-system.svc:5001/hosts.toml", node);
+  struct stat st;
+  CHECK(stat(hosts, &st) == 0 && (st.st_mode & 0777) == 0600);
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_apply("{}", node, &report, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_apply(out, NULL, &report, E));
+  EXPECT(DR_STATUS_IO, dr_apply(out, "/proc/self/nonexistent-root", &report, E));
+  dr_string_free(out);
+  out = NULL;
+  free(node);
+
+  /* Proxy without the module CA and read-only user cannot be rendered. */
+  EXPECT(DR_STATUS_RENDER_MISSING_INPUT, dr_render(proxy, NULL, NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_RENDER_MISSING_INPUT, dr_node_config(proxy, NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_OK, dr_render(proxy, NULL, facts, NULL, &out, E));
+  CHECK(out && strstr(out, "/etc/kubernetes/registry-proxy/nginx.conf"));
+  CHECK(out && strstr(out, "version = 2"));
+  dr_string_free(out);
+  out = NULL;
+  /* Stock containerd cannot express Direct's path rewrite. */
+  EXPECT(DR_STATUS_RENDER_REFUSED,
+         dr_render(direct, NULL, NULL, "{\"containerd\":\"v2\",\"dialect\":\"upstream\"}", &out, E));
+  EXPECT(DR_STATUS_RENDER_INVALID_OPTIONS,
+         dr_render(direct, NULL, NULL, "{\"containerd\":\"v1\",\"version\":\"2.1\"}", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_render(direct, NULL, NULL, "{\"colour\":1}", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_render(NULL, NULL, NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_render(direct, NULL, NULL, NULL, NULL, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_node_config(direct, NULL, NULL, NULL, E));
+  CHECK(out == NULL);
+
+  /* Cleanup: only plain folder names listed before and not written now. */
+  EXPECT(DR_STATUS_OK, dr_cleanup_plan("[\"a\",\"b\",\"../etc\"]", "[\"b\"]", &out, E));
+  CHECK(out && strcmp(out, "{\"remove\":[\"a\"],\"ignored\":[\"../etc\"]}") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_cleanup_plan("[1]", "[]", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_cleanup_plan("[]", NULL, &out, E));
+
+  /* Preflight finds a registry section in conf.d. */
+  char *etc = path_in_work("etc-containerd");
+  char *confd = path_in_work("etc-containerd/conf.d");
+  char *file = path_in_work("etc-containerd/conf.d/50-mirror.toml");
+  mkdir(etc, 0755);
+  mkdir(confd, 0755);
+  write_file(file, "# user mirror\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\nendpoint = [\"https://mirror.example\"]\n");
+  EXPECT(DR_STATUS_OK, dr_preflight(etc, &out, E));
+  CHECK(out && strstr(out, "\"file\":\"conf.d/50-mirror.toml\""));
+  CHECK(out && strstr(out, "\"line\":2"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_preflight(work, &out, E));
+  CHECK(out && strcmp(out, "{\"findings\":[],\"unreadable\":[]}") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_preflight(NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_preflight(etc, NULL, E));
+  free(etc);
+  free(confd);
+  free(file);
+
+  free(facts);
+  dr_string_free(direct);
+  dr_string_free(proxy);
+}
+
+static int progress_calls;
+static int cancel_after;
+
+static int on_progress(const char *json, void *user_data) {
+  CHECK(user_data == &progress_calls);
+  CHECK(json && strstr(json, "\"operation\":\""));
+  progress_calls++;
+  return cancel_after > 0 && progress_calls >= cancel_after;
+}
+
+#define HELLO "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+#define HELLO_WORLD "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+
+static void put_str(dr_store *s, const char *text, char *digest, size_t cap) {
+  char *outcome = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_put(s, (const uint8_t *)text, strlen(text), NULL, &outcome, E));
+  json_str(outcome ? outcome : "", "digest", digest, cap);
+  dr_string_free(outcome);
+}
+
+static void test_uploads_and_completeness(dr_store *s) {
+  dr_writer *u = NULL;
+  char *id = NULL, *out = NULL;
+  /* An upload survives dr_writer_free and resumes where it stopped. */
+  EXPECT(DR_STATUS_OK, dr_store_begin_upload(s, NULL, &u, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(u, (const uint8_t *)"hello ", 6, E));
+  EXPECT(DR_STATUS_OK, dr_writer_upload_id(u, &id, E));
+  CHECK(id && strlen(id) == 32);
+  EXPECT(DR_STATUS_OK, dr_writer_save(u, E));
+  dr_writer_free(u);
+  EXPECT(DR_STATUS_OK, dr_store_uploads(s, &out, E));
+  CHECK(out && id && strstr(out, id) && strstr(out, "\"size\":6") && strstr(out, "\"active\":false"));
+  dr_string_free(out);
+  out = NULL;
+  dr_writer *r = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_resume_upload(s, id, &r, E));
+  CHECK(dr_writer_written(r) == 6);
+  EXPECT(DR_STATUS_OK, dr_writer_write(r, (const uint8_t *)"world", 5, E));
+  EXPECT(DR_STATUS_OK, dr_writer_commit(r, HELLO_WORLD, 11, &out, E));
+  CHECK(out && strstr(out, "\"size\":11"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_save(r, E));
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_abort(r, E));
+  dr_writer_free(r);
+  EXPECT(DR_STATUS_OK, dr_store_uploads(s, &out, E));
+  CHECK(out && strcmp(out, "[]") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_resume_upload(s, id, &r, E));
+  dr_string_free(id);
+  id = NULL;
+
+  /* Aborting a live upload writer, and an upload by id, removes it. */
+  EXPECT(DR_STATUS_OK, dr_store_begin_upload(s, "sha512", &u, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(u, (const uint8_t *)"x", 1, E));
+  EXPECT(DR_STATUS_OK, dr_writer_abort(u, E));
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_write(u, (const uint8_t *)"x", 1, E));
+  dr_writer_free(u);
+  EXPECT(DR_STATUS_OK, dr_store_begin_upload(s, NULL, &u, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(u, (const uint8_t *)"y", 1, E));
+  EXPECT(DR_STATUS_OK, dr_writer_upload_id(u, &id, E));
+  dr_writer_free(u);
+  EXPECT(DR_STATUS_OK, dr_store_abort_upload(s, id, E));
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_abort_upload(s, id, E));
+  dr_string_free(id);
+  id = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_uploads(s, &out, E));
+  CHECK(out && strcmp(out, "[]") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_resume_upload(s, "not-an-upload-id", &r, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_abort_upload(s, NULL, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_begin_upload(s, "crc32", &u, E));
+
+  /* Plain writers are not uploads. */
+  dr_writer *w = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_writer(s, NULL, &w, E));
+  EXPECT(DR_STATUS_INVALID_UPLOAD, dr_writer_upload_id(w, &id, E));
+  EXPECT(DR_STATUS_INVALID_UPLOAD, dr_writer_save(w, E));
+  CHECK(id == NULL);
+  dr_writer_free(w);
+
+  /* Completeness of tagged images. */
+  EXPECT(DR_STATUS_OK, dr_store_completeness(s, "[\"v1\"]", &out, E));
+  CHECK(out && strncmp(out, "{\"complete\":true", 16) == 0 && strstr(out, "\"blobs\":3"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_completeness(s, "[\"v9\"]", &out, E));
+  CHECK(out && strncmp(out, "{\"complete\":false", 17) == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_completeness(s, "[1]", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_completeness(s, "[]", NULL, E));
+}
+
+static void test_store(void) {
+  char *dir = path_in_work("store");
+  dr_store *s = NULL;
+  char *out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_open(dir, "{\"durability\":\"relaxed\"}", &s, E));
+  CHECK(s != NULL);
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_open(dir, "{\"durability\":\"sometimes\"}", &s, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_open(NULL, NULL, &s, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_open(dir, NULL, NULL, E));
+  char *bad = path_in_work("bad-layout");
+  char *bad_file = path_in_work("bad-layout/oci-layout");
+  mkdir(bad, 0755);
+  write_file(bad_file, "{\"imageLayoutVersion\":\"9.0\"}");
+  dr_store *never = NULL;
+  EXPECT(DR_STATUS_INVALID_LAYOUT, dr_store_open(bad, NULL, &never, E));
+  CHECK(never == NULL);
+  free(bad);
+  free(bad_file);
+
+  /* put: verified, deduplicated */
+  EXPECT(DR_STATUS_OK, dr_store_put(s, (const uint8_t *)"hello", 5, HELLO, &out, E));
+  CHECK(out && strcmp(out, "{\"digest\":\"" HELLO "\",\"size\":5,\"created\":true}") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_put(s, (const uint8_t *)"hello", 5, NULL, &out, E));
+  CHECK(out && strstr(out, "\"created\":false"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_DIGEST_MISMATCH, dr_store_put(s, (const uint8_t *)"hellO", 5, HELLO, &out, E));
+  EXPECT(DR_STATUS_INVALID_DIGEST, dr_store_put(s, (const uint8_t *)"x", 1, "sha256:zz", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_put(NULL, (const uint8_t *)"x", 1, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_put(s, NULL, 1, NULL, &out, E));
+  CHECK(out == NULL);
+
+  /* has / stat / get / read */
+  bool present = false;
+  EXPECT(DR_STATUS_OK, dr_store_has(s, HELLO, &present, E));
+  CHECK(present);
+  EXPECT(DR_STATUS_OK, dr_store_has(s, HELLO_WORLD, &present, E));
+  CHECK(!present);
+  EXPECT(DR_STATUS_INVALID_DIGEST, dr_store_has(s, "md5:00", &present, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_has(s, HELLO, NULL, E));
+  EXPECT(DR_STATUS_OK, dr_store_stat(s, HELLO, &out, E));
+  CHECK(out && strstr(out, "\"size\":5"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_stat(s, HELLO_WORLD, &out, E));
+  uint8_t *data = NULL;
+  size_t len = 0;
+  EXPECT(DR_STATUS_OK, dr_store_get(s, HELLO, &data, &len, E));
+  CHECK(len == 5 && data && memcmp(data, "hello", 5) == 0);
+  dr_bytes_free(data, len);
+  data = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_get(s, HELLO_WORLD, &data, &len, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_get(s, HELLO, &data, NULL, E));
+  CHECK(data == NULL);
+
+  dr_reader *r = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_open_blob(s, HELLO, &r, E));
+  CHECK(dr_reader_size(r) == 5);
+  uint8_t buf[16];
+  size_t n = 0;
+  EXPECT(DR_STATUS_OK, dr_reader_read_at(r, 1, buf, 3, &n, E));
+  CHECK(n == 3 && memcmp(buf, "ell", 3) == 0);
+  EXPECT(DR_STATUS_OK, dr_reader_read_at(r, 3, buf, sizeof buf, &n, E));
+  CHECK(n == 2 && memcmp(buf, "lo", 2) == 0);
+  EXPECT(DR_STATUS_OK, dr_reader_read_at(r, 99, buf, sizeof buf, &n, E));
+  CHECK(n == 0);
+  size_t total = 0;
+  char all[16];
+  do {
+    EXPECT(DR_STATUS_OK, dr_reader_read(r, buf, 2, &n, E));
+    memcpy(all + total, buf, n);
+    total += n;
+  } while (n > 0 && total < sizeof all);
+  CHECK(total == 5 && memcmp(all, "hello", 5) == 0);
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reader_read(r, NULL, 4, &n, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reader_read(NULL, buf, 4, &n, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reader_read_at(r, 0, buf, 4, NULL, E));
+  dr_reader_free(r);
+  dr_reader *r2 = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_open_blob(s, HELLO_WORLD, &r2, E));
+  CHECK(r2 == NULL);
+
+  /* streaming writer */
+  dr_writer *w = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_writer(s, NULL, &w, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(w, (const uint8_t *)"hello ", 6, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(w, (const uint8_t *)"world", 5, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(w, NULL, 0, E));
+  CHECK(dr_writer_written(w) == 11);
+  EXPECT(DR_STATUS_OK, dr_writer_commit(w, HELLO_WORLD, 11, &out, E));
+  CHECK(out && strcmp(out, "{\"digest\":\"" HELLO_WORLD "\",\"size\":11,\"created\":true}") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_write(w, (const uint8_t *)"x", 1, E));
+  EXPECT(DR_STATUS_INVALID_STATE, dr_writer_commit(w, NULL, -1, &out, E));
+  dr_writer_free(w);
+
+  EXPECT(DR_STATUS_OK, dr_store_writer(s, "sha256", &w, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(w, (const uint8_t *)"hello", 5, E));
+  EXPECT(DR_STATUS_DIGEST_MISMATCH, dr_writer_commit(w, HELLO_WORLD, -1, &out, E));
+  dr_writer_free(w);
+  EXPECT(DR_STATUS_OK, dr_store_writer(s, "sha512", &w, E));
+  EXPECT(DR_STATUS_OK, dr_writer_write(w, (const uint8_t *)"abandoned", 9, E));
+  dr_writer_free(w); /* never committed: discarded */
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_writer(s, "md5", &w, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_writer_write(NULL, (const uint8_t *)"x", 1, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_writer_commit(NULL, NULL, -1, &out, E));
+
+  EXPECT(DR_STATUS_OK, dr_store_list(s, &out, E));
+  CHECK(out && strcmp(out, "[\"" HELLO "\",\"" HELLO_WORLD "\"]") == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_list(s, NULL, E));
+
+  EXPECT(DR_STATUS_OK, dr_store_delete(s, HELLO, E));
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_delete(s, HELLO, E));
+  EXPECT(DR_STATUS_INVALID_DIGEST, dr_store_delete(s, "nope", E));
+
+  /* an image: config, layer, manifest; tags */
+  char cfg[128], layer[128], manifest_digest[128];
+  put_str(s, "{}", cfg, sizeof cfg);
+  put_str(s, "layer-bytes", layer, sizeof layer);
+  char manifest[1024];
+  snprintf(manifest, sizeof manifest,
+           "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+           "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":2},"
+           "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":11}]}",
+           cfg, layer);
+  put_str(s, manifest, manifest_digest, sizeof manifest_digest);
+  EXPECT(DR_STATUS_OK, dr_store_tag(s, "v1", manifest_digest, E));
+  EXPECT(DR_STATUS_INVALID_TAG, dr_store_tag(s, "bad tag!", manifest_digest, E));
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_tag(s, "v2", HELLO, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_tag(s, NULL, manifest_digest, E));
+  EXPECT(DR_STATUS_OK, dr_store_tags(s, &out, E));
+  CHECK(out && strstr(out, "\"name\":\"v1\"") && strstr(out, manifest_digest));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_resolve(s, "v1", &out, E));
+  CHECK(out && strcmp(out, manifest_digest) == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_resolve(s, "v9", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_tags(NULL, &out, E));
+
+  /* verify (scrub), with progress and cancellation */
+  progress_calls = 0;
+  cancel_after = 0;
+  EXPECT(DR_STATUS_OK, dr_store_verify(s, "{\"threads\":1}", on_progress, &progress_calls, &out, E));
+  CHECK(out && strstr(out, "\"checked\":4") && strstr(out, "\"corrupt\":[]"));
+  CHECK(progress_calls >= 1);
+  dr_string_free(out);
+  out = NULL;
+  progress_calls = 0;
+  cancel_after = 1;
+  EXPECT(DR_STATUS_CANCELLED, dr_store_verify(s, NULL, on_progress, &progress_calls, &out, E));
+  CHECK(progress_calls == 1 && out == NULL);
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_verify(s, "{\"threads\":\"many\"}", NULL, NULL, &out, E));
+
+  /* gc: with no grace, the untagged "hello world" goes; the image stays */
+  cancel_after = 0;
+  EXPECT(DR_STATUS_OK, dr_store_gc(s, "{\"grace\":0,\"dryRun\":true}", NULL, NULL, &out, E));
+  CHECK(out && strstr(out, "\"dryRun\":true") && strstr(out, "\"deleted\":[\"" HELLO_WORLD "\"]"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_gc(s, "{\"grace\":0}", on_progress, &progress_calls, &out, E));
+  CHECK(out && strstr(out, "\"deleted\":[\"" HELLO_WORLD "\"]") && strstr(out, "\"reachable\":3"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_has(s, HELLO_WORLD, &present, E));
+  CHECK(!present);
+  EXPECT(DR_STATUS_OK, dr_store_gc(s, NULL, NULL, NULL, &out, E));
+  CHECK(out && strstr(out, "\"deleted\":[]"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_gc(s, "[]", NULL, NULL, &out, E));
+
+  /* export: folder and tar; a cancelled tar export leaves no file */
+  char *exp_dir = path_in_work("export-dir");
+  char *tar = path_in_work("bundle.tar");
+  char *cancelled_tar = path_in_work("cancelled.tar");
+  EXPECT(DR_STATUS_OK, dr_store_export(s, exp_dir, NULL, NULL, NULL, &out, E));
+  CHECK(out && strstr(out, "\"tags\":[\"v1\"]") && strstr(out, "\"blobs\":3"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_export(s, tar, "{\"tar\":true,\"tags\":[\"v1\"]}", on_progress, &progress_calls, &out, E));
+  CHECK(out && strstr(out, "\"blobs\":3"));
+  dr_string_free(out);
+  out = NULL;
+  progress_calls = 0;
+  cancel_after = 1;
+  EXPECT(DR_STATUS_CANCELLED, dr_store_export(s, cancelled_tar, "{\"tar\":true}", on_progress, &progress_calls, &out, E));
+  struct stat st;
+  CHECK(stat(cancelled_tar, &st) != 0);
+  cancel_after = 0;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_export(s, cancelled_tar, "{\"tar\":true,\"tags\":[\"v7\"]}", NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_export(s, NULL, NULL, NULL, NULL, &out, E));
+
+  /* import into a second store: cancelled leaves it empty; then the whole image */
+  char *dir2 = path_in_work("store2");
+  dr_store *s2 = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_open(dir2, NULL, &s2, E));
+  progress_calls = 0;
+  cancel_after = 1;
+  EXPECT(DR_STATUS_CANCELLED, dr_store_import(s2, tar, NULL, on_progress, &progress_calls, &out, E));
+  EXPECT(DR_STATUS_OK, dr_store_tags(s2, &out, E));
+  CHECK(out && strcmp(out, "[]") == 0);
+  dr_string_free(out);
+  out = NULL;
+  cancel_after = 0;
+  EXPECT(DR_STATUS_OK, dr_store_import(s2, tar, "{\"requireComplete\":true}", on_progress, &progress_calls, &out, E));
+  CHECK(out && strstr(out, "\"blobsAdded\":3") && strstr(out, "\"tags\":[\"v1\"]"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_import(s2, exp_dir, NULL, NULL, NULL, &out, E));
+  CHECK(out && strstr(out, "\"blobsAdded\":0") && strstr(out, "\"blobsPresent\":3"));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_resolve(s2, "v1", &out, E));
+  CHECK(out && strcmp(out, manifest_digest) == 0);
+  dr_string_free(out);
+  out = NULL;
+  char *missing = path_in_work("no-such-bundle.tar");
+  EXPECT(DR_STATUS_IO, dr_store_import(s2, missing, NULL, NULL, NULL, &out, E));
+  char *garbage = path_in_work("garbage.tar");
+  write_file(garbage, "this is not a tar archive at all, just text that goes on and on");
+  dr_status g = dr_store_import(s2, garbage, NULL, NULL, NULL, &out, NULL);
+  CHECK(g == DR_STATUS_IMPORT_REFUSED || g == DR_STATUS_INVALID_LAYOUT);
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import(s2, tar, "{\"requireComplete\":1}", NULL, NULL, &out, E));
+  CHECK(out == NULL);
+
+  EXPECT(DR_STATUS_OK, dr_store_untag(s2, "v1", E));
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_untag(s2, "v1", E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_untag(s2, NULL, E));
+
+  test_uploads_and_completeness(s);
+
+  dr_store_free(s2);
+  dr_store_free(s);
+  free(dir);
+  free(dir2);
+  free(exp_dir);
+  free(tar);
+  free(cancelled_tar);
+  free(missing);
+  free(garbage);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s REPO_ROOT WORK_DIR\n", argv[0]);
+    return 2;
+  }
+  root = argv[1];
+  work = argv[2];
+  test_version_and_names();
+  test_null_frees();
+  test_validate();
+  test_plan();
+  test_render_apply();
+  test_store();
+  printf("C ABI test: %d checks, %d failed\n", checks, failures);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,211 @@
+//! The exported functions called from Rust, as C calls them: ownership round trips, error
+//! objects, out-parameters left alone on failure, cancellation. Runs in `cargo test` (the C
+//! program in `capi_test.c` covers the rest under Valgrind and ASan).
+#![allow(clippy::unwrap_used, unsafe_code, missing_docs)]
+
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::ptr::{null, null_mut};
+
+use deckhouse_registry_ffi::*;
+
+fn config(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../../examples/configs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Copies and frees a library string.
+fn take(p: *mut c_char) -> String {
+    assert!(!p.is_null());
+    // SAFETY: a NUL-terminated string the library returned, freed once below.
+    let s = unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned();
+    dr_string_free(p);
+    s
+}
+
+/// Reads and frees an error object: (code, message, problems).
+fn take_err(e: *mut dr_error) -> (dr_status, String, Option<String>) {
+    assert!(!e.is_null());
+    let code = dr_error_code(e);
+    // SAFETY: borrowed strings valid until dr_error_free.
+    let msg = unsafe { CStr::from_ptr(dr_error_message(e)) }
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let p = dr_error_problems_json(e);
+    // SAFETY: as above.
+    let problems =
+        (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned());
+    dr_error_free(e);
+    (code, msg, problems)
+}
+
+fn validate(name: &str) -> CString {
+    let input = config(name);
+    let mut out = null_mut();
+    let st = dr_validate(input.as_ptr(), input.len(), null(), &mut out, null_mut());
+    assert_eq!(st, dr_status::Ok);
+    CString::new(take(out)).unwrap()
+}
+
+#[test]
+fn invalid_settings_carry_every_problem_and_leave_the_output_alone() {
+    let input = config("invalid.yaml");
+    let sentinel = std::ptr::dangling_mut::<c_char>();
+    let mut out = sentinel;
+    let mut err = null_mut();
+    let st = dr_validate(input.as_ptr(), input.len(), null(), &mut out, &mut err);
+    assert_eq!(st, dr_status::InvalidSettings);
+    assert_eq!(out, sentinel);
+    let (code, msg, problems) = take_err(err);
+    assert_eq!(code, dr_status::InvalidSettings);
+    let problems: serde_json::Value = serde_json::from_str(&problems.unwrap()).unwrap();
+    let codes: Vec<&str> = problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    for want in [
+        "SectionNotAllowed",
+        "InvalidPort",
+        "TtlTooShort",
+        "ConflictingCredentials",
+    ] {
+        assert!(codes.contains(&want), "{want} missing from {codes:?}");
+    }
+    assert!(!msg.contains("example-license-key"));
+}
+
+#[test]
+fn null_and_bad_utf8_are_invalid_arguments() {
+    let mut out = null_mut();
+    let mut err = null_mut();
+    assert_eq!(
+        dr_plan(null(), null(), null(), &mut out, &mut err),
+        dr_status::InvalidArgument
+    );
+    assert!(take_err(err).1.contains("current_json is NULL"));
+    let bad = [0xffu8, 0];
+    let mut err = null_mut();
+    let st = dr_preflight(bad.as_ptr().cast(), &mut out, &mut err);
+    assert_eq!(st, dr_status::InvalidArgument);
+    assert!(take_err(err).1.contains("not UTF-8"));
+    assert!(out.is_null());
+}
+
+#[test]
+fn plan_and_render_from_validated_settings() {
+    let local = validate("local.yaml");
+    let proxy = validate("proxy.yaml");
+    let mut out = null_mut();
+    assert_eq!(
+        dr_plan(local.as_ptr(), proxy.as_ptr(), null(), &mut out, null_mut()),
+        dr_status::Ok
+    );
+    let d: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+    assert_eq!(d["allowed"], false);
+    assert_eq!(d["route"], serde_json::json!(["Local", "Direct", "Proxy"]));
+
+    let direct = validate("direct.yaml");
+    let opts = c"{\"containerd\":\"v2\",\"version\":\"2.1\"}";
+    assert_eq!(
+        dr_render(
+            direct.as_ptr(),
+            null(),
+            null(),
+            opts.as_ptr(),
+            &mut out,
+            null_mut()
+        ),
+        dr_status::Ok
+    );
+    let r: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+    let part = r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/etc/containerd/deckhouse.d/registry.toml")
+        .unwrap();
+    assert!(
+        part["contents"]
+            .as_str()
+            .unwrap()
+            .starts_with("version = 3")
+    );
+}
+
+unsafe extern "C" fn cancel_at_once(_event: *const c_char, calls: *mut c_void) -> c_int {
+    // SAFETY: the test passes a pointer to its u32 counter.
+    unsafe { *calls.cast::<u32>() += 1 };
+    1
+}
+
+#[test]
+fn store_round_trip_and_cancellation() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = CString::new(dir.path().to_str().unwrap()).unwrap();
+    let mut store = null_mut();
+    assert_eq!(
+        dr_store_open(
+            root.as_ptr(),
+            c"{\"durability\":\"relaxed\"}".as_ptr(),
+            &mut store,
+            null_mut()
+        ),
+        dr_status::Ok
+    );
+
+    let mut w = null_mut();
+    assert_eq!(
+        dr_store_writer(store, null(), &mut w, null_mut()),
+        dr_status::Ok
+    );
+    for chunk in [&b"hello "[..], b"world"] {
+        assert_eq!(
+            dr_writer_write(w, chunk.as_ptr(), chunk.len(), null_mut()),
+            dr_status::Ok
+        );
+    }
+    let mut out = null_mut();
+    assert_eq!(
+        dr_writer_commit(w, null(), 11, &mut out, null_mut()),
+        dr_status::Ok
+    );
+    let put: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+    dr_writer_free(w);
+    let digest = CString::new(put["digest"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        digest.to_str().unwrap(),
+        "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+    );
+
+    let (mut data, mut len) = (null_mut(), 0usize);
+    assert_eq!(
+        dr_store_get(store, digest.as_ptr(), &mut data, &mut len, null_mut()),
+        dr_status::Ok
+    );
+    // SAFETY: `len` bytes the library returned, freed just after.
+    assert_eq!(
+        unsafe { std::slice::from_raw_parts(data, len) },
+        b"hello world"
+    );
+    dr_bytes_free(data, len);
+
+    let mut calls = 0u32;
+    let mut err = null_mut();
+    let st = dr_store_verify(
+        store,
+        null(),
+        Some(cancel_at_once),
+        (&raw mut calls).cast(),
+        &mut out,
+        &mut err,
+    );
+    assert_eq!(st, dr_status::Cancelled);
+    assert_eq!(calls, 1);
+    assert_eq!(take_err(err).0, dr_status::Cancelled);
+    dr_store_free(store);
+}

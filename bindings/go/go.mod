@@ -1,0 +1,3 @@
+module github.com/deckhouse/deckhouse-registry/bindings/go
+
+go 1.26
