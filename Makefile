@@ -11,12 +11,12 @@ CARGO_FUZZ_VERSION := 0.13.2
 GO_MODULES := $(shell find . -name go.mod -not -path './target/*' -not -path './fuzz/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 TEST_LOG := target/test-output.log
 
-.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test python-test rust-test bench
+.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test
 
 demo:
 	./scripts/demo.sh
 
-test: deps fmt-check clippy fuzz-smoke go-test python-test rust-test
+test: deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test
 
 deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
@@ -42,8 +42,18 @@ fuzz-smoke:
 	    -timeout=10 -rss_limit_mb=2048 2>&1 | tail -n 2; \
 	done
 
+# Go modules that need nothing built first (bindings/go links the C library: see go-binding-test).
 go-test:
-	@for m in $(GO_MODULES); do echo "go vet + go test in $$m"; (cd "$$m" && go vet ./... && go test ./...); done
+	@for m in $(filter-out ./bindings/go,$(GO_MODULES)); do echo "go vet + go test in $$m"; \
+	  (cd "$$m" && go vet ./... && go test ./...); done
+
+# The C ABI: header regenerated and diffed, static + shared library, C tests under Valgrind and ASan.
+c-test:
+	bindings/c/test.sh
+
+# The Go package over the C library: go vet, go test -race, the example.
+go-binding-test:
+	bindings/go/test.sh
 
 # The Python package: its own lints, a fresh venv, wheel build, pytest, stubtest, mypy --strict.
 python-test:
