@@ -42,16 +42,17 @@ fuzz-smoke:
 	    -timeout=10 -rss_limit_mb=2048 2>&1 | tail -n 2; \
 	done
 
-# Go modules that need nothing built first (bindings/go links the C library: see go-binding-test).
+# Go modules that need nothing built first (bindings/go and its example link the C library: see
+# go-binding-test).
 go-test:
-	@for m in $(filter-out ./bindings/go,$(GO_MODULES)); do echo "go vet + go test in $$m"; \
+	@for m in $(filter-out ./bindings/go ./examples/go/render-import,$(GO_MODULES)); do echo "go vet + go test in $$m"; \
 	  (cd "$$m" && go vet ./... && go test ./...); done
 
 # The C ABI: header regenerated and diffed, static + shared library, C tests under Valgrind and ASan.
 c-test:
 	bindings/c/test.sh
 
-# The Go package over the C library: go vet, go test -race, the example.
+# The Go package over the C library: go vet, go test -race, the example in examples/go.
 go-binding-test:
 	bindings/go/test.sh
 

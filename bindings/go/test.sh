@@ -2,7 +2,7 @@
 # Everything the Go package needs in CI, from a clean checkout, from any folder:
 #   1. builds libdeckhouse_registry.a (cargo build --release -p deckhouse-registry-c);
 #   2. gofmt check, go vet, go test -race (including the forced-GC handle test);
-#   3. builds and runs the example examples/go-render-import on a sample config.
+#   3. builds and runs the example program examples/go/render-import on a sample config.
 # The library is found in $CARGO_TARGET_DIR/release (default: <repo>/target/release).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,8 +37,8 @@ if [[ $status -ne 0 ]]; then
 fi
 echo "go test: $(grep -c '^--- PASS' "$log") passed, $(grep -c '^--- FAIL' "$log") failed"
 
-echo "== example: go-render-import"
-go build -o "$work/go-render-import" ./examples/go-render-import
+echo "== example: examples/go/render-import"
+(cd "$root/examples/go/render-import" && test -z "$(gofmt -l .)" && go vet ./... && go build -o "$work/go-render-import" .)
 "$work/go-render-import" -desired "$root/examples/configs/direct.yaml" -containerd v2 \
   -out "$work/node" -store "$work/store"
 test -f "$work/node/etc/containerd/registry.d/registry.d8-system.svc:5001/hosts.toml"

@@ -1,7 +1,8 @@
-// go-render-import renders a node's containerd configuration from a ModuleConfig and imports an
-// image bundle into a blob store, through the deckhouse-registry Go package.
+// render-import renders a node's containerd configuration from a ModuleConfig and imports an
+// image bundle into a blob store, through the deckhouse-registry Go package. From this folder,
+// after `cargo build --release -p deckhouse-registry-c` at the repository root:
 //
-//	go run ./examples/go-render-import -desired ../../examples/configs/direct.yaml \
+//	CGO_LDFLAGS="-L$PWD/../../../target/release" go run . -desired ../../configs/direct.yaml \
 //	    -containerd v2 -out /tmp/node -store /tmp/store [-bundle bundle.tar]
 //
 // Without -bundle it first exports a small demo bundle (one image, tag "demo") to import.
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "go-render-import:", err)
+		fmt.Fprintln(os.Stderr, "render-import:", err)
 		os.Exit(1)
 	}
 }
