@@ -70,3 +70,32 @@ pub(crate) fn print_json(value: &impl serde::Serialize) {
         Err(e) => eprintln!("registryctl: cannot encode the result as JSON: {e}"),
     }
 }
+
+/// Loads settings from `path`. The outer error is an unusable file (a one-line reason); the
+/// inner one is settings that break the rules, which callers turn into refusal reasons.
+pub(crate) fn load_settings(
+    path: &Path,
+) -> Result<
+    Result<registry_core::settings::RegistrySettings, registry_core::settings::Problems>,
+    String,
+> {
+    use registry_core::settings::{LoadError, LoadOptions, load};
+    let data = read(path)?;
+    match load(&data, &LoadOptions::default()) {
+        Ok(s) => Ok(Ok(s)),
+        Err(LoadError::Invalid(p)) => Ok(Err(p)),
+        Err(LoadError::Document(e)) => Err(format!("{}: {e}", name(path))),
+    }
+}
+
+/// Loads cluster facts from `path`, or the defaults when no file is given.
+pub(crate) fn load_facts(
+    path: Option<&Path>,
+) -> Result<registry_core::transition::ClusterFacts, String> {
+    use registry_core::transition::ClusterFacts;
+    let Some(path) = path else {
+        return Ok(ClusterFacts::default());
+    };
+    let data = read(path)?;
+    ClusterFacts::load(&data).map_err(|e| format!("{}: cluster facts: {e}", name(path)))
+}

@@ -1,10 +1,9 @@
 //! `registryctl plan`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use registry_core::settings::{LoadError, LoadOptions, Problems, RegistrySettings, load};
-use registry_core::transition::{ClusterFacts, Decision, RouteDisplay, decide};
+use registry_core::transition::{Decision, RouteDisplay, decide};
 
 use crate::input::line;
 use crate::{EXIT_OK, EXIT_REJECTED, Format, input};
@@ -27,22 +26,17 @@ pub(crate) struct PlanArgs {
 }
 
 pub(crate) fn run(args: &PlanArgs) -> ExitCode {
-    let current = match load_settings(&args.current) {
+    let current = match input::load_settings(&args.current) {
         Ok(s) => s,
         Err(m) => return input::unusable(&m),
     };
-    let desired = match load_settings(&args.desired) {
+    let desired = match input::load_settings(&args.desired) {
         Ok(s) => s,
         Err(m) => return input::unusable(&m),
     };
-    let facts = match &args.cluster {
-        None => ClusterFacts::default(),
-        Some(path) => match input::read(path).and_then(|d| {
-            ClusterFacts::load(&d).map_err(|e| format!("{}: cluster facts: {e}", input::name(path)))
-        }) {
-            Ok(f) => f,
-            Err(m) => return input::unusable(&m),
-        },
+    let facts = match input::load_facts(args.cluster.as_deref()) {
+        Ok(f) => f,
+        Err(m) => return input::unusable(&m),
     };
     let decision = decide(current.as_ref(), desired.as_ref(), &facts);
     match args.format {
@@ -54,16 +48,6 @@ pub(crate) fn run(args: &PlanArgs) -> ExitCode {
     } else {
         EXIT_REJECTED
     })
-}
-
-/// Loads settings; invalid settings are a refusal reason, not an unusable input.
-fn load_settings(path: &Path) -> Result<Result<RegistrySettings, Problems>, String> {
-    let data = input::read(path)?;
-    match load(&data, &LoadOptions::default()) {
-        Ok(s) => Ok(Ok(s)),
-        Err(LoadError::Invalid(p)) => Ok(Err(p)),
-        Err(LoadError::Document(e)) => Err(format!("{}: {e}", input::name(path))),
-    }
 }
 
 fn print_decision(decision: &Decision) {

@@ -8,8 +8,8 @@ use registry_core::containerd::{
     ApplyReport, ContainerdMajor, ContainerdVersion, Dialect, RenderError, RenderOptions, Rendered,
     apply, node_config, render,
 };
-use registry_core::settings::{LoadError, LoadOptions, RegistrySettings, load};
-use registry_core::transition::{ClusterFacts, Decision, plan};
+use registry_core::settings::RegistrySettings;
+use registry_core::transition::{Decision, plan};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
@@ -101,15 +101,7 @@ fn render_to_dir(args: &RenderArgs) -> Result<(Rendered, ApplyReport), Stop> {
     let options = options(args).map_err(Stop::Unusable)?;
     let desired = settings(&args.desired)?;
     let previous = args.previous.as_deref().map(settings).transpose()?;
-    let facts = match &args.cluster {
-        None => ClusterFacts::default(),
-        Some(path) => input::read(path)
-            .and_then(|d| {
-                ClusterFacts::load(&d)
-                    .map_err(|e| format!("{}: cluster facts: {e}", input::name(path)))
-            })
-            .map_err(Stop::Unusable)?,
-    };
+    let facts = input::load_facts(args.cluster.as_deref()).map_err(Stop::Unusable)?;
     if let Some(previous) = &previous
         && let Decision::Refused(r) = plan(previous, &desired, &facts)
     {
@@ -162,21 +154,17 @@ fn options(args: &RenderArgs) -> Result<RenderOptions, String> {
 
 /// Loads settings; invalid settings refuse the render, unusable files stop it.
 fn settings(path: &Path) -> Result<RegistrySettings, Stop> {
-    let data = input::read(path).map_err(Stop::Unusable)?;
-    match load(&data, &LoadOptions::default()) {
-        Ok(s) => Ok(s),
-        Err(LoadError::Invalid(p)) => Err(Stop::Refused(
-            p.0.iter()
-                .map(|p| {
-                    (
-                        "InvalidSettings".to_owned(),
-                        format!("{}: {p}", input::name(path)),
-                    )
-                })
-                .collect(),
-        )),
-        Err(LoadError::Document(e)) => Err(Stop::Unusable(format!("{}: {e}", input::name(path)))),
-    }
+    input::load_settings(path)
+        .map_err(Stop::Unusable)?
+        .map_err(|problems| {
+            let reasons = problems.0.iter().map(|p| {
+                (
+                    "InvalidSettings".to_owned(),
+                    format!("{}: {p}", input::name(path)),
+                )
+            });
+            Stop::Refused(reasons.collect())
+        })
 }
 
 fn print_manifest(args: &RenderArgs, rendered: &Rendered, report: &ApplyReport) {
