@@ -226,8 +226,7 @@ pub(crate) fn read_images_repo(
         return Err(());
     }
     match super::grammar::parse_images_repo(trimmed) {
-        Ok(_) => Upstream::from_images_repo(trimmed, scheme)
-            .map_err(|m| c.push(path, ProblemCode::InvalidHost, m)),
+        Ok(parts) => Ok(Upstream::from_parts(parts, scheme)),
         Err(errors) => {
             for e in errors {
                 let code = match e {

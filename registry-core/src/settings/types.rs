@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::grammar::{check_host, check_path, find_control, parse_images_repo};
+use super::grammar::{RepoParts, check_host, check_path, find_control, parse_images_repo};
 use super::{CaBundle, Secret, Ttl};
 
 /// The fixed in-cluster registry host of the managed modes.
@@ -276,10 +276,20 @@ impl Upstream {
                 .collect::<Vec<_>>()
                 .join("; ")
         })?;
-        let mut upstream = Upstream::new(&parts.host, scheme)?;
-        upstream.port = parts.port;
-        upstream.path = parts.path;
-        Ok(upstream)
+        Ok(Upstream::from_parts(parts, scheme))
+    }
+
+    /// An upstream from `imagesRepo` parts that [`parse_images_repo`] has already checked.
+    pub(crate) fn from_parts(parts: RepoParts, scheme: Scheme) -> Self {
+        Upstream {
+            host: parts.host,
+            port: parts.port,
+            path: parts.path,
+            scheme,
+            ca: None,
+            credentials: None,
+            check_mode: CheckMode::Default,
+        }
     }
 
     /// Sets the CA; refused on plain HTTP, where no TLS takes place.
