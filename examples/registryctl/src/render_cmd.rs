@@ -11,7 +11,6 @@ use registry_core::containerd::{
 use registry_core::settings::RegistrySettings;
 use registry_core::transition::{Decision, plan};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 
 use crate::input::line;
 use crate::{EXIT_OK, EXIT_REJECTED, Format, input};
@@ -168,18 +167,12 @@ fn settings(path: &Path) -> Result<RegistrySettings, Stop> {
 }
 
 fn print_manifest(args: &RenderArgs, rendered: &Rendered, report: &ApplyReport) {
-    let sha = |contents: &str| -> String {
-        Sha256::digest(contents.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
     match args.format {
         Format::Json => {
             let files: Vec<_> = rendered
                 .files
                 .iter()
-                .map(|f| json!({"path": f.path, "sha256": sha(&f.contents), "mode": f.mode.to_string()}))
+                .map(|f| json!({"path": f.path, "sha256": f.sha256(), "mode": f.mode.to_string()}))
                 .collect();
             input::print_json(&json!({
                 "version": rendered.version,

@@ -38,6 +38,13 @@ pub struct RenderedFile {
     pub mode: FileMode,
 }
 
+impl RenderedFile {
+    /// Lowercase hex sha256 of the contents, as manifests list it.
+    pub fn sha256(&self) -> String {
+        hex_sha256(self.contents.as_bytes())
+    }
+}
+
 /// Everything a node needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
