@@ -303,19 +303,17 @@ fn render_writes_files_and_prints_a_manifest() {
         config("direct.yaml"),
         config("cluster.yaml"),
     );
-    let out = render(
-        &[
-            "--desired",
-            &desired,
-            "--previous",
-            &previous,
-            "--cluster",
-            &cluster,
-            "--format",
-            "json",
-        ],
-        dir.path(),
-    );
+    let args = [
+        "--desired",
+        &desired,
+        "--previous",
+        &previous,
+        "--cluster",
+        &cluster,
+        "--format",
+        "json",
+    ];
+    let out = render(&args, dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let v = json(&out);
     assert_eq!(v["version"].as_str().unwrap().len(), 64);
@@ -355,19 +353,7 @@ fn render_writes_files_and_prints_a_manifest() {
     );
 
     // The same render again changes nothing.
-    let again = render(
-        &[
-            "--desired",
-            &desired,
-            "--previous",
-            &previous,
-            "--cluster",
-            &cluster,
-            "--format",
-            "json",
-        ],
-        dir.path(),
-    );
+    let again = render(&args, dir.path());
     let v = json(&again);
     assert_eq!(v["restartContainerd"], false);
     assert_eq!(v["changed"], serde_json::json!([]));
