@@ -29,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bundle;
 mod completeness;
 mod digest;
 mod error;
@@ -53,6 +54,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use bundle::{BundleOptions, BundleReport, LayoutReport, SHORT_TAG, SkippedEntry, TagMove};
 pub use completeness::{CompletenessReport, ImageCompleteness, SyncReport};
 pub use digest::{Algorithm, Digest, HashState, Hasher};
 pub use error::{Result, StoreError};
@@ -193,11 +195,11 @@ impl Store {
         self.inner.layout.blob(digest)
     }
 
-    fn layout(&self) -> &Layout {
+    pub(crate) fn layout(&self) -> &Layout {
         &self.inner.layout
     }
 
-    fn durable(&self) -> bool {
+    pub(crate) fn durable(&self) -> bool {
         self.inner.opts.durability == Durability::Durable
     }
 
@@ -288,7 +290,7 @@ pub(crate) fn saturating_sub(counter: &AtomicU64, n: u64) {
     });
 }
 
-fn check_oci_layout(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn check_oci_layout(path: &Path, bytes: &[u8]) -> Result<()> {
     let v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| StoreError::InvalidLayout {
             path: path.to_path_buf(),

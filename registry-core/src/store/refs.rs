@@ -324,6 +324,153 @@ impl IndexDoc {
     }
 }
 
+/// Annotation keeping a descriptor's original `ref.name` (a full reference such as
+/// `registry.deckhouse.ru/deckhouse/ee:v1.69.0`) when the store's encoding replaced it.
+pub(crate) const ORIGINAL_REF_NAME: &str = "io.deckhouse.registry.original-ref-name";
+
+/// A descriptor to place in `index.json` as it came (every field and annotation kept), in a
+/// repository, tagged or untagged.
+#[derive(Debug, Clone)]
+pub(crate) struct Placement {
+    pub(crate) repository: Repository,
+    pub(crate) tag: Option<String>,
+    pub(crate) raw: Value,
+}
+
+/// A tag that a merge moved (or would move) from one digest to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Moved {
+    pub(crate) reference: String,
+    pub(crate) from: Digest,
+    pub(crate) to: Digest,
+}
+
+impl Placement {
+    /// The `index.json` entry: the raw descriptor with the store's ref name and repository
+    /// annotation; an original ref name that differs is kept under [`ORIGINAL_REF_NAME`].
+    fn value(&self) -> Value {
+        let mut entry = match &self.raw {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        let mut ann = match entry.remove("annotations") {
+            Some(Value::Object(a)) => a,
+            _ => Map::new(),
+        };
+        let wanted = self.tag.as_ref().map(|t| self.repository.ref_name(t));
+        if let Some(Value::String(orig)) = ann.remove(REF_NAME)
+            && Some(&orig) != wanted.as_ref()
+            && !ann.contains_key(ORIGINAL_REF_NAME)
+            && repository_of(&self.raw).is_none()
+        {
+            ann.insert(ORIGINAL_REF_NAME.into(), json!(orig));
+        }
+        if let Some(r) = wanted {
+            ann.insert(REF_NAME.into(), json!(r));
+        }
+        ann.remove(REPOSITORY_ANNOTATION);
+        if !self.repository.is_root() {
+            ann.insert(
+                REPOSITORY_ANNOTATION.into(),
+                json!(self.repository.as_str()),
+            );
+        }
+        if !ann.is_empty() {
+            entry.insert("annotations".into(), Value::Object(ann));
+        }
+        Value::Object(entry)
+    }
+}
+
+impl IndexDoc {
+    /// Places many descriptors at once, in time linear in the entries (one hashed lookup of
+    /// every ref name and untagged digest). A tag that already points elsewhere is moved only
+    /// with `overwrite`; otherwise the whole merge is refused and `self` is left as it was.
+    /// Returns the tags moved.
+    pub(crate) fn merge(&mut self, places: &[Placement], overwrite: bool) -> Result<Vec<Moved>> {
+        use std::collections::HashMap;
+        let mut items = match self.doc.get("manifests") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        let mut by_ref: HashMap<String, usize> = HashMap::new();
+        let mut untagged: HashMap<(String, String), usize> = HashMap::new();
+        let key_of = |v: &Value| {
+            (
+                repository_of(v).unwrap_or("").to_owned(),
+                v.get("digest")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        };
+        for (i, v) in items.iter().enumerate() {
+            match ref_name_of(v) {
+                Some(r) => {
+                    by_ref.insert(r.to_owned(), i);
+                }
+                None => {
+                    untagged.insert(key_of(v), i);
+                }
+            }
+        }
+        let mut moved = Vec::new();
+        for p in places {
+            let digest = Digest::parse(p.raw.get("digest").and_then(Value::as_str).unwrap_or(""))?;
+            let value = p.value();
+            let Some(tag) = &p.tag else {
+                let key = key_of(&value);
+                if let std::collections::hash_map::Entry::Vacant(slot) = untagged.entry(key) {
+                    slot.insert(items.len());
+                    items.push(value);
+                }
+                continue;
+            };
+            p.repository.check_tag(tag)?;
+            let ref_name = p.repository.ref_name(tag);
+            match by_ref.get(&ref_name) {
+                Some(&i) => {
+                    let old = &items[i];
+                    if !in_repository(old, &p.repository) {
+                        return Err(StoreError::InvalidTag {
+                            tag: super::digest::printable(tag),
+                            reason: "its ref.name is already used by a tag of another repository",
+                        });
+                    }
+                    let from = old.get("digest").and_then(Value::as_str).unwrap_or("");
+                    if from != digest.to_string() {
+                        moved.push(Moved {
+                            reference: ref_name.clone(),
+                            from: Digest::parse(from)?,
+                            to: digest.clone(),
+                        });
+                    }
+                    items[i] = value;
+                }
+                None => {
+                    by_ref.insert(ref_name, items.len());
+                    items.push(value);
+                }
+            }
+        }
+        if !moved.is_empty() && !overwrite {
+            let m = &moved[0];
+            return Err(StoreError::Import {
+                path: "index.json".into(),
+                reason: format!(
+                    "{} tag(s) would move, e.g. {} from {} to {}; pass the overwrite option to move them",
+                    moved.len(),
+                    m.reference,
+                    m.from,
+                    m.to
+                ),
+            });
+        }
+        self.doc.insert("manifests".into(), Value::Array(items));
+        Ok(moved)
+    }
+}
+
 /// An `index.json` entry for `target` with `annotations`.
 fn descriptor_value(target: &manifest::Descriptor, annotations: Map<String, Value>) -> Value {
     let mut entry = Map::new();
