@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use registry_core::store::{
-    Digest, ExportOptions, GcOptions, ImportOptions, Progress, ScrubOptions, Store, StoreError,
+    BundleOptions, BundleReport, Digest, ExportOptions, GcOptions, Progress, ScrubOptions, Store,
+    StoreError, StoreOptions,
 };
 
 /// Arguments of `registryctl store`.
@@ -23,6 +24,9 @@ pub(crate) struct StoreArgs {
     /// Print reports as JSON on stdout.
     #[arg(long, global = true)]
     json: bool,
+    /// Refuse writes that would bring the store's blobs above this many bytes.
+    #[arg(long, global = true)]
+    quota: Option<u64>,
     #[command(subcommand)]
     command: StoreCommand,
 }
@@ -86,13 +90,23 @@ enum StoreCommand {
         #[arg(long)]
         grace: Option<u64>,
     },
-    /// Import an OCI image layout folder or a tar / tar.gz of one.
+    /// Import an image bundle: a `d8 mirror pull` folder of tars, one tar / tar.gz, one chunk
+    /// of a `<name>.tar.NNNN.chunk` set, a layout folder, or `-` for a tar on stdin.
     Import {
-        /// Folder or tar file.
+        /// Folder, tar, chunk, or `-`.
         path: PathBuf,
         /// Accept layouts that reference blobs neither they nor the store have.
         #[arg(long)]
         allow_incomplete: bool,
+        /// Move tags that already point at another digest (otherwise the import is refused).
+        #[arg(long)]
+        overwrite_tags: bool,
+        /// Refuse a gzip stream expanding more than this many times (default 100).
+        #[arg(long)]
+        max_expansion_ratio: Option<u64>,
+        /// Refuse a gzip stream expanding to more than this many bytes (default 1 TiB).
+        #[arg(long)]
+        max_expanded_bytes: Option<u64>,
     },
     /// Export tags as an OCI image layout folder or tar.
     Export {
@@ -238,7 +252,13 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
         .root
         .or_else(|| std::env::var_os("REGISTRY_STORE_ROOT").map(PathBuf::from))
         .ok_or_else(|| Failure::Usage("--root DIR (or REGISTRY_STORE_ROOT) is required".into()))?;
-    let store = Store::open(&root)?;
+    let store = Store::open_with(
+        &root,
+        StoreOptions {
+            quota: args.quota,
+            ..StoreOptions::default()
+        },
+    )?;
     let json = args.json;
     match args.command {
         StoreCommand::Put { file, digest: d } => {
@@ -424,28 +444,35 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
         StoreCommand::Import {
             path,
             allow_incomplete,
+            overwrite_tags,
+            max_expansion_ratio,
+            max_expanded_bytes,
         } => {
-            if !path.exists() {
+            let defaults = BundleOptions::default();
+            let opts = BundleOptions {
+                require_complete: !allow_incomplete,
+                overwrite_tags,
+                max_expansion_ratio: max_expansion_ratio.unwrap_or(defaults.max_expansion_ratio),
+                max_expanded_bytes: max_expanded_bytes.unwrap_or(defaults.max_expanded_bytes),
+                ..defaults
+            };
+            let stdin = path.as_os_str() == "-";
+            if !stdin && !path.exists() {
                 return Err(Failure::Usage(format!("{} does not exist", path.display())));
             }
             let bar = Bar::new("import");
             let mut cb = |p: &Progress| bar.update(p);
-            let opts = ImportOptions {
-                require_complete: !allow_incomplete,
+            let r = if stdin {
+                store.import_bundle_stream(&mut io::stdin().lock(), "", &opts, Some(&mut cb))
+            } else {
+                store.import_bundle(&path, &opts, Some(&mut cb))
             };
-            let r = store.import_path(&path, &opts, Some(&mut cb));
             bar.finish();
             let r = r?;
             if json {
                 print_json(&r)?;
             } else {
-                for t in &r.tags {
-                    out(t)?;
-                }
-                eprintln!(
-                    "imported {} new blobs ({} bytes), {} already present",
-                    r.blobs_added, r.bytes_added, r.blobs_present
-                );
+                print_bundle_report(&r)?;
             }
         }
         StoreCommand::Export { tags, output, gzip } => {
@@ -527,4 +554,55 @@ fn export_file(
         let _ = std::fs::remove_file(&tmp);
     }
     r
+}
+
+/// The human form of a bundle import: the tags on stdout, one line per layout, every skipped
+/// entry and every moved tag on stderr.
+fn print_bundle_report(r: &BundleReport) -> Result<(), Failure> {
+    for l in &r.layouts {
+        for t in &l.tags {
+            out(t)?;
+        }
+    }
+    for l in &r.layouts {
+        let repo = if l.repository.is_root() {
+            "(root)"
+        } else {
+            l.repository.as_str()
+        };
+        let from = match (l.source.as_str(), l.path.as_str()) {
+            ("", "") => String::new(),
+            (s, "") => format!(" from {s}"),
+            (s, p) => format!(" from {s}:{p}/"),
+        };
+        eprintln!(
+            "{repo}{from}: {} image(s), {} tag(s), {} untagged, {} blob(s), {} bytes{}",
+            l.images,
+            l.tags.len(),
+            l.untagged.len(),
+            l.blobs,
+            l.bytes,
+            if l.missing.is_empty() {
+                String::new()
+            } else {
+                format!(", {} blob(s) missing", l.missing.len())
+            }
+        );
+    }
+    for m in &r.moved {
+        eprintln!("moved {} from {} to {}", m.reference, m.from, m.to);
+    }
+    for s in &r.skipped {
+        eprintln!("skipped {}: {}", s.path, s.reason);
+    }
+    eprintln!(
+        "imported {} layout(s): {} new blob(s) ({} bytes), {} already present, {} entr{} skipped",
+        r.layouts.len(),
+        r.blobs_added,
+        r.bytes_added,
+        r.blobs_present,
+        r.skipped.len(),
+        if r.skipped.len() == 1 { "y" } else { "ies" }
+    );
+    Ok(())
 }
