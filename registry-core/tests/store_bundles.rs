@@ -666,3 +666,76 @@ fn digest_references_are_kept_untagged_in_their_repository() {
     assert_eq!(m[0].digest, f.installer.manifest_digest);
     assert!(f.store.completeness(&r.references()).unwrap().complete);
 }
+
+/// A referrer (an OCI 1.1 manifest with a `subject`) whose manifest `subject` names `subject`.
+fn referrer(seed: u64, subject: &Image) -> Image {
+    let mut img = image(seed, 1, 50);
+    let mut m: Value = serde_json::from_slice(&img.manifest).unwrap();
+    m["artifactType"] = json!("application/vnd.example.sbom");
+    m["subject"] = json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": subject.manifest_digest.to_string(),
+        "size": subject.manifest.len(),
+    });
+    let bytes = serde_json::to_vec(&m).unwrap();
+    img.blobs.remove(&img.manifest_digest.to_string());
+    img.manifest_digest = d256(&bytes);
+    img.blobs
+        .insert(img.manifest_digest.to_string(), bytes.clone());
+    img.manifest = bytes;
+    img
+}
+
+#[test]
+fn subject_is_a_weak_reference() {
+    let f = fixture();
+    let sbom = referrer(50, &f.installer);
+    // The referrer imports although its subject is neither in the bundle nor in the store;
+    // its artifactType on the descriptor survives.
+    let mut files = BTreeMap::new();
+    let mut e = d8(&sbom, "", "sha256-abc.sbom");
+    e.annotations["x"] = json!("y");
+    layout(&mut files, "install/", &[e]);
+    let mut index: Value = serde_json::from_slice(&files["install/index.json"]).unwrap();
+    index["manifests"][0]["artifactType"] = json!("application/vnd.example.sbom");
+    files.insert(
+        "install/index.json".into(),
+        serde_json::to_vec(&index).unwrap(),
+    );
+    let p = f.dir.path().join("r.tar");
+    std::fs::write(&p, gnu_tar(&files)).unwrap();
+    let r = f
+        .store
+        .import_bundle(&p, &BundleOptions::default(), None)
+        .unwrap();
+    assert_eq!(
+        r.layouts[0].tags,
+        vec!["install:sha256-abc.sbom".to_string()]
+    );
+    assert!(f.store.completeness(&r.references()).unwrap().complete);
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(f.root().join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        stored["manifests"][0]["artifactType"],
+        "application/vnd.example.sbom"
+    );
+    // GC does not keep a subject alive through its referrer.
+    for (d, b) in &f.installer.blobs {
+        f.store.put_bytes(b, Some(&d.parse().unwrap())).unwrap();
+    }
+    let gc = f
+        .store
+        .gc(
+            &GcOptions {
+                grace: Some(std::time::Duration::ZERO),
+                dry_run: false,
+            },
+            None,
+        )
+        .unwrap();
+    assert!(
+        !f.store.has(&f.installer.manifest_digest).unwrap(),
+        "{gc:?}"
+    );
+    assert!(f.store.has(&sbom.manifest_digest).unwrap());
+}

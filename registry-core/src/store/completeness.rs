@@ -165,7 +165,8 @@ impl Store {
                     },
                     Err(_) => {
                         problems.push(format!(
-                            "tag {:?} is not in index.json",
+                            "unknown tag {:?}: no such tag in index.json (tags are `tag` in the \
+                             root repository or `repository:tag`)",
                             super::digest::printable(r)
                         ));
                         None

@@ -19,7 +19,7 @@ use super::layout::{self, sync_dir};
 use super::lock::{LockName, create_locked};
 use super::manifest::{Descriptor, MAX_MANIFEST};
 use super::progress::{Operation, ProgressFn, Reporter};
-use super::refs::{IndexDoc, IndexEntry};
+use super::refs::{IndexDoc, IndexEntry, Placement};
 
 /// How to import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -403,31 +403,39 @@ impl<'s> Staging<'s> {
                 .usage
                 .fetch_add(report.bytes_added, std::sync::atomic::Ordering::SeqCst);
         }
+        // One linear merge (hashed lookups), so re-importing many entries is not quadratic.
+        // Moving a tag is allowed here: `import_path` replaces tags as it always did.
         let mut tags = Vec::new();
         let mut untagged = 0;
-        store.update_index(|doc| {
-            for (d, raw) in &roots {
-                let entry = IndexEntry::from_value(raw);
-                match (&d.ref_name, entry) {
-                    (
-                        Some(_),
-                        Some(IndexEntry {
-                            repository,
-                            tag: Some(tag),
-                            ..
-                        }),
-                    ) => {
-                        doc.set_tag_in(&repository, &tag, d)?;
-                        tags.push(repository.ref_name(&tag));
-                    }
-                    _ => {
-                        doc.add_untagged(raw, &d.digest);
-                        untagged += 1;
-                    }
+        let mut places = Vec::new();
+        for (d, raw) in &roots {
+            match (&d.ref_name, IndexEntry::from_value(raw)) {
+                (
+                    Some(_),
+                    Some(IndexEntry {
+                        repository,
+                        tag: Some(tag),
+                        ..
+                    }),
+                ) => {
+                    tags.push(repository.ref_name(&tag));
+                    places.push(Placement {
+                        repository,
+                        tag: Some(tag),
+                        raw: raw.clone(),
+                    });
+                }
+                (_, entry) => {
+                    untagged += 1;
+                    places.push(Placement {
+                        repository: entry.map(|e| e.repository).unwrap_or_default(),
+                        tag: None,
+                        raw: raw.clone(),
+                    });
                 }
             }
-            Ok(())
-        })?;
+        }
+        store.update_index(|doc| doc.merge(&places, true).map(|_| ()))?;
         tags.sort();
         report.tags = tags;
         report.untagged = untagged;

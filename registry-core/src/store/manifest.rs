@@ -87,10 +87,13 @@ impl Descriptor {
 /// The references of a manifest or index.
 #[derive(Debug, Default)]
 pub(crate) struct Children {
-    /// Manifests to follow (an index's entries, a referrer's subject).
+    /// Manifests to follow (an index's entries).
     pub(crate) manifests: Vec<Descriptor>,
     /// Leaves: config and layers.
     pub(crate) blobs: Vec<Descriptor>,
+    /// The OCI 1.1 `subject` of a referrer: a weak, backward reference. Closures, GC marking
+    /// and imports do not follow it, so a referrer never keeps its subject alive or needs it.
+    pub(crate) subject: Option<Descriptor>,
 }
 
 /// Guesses what a JSON document is from its `mediaType`, else from its shape.
@@ -138,7 +141,7 @@ pub(crate) fn children(digest: &Digest, bytes: &[u8]) -> Result<Option<Children>
                 out.manifests.push(Descriptor::from_oci(m, digest)?);
             }
             if let Some(s) = idx.subject() {
-                out.manifests.push(Descriptor::from_oci(s, digest)?);
+                out.subject = Some(Descriptor::from_oci(s, digest)?);
             }
         }
         MediaKind::Manifest => {
@@ -148,7 +151,7 @@ pub(crate) fn children(digest: &Digest, bytes: &[u8]) -> Result<Option<Children>
                 out.blobs.push(Descriptor::from_oci(l, digest)?);
             }
             if let Some(s) = m.subject() {
-                out.manifests.push(Descriptor::from_oci(s, digest)?);
+                out.subject = Some(Descriptor::from_oci(s, digest)?);
             }
         }
     }

@@ -301,17 +301,6 @@ impl IndexDoc {
         })
     }
 
-    /// Adds an untagged descriptor unless an identical digest is already listed untagged.
-    pub(crate) fn add_untagged(&mut self, raw: &Value, digest: &Digest) {
-        let exists = self
-            .descriptors()
-            .iter()
-            .any(|d| &d.digest == digest && d.ref_name.is_none());
-        if !exists {
-            self.with_items(|items| items.push(raw.clone()));
-        }
-    }
-
     /// Removes `tag` from `repo`.
     pub(crate) fn remove_tag_in(&mut self, repo: &Repository, tag: &str) -> bool {
         let ref_name = repo.ref_name(tag);
