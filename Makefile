@@ -22,6 +22,10 @@ deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
 	  || $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
 	@for m in $(GO_MODULES); do echo "go mod download in $$m"; (cd "$$m" && go mod download); done
+	@# skopeo and umoci read the store after bundle imports (registry-core/tests/store_bundles.rs).
+	@command -v skopeo >/dev/null && command -v umoci >/dev/null || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends skopeo umoci; }
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -64,6 +68,6 @@ python-test:
 # The last line is the plain "N passed, N failed" total over every cargo test binary.
 rust-test:
 	@mkdir -p target
-	$(CARGO) test --workspace 2>&1 | tee $(TEST_LOG)
+	REGISTRY_REQUIRE_OCI_TOOLS=1 $(CARGO) test --workspace 2>&1 | tee $(TEST_LOG)
 	@awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
 	  END { printf "%d passed, %d failed\n", p, f }' $(TEST_LOG)

@@ -739,3 +739,61 @@ fn subject_is_a_weak_reference() {
     );
     assert!(f.store.has(&sbom.manifest_digest).unwrap());
 }
+
+/// Runs a tool, returning its stdout; `None` if it is not installed (and the environment does
+/// not demand it: `make test` sets REGISTRY_REQUIRE_OCI_TOOLS=1).
+fn tool(cmd: &str, args: &[&str]) -> Option<String> {
+    match std::process::Command::new(cmd).args(args).output() {
+        Ok(o) => {
+            assert!(
+                o.status.success(),
+                "{cmd} {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            Some(String::from_utf8_lossy(&o.stdout).into_owned())
+        }
+        Err(e) => {
+            assert!(
+                std::env::var_os("REGISTRY_REQUIRE_OCI_TOOLS").is_none(),
+                "{cmd} is required: {e}"
+            );
+            eprintln!("note: {cmd} not installed; skipped");
+            None
+        }
+    }
+}
+
+#[test]
+fn skopeo_and_umoci_read_the_store_after_a_bundle_import() {
+    let f = fixture();
+    f.write_bundle();
+    f.store
+        .import_bundle(&f.bundle_dir(), &BundleOptions::default(), None)
+        .unwrap();
+    let root = f.root();
+    let root = root.to_str().unwrap();
+    for (reference, img) in [
+        ("v1.69.0", &f.deckhouse),
+        ("install:v1.69.0", &f.installer),
+        ("security/trivy-db:2", &f.trivy),
+    ] {
+        let target = format!("oci:{root}:{reference}");
+        if let Some(raw) = tool("skopeo", &["inspect", "--raw", &target]) {
+            assert_eq!(d256(raw.as_bytes()), img.manifest_digest, "{reference}");
+            // A full copy re-reads and verifies every blob.
+            let out = f
+                .dir
+                .path()
+                .join(format!("copy-{}", reference.replace(['/', ':'], "-")));
+            let dest = format!("dir:{}", out.display());
+            tool("skopeo", &["copy", "--quiet", &target, &dest]);
+        }
+    }
+    if let Some(list) = tool("umoci", &["ls", "--layout", root]) {
+        let mut got: Vec<&str> = list.lines().collect();
+        got.sort();
+        assert!(got.contains(&"install:v1.69.0"), "{got:?}");
+        assert!(got.contains(&"v1.69.0"), "{got:?}");
+        assert_eq!(got.len(), 9, "{got:?}");
+    }
+}
