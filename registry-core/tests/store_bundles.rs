@@ -797,3 +797,195 @@ fn skopeo_and_umoci_read_the_store_after_a_bundle_import() {
         assert_eq!(got.len(), 9, "{got:?}");
     }
 }
+
+/// Every (repository, entry) of a store: what a round trip must preserve.
+fn contents(store: &Store) -> Vec<(String, String, Digest)> {
+    let mut out = Vec::new();
+    for r in store.repositories().unwrap() {
+        for e in store.repository_manifests(&r).unwrap() {
+            out.push((r.as_str().to_owned(), e.name.clone(), e.digest.clone()));
+        }
+    }
+    out
+}
+
+/// The tar headers of an exported bundle file: (name, mode, mtime, type).
+fn headers(tar_bytes: &[u8]) -> Vec<(String, u32, u64, tar::EntryType)> {
+    let mut a = tar::Archive::new(tar_bytes);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                e.path().unwrap().display().to_string(),
+                h.mode().unwrap(),
+                h.mtime().unwrap(),
+                h.entry_type(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_exported_bundle_reimports_to_the_same_store() {
+    let f = fixture();
+    f.write_bundle();
+    f.store
+        .import_bundle(&f.bundle_dir(), &BundleOptions::default(), None)
+        .unwrap();
+    let out = f.dir.path().join("exported");
+    let r = f
+        .store
+        .export_bundle(&out, &BundleExportOptions::default())
+        .unwrap();
+    let long = format!("module-{LONG_MODULE}.tar");
+    let mut want = vec![
+        "platform.tar".to_owned(),
+        "module-console.tar".into(),
+        long,
+        "security.tar".into(),
+    ];
+    want.sort();
+    assert_eq!(r.files, want);
+    // d8 mirror's tar headers: GNU, regular files only, 0777, mtime 0, no directories.
+    for file in &r.files {
+        let bytes = std::fs::read(out.join(file)).unwrap();
+        let hs = headers(&bytes);
+        assert!(!hs.is_empty());
+        for (name, mode, mtime, kind) in &hs {
+            assert_eq!(
+                (*mode, *mtime, *kind),
+                (0o777, 0, tar::EntryType::Regular),
+                "{name}"
+            );
+        }
+        let mut names: Vec<&String> = hs.iter().map(|h| &h.0).collect();
+        let sorted = {
+            let mut s = names.clone();
+            s.sort();
+            s
+        };
+        assert_eq!(names, sorted);
+        names.dedup();
+        assert_eq!(names.len(), hs.len());
+        assert!(
+            tar::Header::from_byte_slice(&bytes[..512])
+                .as_gnu()
+                .is_some()
+        );
+    }
+    // The platform tar holds the d8 descriptor as it came: full ref name and short_tag.
+    let mut a = tar::Archive::new(std::fs::File::open(out.join("platform.tar")).unwrap());
+    let index: Value = a
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.path().unwrap().to_str() == Some("install/index.json"))
+        .map(|e| serde_json::from_reader(e).unwrap())
+        .unwrap();
+    let d = &index["manifests"][0];
+    assert_eq!(
+        d["annotations"][REF],
+        "registry.deckhouse.ru/deckhouse/ee/install:v1.69.0"
+    );
+    assert_eq!(d["annotations"][SHORT_TAG], "v1.69.0");
+    assert!(
+        d["annotations"]
+            .get("io.deckhouse.registry.repository")
+            .is_none()
+    );
+    // Into a fresh store: the same repositories, tags and digests.
+    let fresh = Store::open(f.dir.path().join("fresh")).unwrap();
+    fresh
+        .import_bundle(&out, &BundleOptions::default(), None)
+        .unwrap();
+    assert_eq!(contents(&fresh), contents(&f.store));
+    // Into the same store: nothing changes, byte for byte.
+    let before = snapshot(&f.root());
+    let again = f
+        .store
+        .import_bundle(&out, &BundleOptions::default(), None)
+        .unwrap();
+    assert_eq!(again.blobs_added, 0);
+    assert_eq!(snapshot(&f.root()), before);
+    // An unpacked export links the blobs and re-imports the same way.
+    let tree = f.dir.path().join("tree");
+    let t = f
+        .store
+        .export_bundle(
+            &tree,
+            &BundleExportOptions {
+                unpacked: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(t.linked, t.blobs);
+    let fresh2 = Store::open(f.dir.path().join("fresh2")).unwrap();
+    fresh2
+        .import_bundle(&tree, &BundleOptions::default(), None)
+        .unwrap();
+    assert_eq!(contents(&fresh2), contents(&f.store));
+    if let Some(list) = tool(
+        "umoci",
+        &["ls", "--layout", fresh2.root().to_str().unwrap()],
+    ) {
+        assert_eq!(list.lines().count(), 9);
+    }
+}
+
+#[test]
+fn export_of_chosen_tags_can_take_their_referrers() {
+    let f = fixture();
+    let sbom = referrer(60, &f.installer);
+    let mut files = BTreeMap::new();
+    layout(
+        &mut files,
+        "install/",
+        &[
+            d8(&f.installer, "", "v1"),
+            d8(
+                &sbom,
+                "",
+                &format!("sha256-{}.sbom", f.installer.manifest_digest.hex()),
+            ),
+        ],
+    );
+    layout(&mut files, "", &[d8(&f.deckhouse, "", "v1")]);
+    let p = f.dir.path().join("b.tar");
+    std::fs::write(&p, gnu_tar(&files)).unwrap();
+    f.store
+        .import_bundle(&p, &BundleOptions::default(), None)
+        .unwrap();
+    let only = |referrers: bool, name: &str| {
+        let out = f.dir.path().join(name);
+        let r = f
+            .store
+            .export_bundle(
+                &out,
+                &BundleExportOptions {
+                    tags: vec!["install:v1".into()],
+                    referrers,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(r.layouts, vec!["install".to_string()]);
+        r.images
+    };
+    assert_eq!(only(false, "a"), 1);
+    assert_eq!(only(true, "b"), 2);
+    let e = f
+        .store
+        .export_bundle(
+            &f.dir.path().join("c"),
+            &BundleExportOptions {
+                tags: vec!["install:nope".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "NotFound");
+    assert!(!f.dir.path().join("c").exists());
+}

@@ -54,7 +54,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use bundle::{BundleOptions, BundleReport, LayoutReport, SHORT_TAG, SkippedEntry, TagMove};
+pub use bundle::{
+    BundleExportOptions, BundleExportReport, BundleOptions, BundleReport, LayoutReport, SHORT_TAG,
+    SkippedEntry, TagMove,
+};
 pub use completeness::{CompletenessReport, ImageCompleteness, SyncReport};
 pub use digest::{Algorithm, Digest, HashState, Hasher};
 pub use error::{Result, StoreError};

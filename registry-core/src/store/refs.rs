@@ -194,7 +194,7 @@ impl IndexDoc {
         })
     }
 
-    fn items(&self) -> &[Value] {
+    pub(crate) fn items(&self) -> &[Value] {
         match self.doc.get("manifests") {
             Some(Value::Array(a)) => a,
             _ => &[],

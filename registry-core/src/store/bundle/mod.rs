@@ -28,6 +28,7 @@
 //! [`BundleOptions::overwrite_tags`] is set; the report lists every tag moved.
 
 mod decode;
+mod export;
 mod input;
 mod plan;
 mod scan;
@@ -51,6 +52,7 @@ use plan::{Plan, Survey};
 use scan::{Item, Kind};
 use stage::Staging;
 
+pub use export::{BundleExportOptions, BundleExportReport};
 pub use plan::SHORT_TAG;
 
 /// How to import a bundle.
