@@ -989,3 +989,121 @@ fn export_of_chosen_tags_can_take_their_referrers() {
     assert_eq!(e.code(), "NotFound");
     assert!(!f.dir.path().join("c").exists());
 }
+
+fn gc_now(store: &Store) -> GcReport {
+    store
+        .gc(
+            &GcOptions {
+                grace: Some(std::time::Duration::ZERO),
+                dry_run: false,
+            },
+            None,
+        )
+        .unwrap()
+}
+
+#[test]
+fn plain_untagged_entries_are_not_gc_roots_unless_pinned() {
+    let f = fixture();
+    // What `oras copy` / `crane pull` leave: untagged entries without repository or pin.
+    let loose = tempfile::tempdir().unwrap();
+    write_layout(loose.path(), &[]);
+    let mut index: Value =
+        serde_json::from_slice(&std::fs::read(loose.path().join("index.json")).unwrap()).unwrap();
+    for img in [&f.installer, &f.module] {
+        for (d, b) in &img.blobs {
+            std::fs::write(
+                loose
+                    .path()
+                    .join("blobs/sha256")
+                    .join(d.strip_prefix("sha256:").unwrap()),
+                b,
+            )
+            .unwrap();
+        }
+        index["manifests"].as_array_mut().unwrap().push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": img.manifest_digest.to_string(), "size": img.manifest.len()}));
+    }
+    std::fs::write(
+        loose.path().join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    f.store
+        .import_path(loose.path(), &ImportOptions::default(), None)
+        .unwrap();
+    // A bundle's untagged (by-digest) entry in the root repository is pinned by the import.
+    let mut files = BTreeMap::new();
+    layout(
+        &mut files,
+        "",
+        &[Entry {
+            image: &f.deckhouse,
+            annotations: json!({REF: format!("registry.deckhouse.ru/deckhouse/ee@{}", f.deckhouse.manifest_digest)}),
+        }],
+    );
+    let p = f.dir.path().join("p.tar");
+    std::fs::write(&p, gnu_tar(&files)).unwrap();
+    f.store
+        .import_bundle(&p, &BundleOptions::default(), None)
+        .unwrap();
+    let listed: Vec<(Digest, bool)> = f
+        .store
+        .untagged()
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.digest, u.gc_root))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (f.installer.manifest_digest.clone(), false),
+            (f.module.manifest_digest.clone(), false),
+            (f.deckhouse.manifest_digest.clone(), true),
+        ]
+    );
+    f.store.pin(&f.module.manifest_digest).unwrap();
+    let gc = gc_now(&f.store);
+    assert_eq!(gc.forgotten, vec![f.installer.manifest_digest.clone()]);
+    assert!(!f.store.has(&f.installer.manifest_digest).unwrap());
+    assert!(f.store.has(&f.module.manifest_digest).unwrap());
+    assert!(f.store.has(&f.deckhouse.manifest_digest).unwrap());
+    assert_eq!(f.store.untagged().unwrap().len(), 2);
+    // Unpinned, it goes at the next collection, entry and all.
+    f.store.unpin(&f.module.manifest_digest).unwrap();
+    let gc = gc_now(&f.store);
+    assert_eq!(gc.forgotten, vec![f.module.manifest_digest.clone()]);
+    assert!(!f.store.has(&f.module.manifest_digest).unwrap());
+    assert!(f.store.unpin(&f.module.manifest_digest).is_err());
+}
+
+#[test]
+fn removing_an_image_can_remove_its_referrers() {
+    let f = fixture();
+    let sbom = referrer(70, &f.installer);
+    let mut files = BTreeMap::new();
+    layout(
+        &mut files,
+        "install/",
+        &[d8(&f.installer, "", "v1"), d8(&sbom, "", "sha256-x.sbom")],
+    );
+    let p = f.dir.path().join("b.tar");
+    std::fs::write(&p, gnu_tar(&files)).unwrap();
+    f.store
+        .import_bundle(&p, &BundleOptions::default(), None)
+        .unwrap();
+    let refs = f.store.referrers(&f.installer.manifest_digest).unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].digest, sbom.manifest_digest);
+    let install = repo("install");
+    assert_eq!(
+        f.store
+            .forget(&install, &f.installer.manifest_digest, true)
+            .unwrap(),
+        2
+    );
+    assert!(f.store.repository_manifests(&install).unwrap().is_empty());
+    gc_now(&f.store);
+    assert!(!f.store.has(&sbom.manifest_digest).unwrap());
+}

@@ -47,6 +47,10 @@ pub struct GcReport {
     pub deleted_bytes: u64,
     /// Blobs referenced from the roots but not stored (an incomplete image; not an error).
     pub missing: Vec<Digest>,
+    /// Plain untagged `index.json` entries (no tag, repository or pin) removed because their
+    /// manifest was collected (or would be, on a dry run), sorted.
+    #[serde(default)]
+    pub forgotten: Vec<Digest>,
 }
 
 mod opt_secs {
@@ -108,14 +112,24 @@ impl Marker<'_> {
         }
     }
 
-    fn mark_roots(&mut self) -> Result<()> {
-        for desc in self.store.load_index()?.descriptors() {
-            self.mark(desc.digest, true);
+    /// Marks from the GC roots of `index.json`; returns the digests of the plain untagged
+    /// entries, which are not roots (see `refs::PIN_ANNOTATION`).
+    fn mark_roots(&mut self) -> Result<HashSet<Digest>> {
+        let mut loose = HashSet::new();
+        for v in self.store.load_index()?.items() {
+            let Ok(desc) = manifest::Descriptor::from_value(v) else {
+                continue;
+            };
+            if super::refs::is_gc_root(v) {
+                self.mark(desc.digest, true);
+            } else {
+                loose.insert(desc.digest);
+            }
         }
         for d in self.store.leased()? {
             self.mark(d, true);
         }
-        Ok(())
+        Ok(loose)
     }
 }
 
@@ -160,7 +174,7 @@ impl Store {
         rep.emit()?;
 
         let _g = self.lock(LockName::Gc, true)?;
-        m.mark_roots()?;
+        let loose = m.mark_roots()?;
         let mut report = GcReport {
             dry_run: opts.dry_run,
             examined: all.len() as u64,
@@ -209,6 +223,24 @@ impl Store {
             }
         }
         report.deleted.sort();
+        // Plain untagged entries whose manifest is gone (or was just collected) go too, so
+        // index.json never lists what the store does not hold.
+        let gone: Vec<Digest> = loose
+            .into_iter()
+            .filter(|d| !m.marked.contains(d) || report.deleted.binary_search(d).is_ok())
+            .collect();
+        if !gone.is_empty() {
+            report.forgotten = gone.clone();
+            report.forgotten.sort();
+            if !opts.dry_run {
+                self.update_index(|doc| {
+                    for d in &gone {
+                        doc.forget_loose(d);
+                    }
+                    Ok(())
+                })?;
+            }
+        }
         report.missing = m.missing.into_iter().collect();
         report.missing.sort();
         rep.p.current = None;

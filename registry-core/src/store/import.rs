@@ -423,6 +423,7 @@ impl<'s> Staging<'s> {
                         repository,
                         tag: Some(tag),
                         raw: raw.clone(),
+                        pin: false,
                     });
                 }
                 (_, entry) => {
@@ -431,6 +432,7 @@ impl<'s> Staging<'s> {
                         repository: entry.map(|e| e.repository).unwrap_or_default(),
                         tag: None,
                         raw: raw.clone(),
+                        pin: false,
                     });
                 }
             }

@@ -46,6 +46,7 @@ mod read;
 mod refs;
 mod repository;
 mod scrub;
+mod untagged;
 mod upload;
 
 use std::fs;
@@ -70,9 +71,10 @@ pub use lease::Lease;
 pub use manifest::{MediaKind, media_types};
 pub use progress::{Operation, Progress, ProgressFn};
 pub use read::{BlobReader, BlobStat};
-pub use refs::{TagEntry, validate_tag};
+pub use refs::{PIN_ANNOTATION, TagEntry, validate_tag};
 pub use repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
 pub use scrub::{CorruptBlob, ForeignFile, ScrubOptions, ScrubReport};
+pub use untagged::UntaggedEntry;
 pub use upload::{UploadId, UploadInfo};
 
 use error::IoContext;

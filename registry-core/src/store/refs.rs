@@ -19,6 +19,22 @@ use super::repository::{REPOSITORY_ANNOTATION, Repository};
 
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
+/// Annotation (value `"true"`) pinning an untagged `index.json` entry of the root repository, so
+/// GC keeps it. Tagged entries and entries with a repository annotation are GC roots anyway; a
+/// plain untagged entry (as `oras copy` or `crane pull` write) is not: GC collects its manifest
+/// once the grace period is over and drops the entry.
+pub const PIN_ANNOTATION: &str = "io.deckhouse.registry.pinned";
+
+/// Whether an `index.json` entry keeps what it references alive (see [`PIN_ANNOTATION`]).
+pub(crate) fn is_gc_root(v: &Value) -> bool {
+    ref_name_of(v).is_some()
+        || repository_of(v).is_some()
+        || v.get("annotations")
+            .and_then(|a| a.get(PIN_ANNOTATION))
+            .and_then(Value::as_str)
+            == Some("true")
+}
+
 /// A tag in `index.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -211,14 +227,6 @@ impl IndexDoc {
         r
     }
 
-    /// Every descriptor (tagged or not).
-    pub(crate) fn descriptors(&self) -> Vec<manifest::Descriptor> {
-        self.items()
-            .iter()
-            .filter_map(|v| manifest::Descriptor::from_value(v).ok())
-            .collect()
-    }
-
     /// Every descriptor that parses, with its repository and tag.
     pub(crate) fn entries(&self) -> Vec<IndexEntry> {
         self.items()
@@ -272,17 +280,32 @@ impl IndexDoc {
     }
 
     /// Records `target` in `repo` without a tag, unless `repo` already lists its digest.
+    /// In the root repository the entry is pinned (an existing unpinned untagged entry of the
+    /// digest gets the pin), so it stays a GC root.
     pub(crate) fn keep_in(&mut self, repo: &Repository, target: &manifest::Descriptor) {
-        let listed = self
-            .entries()
-            .iter()
-            .any(|e| &e.repository == repo && e.descriptor.digest == target.digest);
-        if listed {
+        let digest = target.digest.to_string();
+        let pinned = self.with_items(|items| {
+            let mut listed = false;
+            for v in items.iter_mut() {
+                if in_repository(v, repo)
+                    && v.get("digest").and_then(Value::as_str) == Some(digest.as_str())
+                {
+                    listed = true;
+                    if repo.is_root() && !is_gc_root(v) {
+                        set_pin(v, true);
+                    }
+                }
+            }
+            listed
+        });
+        if pinned {
             return;
         }
         let mut annotations = Map::new();
         if !repo.is_root() {
             annotations.insert(REPOSITORY_ANNOTATION.into(), json!(repo.as_str()));
+        } else {
+            annotations.insert(PIN_ANNOTATION.into(), json!("true"));
         }
         let entry = descriptor_value(target, annotations);
         self.with_items(|items| items.push(entry));
@@ -299,6 +322,16 @@ impl IndexDoc {
             });
             before - items.len()
         })
+    }
+
+    /// Removes the plain untagged entries (not GC roots) of `digest`.
+    pub(crate) fn forget_loose(&mut self, digest: &Digest) {
+        let digest = digest.to_string();
+        self.with_items(|items| {
+            items.retain(|v| {
+                is_gc_root(v) || v.get("digest").and_then(Value::as_str) != Some(digest.as_str())
+            })
+        });
     }
 
     /// Removes `tag` from `repo`.
@@ -324,6 +357,9 @@ pub(crate) struct Placement {
     pub(crate) repository: Repository,
     pub(crate) tag: Option<String>,
     pub(crate) raw: Value,
+    /// Pin an untagged entry of the root repository (bundle imports do; `import_path` keeps
+    /// what the layout said).
+    pub(crate) pin: bool,
 }
 
 /// A tag that a merge moved (or would move) from one digest to another.
@@ -363,6 +399,8 @@ impl Placement {
                 REPOSITORY_ANNOTATION.into(),
                 json!(self.repository.as_str()),
             );
+        } else if self.pin && self.tag.is_none() {
+            ann.insert(PIN_ANNOTATION.into(), json!("true"));
         }
         if !ann.is_empty() {
             entry.insert("annotations".into(), Value::Object(ann));
@@ -457,6 +495,24 @@ impl IndexDoc {
         }
         self.doc.insert("manifests".into(), Value::Array(items));
         Ok(moved)
+    }
+}
+
+/// Sets or removes the pin annotation of an entry.
+pub(crate) fn set_pin(v: &mut Value, pin: bool) {
+    let Value::Object(m) = v else { return };
+    let ann = m
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(a) = ann {
+        if pin {
+            a.insert(PIN_ANNOTATION.into(), json!("true"));
+        } else {
+            a.remove(PIN_ANNOTATION);
+        }
+        if a.is_empty() {
+            m.remove("annotations");
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use crate::store::digest::Digest;
 use crate::store::error::{IoContext, Result, StoreError};
 use crate::store::layout::OCI_LAYOUT_CONTENT;
 use crate::store::manifest::{self, MAX_MANIFEST};
-use crate::store::refs::{IndexEntry, ORIGINAL_REF_NAME, REF_NAME};
+use crate::store::refs::{IndexEntry, ORIGINAL_REF_NAME, PIN_ANNOTATION, REF_NAME};
 use crate::store::repository::{REPOSITORY_ANNOTATION, Repository};
 
 /// What to export as a bundle.
@@ -99,6 +99,7 @@ fn bundle_descriptor(raw: &Value, short: Option<&str>) -> Value {
         _ => Map::new(),
     };
     ann.remove(REPOSITORY_ANNOTATION);
+    ann.remove(PIN_ANNOTATION);
     match ann.remove(ORIGINAL_REF_NAME) {
         Some(orig) => {
             ann.insert(REF_NAME.into(), orig);

@@ -420,6 +420,7 @@ impl Survey {
                     repository: trepo,
                     tag,
                     raw: raw.clone(),
+                    pin: true,
                 });
             }
             if opts.require_complete && !missing.is_empty() {
