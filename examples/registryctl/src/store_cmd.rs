@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use registry_core::store::{
-    BundleOptions, BundleReport, Digest, ExportOptions, GcOptions, Progress, ScrubOptions, Store,
-    StoreError, StoreOptions,
+    BundleExportOptions, BundleOptions, BundleReport, Digest, ExportOptions, GcOptions, Progress,
+    Repository, ScrubOptions, Store, StoreError, StoreOptions,
 };
 
 /// Arguments of `registryctl store`.
@@ -118,6 +118,39 @@ enum StoreCommand {
         /// Gzip the tar (implied by a `.tar.gz`/`.tgz` name).
         #[arg(long)]
         gzip: bool,
+        /// Write a `d8 mirror` bundle (a folder of platform/module/security tars) instead.
+        #[arg(long)]
+        bundle: bool,
+        /// With --bundle: only these repositories (repeatable; default all).
+        #[arg(long)]
+        repository: Vec<String>,
+        /// With --bundle: also export the referrers of what is exported.
+        #[arg(long)]
+        referrers: bool,
+        /// With --bundle: write the layout folders (blobs hard-linked) instead of tars.
+        #[arg(long)]
+        unpacked: bool,
+    },
+    /// List the untagged index.json entries (repository, digest, whether GC keeps them).
+    Untagged,
+    /// Pin an untagged manifest in the root repository so GC keeps it (or --unpin).
+    Pin {
+        /// The manifest or index digest.
+        digest: String,
+        /// Remove the pin instead.
+        #[arg(long)]
+        unpin: bool,
+    },
+    /// Remove every index.json entry of a manifest in a repository (tags too).
+    Forget {
+        /// The manifest or index digest.
+        digest: String,
+        /// The repository (default: the root repository).
+        #[arg(long, default_value = "")]
+        repository: String,
+        /// Also remove the entries of its OCI 1.1 referrers (signatures, SBOMs).
+        #[arg(long)]
+        referrers: bool,
     },
     /// Report whether images (tags or digests) are complete; exit 1 if not.
     Completeness {
@@ -139,6 +172,7 @@ impl From<StoreError> for Failure {
         match e {
             StoreError::InvalidDigest { .. }
             | StoreError::InvalidTag { .. }
+            | StoreError::InvalidRepository { .. }
             | StoreError::Import { .. }
             | StoreError::InvalidLayout { .. }
             | StoreError::InvalidManifest { .. } => Failure::Usage(line),
@@ -475,7 +509,85 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_bundle_report(&r)?;
             }
         }
-        StoreCommand::Export { tags, output, gzip } => {
+        StoreCommand::Export {
+            tags,
+            output,
+            bundle: true,
+            repository,
+            referrers,
+            unpacked,
+            ..
+        } => {
+            let repositories = repository
+                .iter()
+                .map(|r| Repository::parse(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let opts = BundleExportOptions {
+                repositories,
+                tags,
+                referrers,
+                unpacked,
+            };
+            let r = store.export_bundle(&output, &opts)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                for f in &r.files {
+                    out(f)?;
+                }
+                eprintln!(
+                    "exported {} layout(s), {} image(s), {} blob file(s), {} bytes ({} hard-linked)",
+                    r.layouts.len(),
+                    r.images,
+                    r.blobs,
+                    r.bytes,
+                    r.linked
+                );
+            }
+        }
+        StoreCommand::Untagged => {
+            let list = store.untagged()?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for u in &list {
+                    let repo = if u.repository.is_root() {
+                        "(root)"
+                    } else {
+                        u.repository.as_str()
+                    };
+                    let keep = if u.gc_root { "kept" } else { "not a GC root" };
+                    out(&format!("{repo} {} {keep}", u.digest))?;
+                }
+            }
+        }
+        StoreCommand::Pin { digest: d, unpin } => {
+            let d = digest(&d)?;
+            if unpin {
+                store.unpin(&d)?;
+            } else {
+                store.pin(&d)?;
+            }
+        }
+        StoreCommand::Forget {
+            digest: d,
+            repository,
+            referrers,
+        } => {
+            let d = digest(&d)?;
+            let repo = Repository::parse(&repository)?;
+            let n = store.forget(&repo, &d, referrers)?;
+            if n == 0 {
+                return Err(Failure::Problem(format!("{d} has no entry in {repo}")));
+            }
+            eprintln!(
+                "removed {n} index.json entr{}",
+                if n == 1 { "y" } else { "ies" }
+            );
+        }
+        StoreCommand::Export {
+            tags, output, gzip, ..
+        } => {
             let bar = Bar::new("export");
             let mut cb = |p: &Progress| bar.update(p);
             let name = output.to_string_lossy();

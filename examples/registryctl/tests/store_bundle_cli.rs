@@ -156,3 +156,65 @@ fn a_bundle_folder_imports_and_reports_every_layout() {
     );
     let _ = dh;
 }
+
+#[test]
+fn export_bundle_reimports_and_untagged_entries_are_managed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let mut files = Vec::new();
+    layout(&mut files, "", b"deckhouse layer", "v1.69.0");
+    layout(&mut files, "install/", b"installer layer", "v1.69.0");
+    let tar = dir.path().join("platform.tar");
+    std::fs::write(&tar, gnu_tar(&files)).unwrap();
+    assert!(
+        store(&root, &["import", tar.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    let out = dir.path().join("out");
+    let o = store(&root, &["export", "--bundle", "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "platform.tar\n");
+    let fresh = dir.path().join("fresh");
+    let o = store(&fresh, &["import", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "v1.69.0\ninstall:v1.69.0\n"
+    );
+
+    // An untagged entry: listed, pinned, forgotten.
+    let o = store(&fresh, &["--json", "ls", "--tags"]);
+    let tags: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "v1.69.0" && t.get("repository").is_none())
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        store(&fresh, &["tag", "v1.69.0", "--delete"])
+            .status
+            .success()
+    );
+    assert!(store(&fresh, &["pin", &d]).status.success());
+    let o = store(&fresh, &["untagged"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("(root) {d} kept\n")
+    );
+    let o = store(&fresh, &["forget", &d]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("removed 1 index.json entry"));
+    assert_eq!(store(&fresh, &["forget", &d]).status.code(), Some(1));
+    assert_eq!(
+        store(&fresh, &["forget", "--repository", "Bad", &d])
+            .status
+            .code(),
+        Some(2)
+    );
+}
