@@ -1107,3 +1107,36 @@ fn removing_an_image_can_remove_its_referrers() {
     gc_now(&f.store);
     assert!(!f.store.has(&sbom.manifest_digest).unwrap());
 }
+
+#[test]
+fn large_layers_hash_on_worker_threads_and_a_bad_one_still_refuses() {
+    let f = fixture();
+    let big = image(80, 3, 17 << 20);
+    let mut files = BTreeMap::new();
+    layout(&mut files, "install/", &[d8(&big, "", "v1")]);
+    let good = gnu_tar(&files);
+    let p = f.dir.path().join("big.tar");
+    // The last layer corrupted (same size): a worker finds it.
+    let mut bad = files.clone();
+    let last = big.layer_digests[2].to_string();
+    let name = format!(
+        "install/blobs/sha256/{}",
+        last.strip_prefix("sha256:").unwrap()
+    );
+    let mut data = bad[&name].clone();
+    data[12345] ^= 1;
+    bad.insert(name, data);
+    refused(&f, "bad-big.tar", &gnu_tar(&bad), "content hashes to");
+    std::fs::write(&p, &good).unwrap();
+    let r = f
+        .store
+        .import_bundle(&p, &BundleOptions::default(), None)
+        .unwrap();
+    assert_eq!(r.blobs_added as usize, big.blobs.len());
+    assert_eq!(all_blobs_valid(&f.root()), Ok(big.blobs.len()));
+    let fresh = Store::open(f.dir.path().join("s2")).unwrap();
+    fresh
+        .import_bundle_stream(&mut &good[..], "", &BundleOptions::default(), None)
+        .unwrap();
+    assert!(fresh.completeness(&["install:v1".into()]).unwrap().complete);
+}

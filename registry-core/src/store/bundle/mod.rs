@@ -282,7 +282,7 @@ impl Store {
             shown,
             opts,
             &mut |item, r| match &item.kind {
-                Kind::Blob(d) if !staging.staged.contains_key(d) && !self.has(d)? => {
+                Kind::Blob(d) if !staging.has(d) && !self.has(d)? => {
                     staging.stage(item, d, r, None, &mut rep)?;
                     if item.size <= MAX_MANIFEST {
                         let p = staging.path_of(d);
@@ -296,6 +296,7 @@ impl Store {
                 _ => survey.visit(0, item, r, opts),
             },
         )?;
+        staging.settle_all()?;
         let names = vec![shown.to_owned()];
         let plan = survey.plan(self, &sources, &names, opts)?;
         let unneeded: Vec<Digest> = staging
@@ -333,6 +334,7 @@ impl Store {
         opts: &BundleOptions,
         rep: &mut Reporter<'_>,
     ) -> Result<BundleReport> {
+        staging.settle_all()?;
         if let Some((d, _)) = plan
             .expected
             .iter()
@@ -401,7 +403,7 @@ fn stage_planned(
 ) -> Result<()> {
     if let Kind::Blob(d) = &item.kind
         && let Some(size) = plan.expected.get(d)
-        && !staging.staged.contains_key(d)
+        && !staging.has(d)
     {
         staging.stage(item, d, r, Some(*size), rep)?;
         rep.item(Some(item.path.clone()))?;

@@ -16,8 +16,26 @@ use crate::store::layout::{self, sync_dir};
 use crate::store::lock::create_locked;
 use crate::store::progress::Reporter;
 
+/// Blobs larger than this are hashed and written on a worker thread while the next entries are
+/// read, so two layers hash on two cores at once.
+const PARALLEL_ABOVE: u64 = crate::store::manifest::MAX_MANIFEST;
+
+/// Worker threads in flight at most (the machine's cores, at most 4).
+fn max_in_flight() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// A blob being hashed and written on a worker thread.
+struct InFlight {
+    path: String,
+    digest: Digest,
+    size: u64,
+    handle: std::thread::JoinHandle<Result<u64>>,
+}
+
 /// A locked staging folder and what is in it.
 pub(crate) struct Staging<'s> {
+    in_flight: std::collections::VecDeque<InFlight>,
     store: &'s Store,
     dir: PathBuf,
     lock_path: PathBuf,
@@ -29,6 +47,10 @@ pub(crate) struct Staging<'s> {
 
 impl Drop for Staging<'_> {
     fn drop(&mut self) {
+        // Workers first: they write into the folder about to be removed.
+        for f in self.in_flight.drain(..) {
+            let _ = f.handle.join();
+        }
         let _ = fs::remove_dir_all(&self.dir);
         let _ = fs::remove_file(&self.lock_path);
         if self.reserved > 0 && self.store.inner.opts.quota.is_some() {
@@ -61,6 +83,7 @@ impl<'s> Staging<'s> {
             _lock: lock,
             staged: BTreeMap::new(),
             reserved: 0,
+            in_flight: Default::default(),
         })
     }
 
@@ -88,6 +111,9 @@ impl<'s> Staging<'s> {
         }
         let mut w = self.store.writer(d.algorithm())?;
         w.check_quota(item.size)?;
+        if item.size > PARALLEL_ABOVE {
+            return self.stage_on_worker(item, d, r, w, rep);
+        }
         let mut buf = vec![0u8; 1 << 20];
         let mut left = item.size;
         while left > 0 {
@@ -103,8 +129,92 @@ impl<'s> Staging<'s> {
             left -= n as u64;
             rep.bytes(n as u64)?;
         }
+        let result = w.stage(d, &self.path_of(d));
+        self.settled(&item.path, d, item.size, result)
+    }
+
+    /// Whether `d` is staged or being staged.
+    pub(crate) fn has(&self, d: &Digest) -> bool {
+        self.staged.contains_key(d) || self.in_flight.iter().any(|f| &f.digest == d)
+    }
+
+    /// Reads the entry here and hands its bytes to a worker that hashes and writes them.
+    fn stage_on_worker(
+        &mut self,
+        item: &Item,
+        d: &Digest,
+        r: &mut dyn Read,
+        mut w: crate::store::BlobWriter,
+        rep: &mut Reporter<'_>,
+    ) -> Result<()> {
+        while self.in_flight.len() >= max_in_flight() {
+            self.settle_oldest()?;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
         let dest = self.path_of(d);
-        match w.stage(d, &dest) {
+        let digest = d.clone();
+        let handle = std::thread::spawn(move || -> Result<u64> {
+            for buf in rx {
+                w.write_bytes(&buf)?;
+            }
+            w.stage(&digest, &dest)
+        });
+        let mut left = item.size;
+        let mut failed = None;
+        while left > 0 {
+            let mut buf = vec![0u8; (1usize << 20).min(left as usize)];
+            let n = match r.read(&mut buf) {
+                Ok(0) => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+                other => other,
+            };
+            let n = match n {
+                Ok(n) => n,
+                Err(e) => {
+                    failed = Some(data_error(item, e));
+                    break;
+                }
+            };
+            buf.truncate(n);
+            left -= n as u64;
+            if tx.send(buf).is_err() {
+                break; // the worker failed; its error is reported below
+            }
+            if let Err(e) = rep.bytes(n as u64) {
+                failed = Some(e);
+                break;
+            }
+        }
+        drop(tx);
+        self.in_flight.push_back(InFlight {
+            path: item.path.clone(),
+            digest: d.clone(),
+            size: item.size,
+            handle,
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn settle_oldest(&mut self) -> Result<()> {
+        let Some(f) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let result = f.handle.join().unwrap_or(Err(StoreError::Cancelled));
+        self.settled(&f.path, &f.digest, f.size, result)
+    }
+
+    /// Waits for every worker; the first failure refuses the import.
+    pub(crate) fn settle_all(&mut self) -> Result<()> {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn settled(&mut self, path: &str, d: &Digest, size: u64, result: Result<u64>) -> Result<()> {
+        match result {
             Ok(reserved) => self.reserved += reserved,
             Err(StoreError::DigestMismatch {
                 actual,
@@ -112,13 +222,13 @@ impl<'s> Staging<'s> {
                 ..
             }) => {
                 return Err(refuse(
-                    &item.path,
+                    path,
                     format!("content hashes to {actual} ({actual_size} bytes), not {d}"),
                 ));
             }
             Err(e) => return Err(e),
         }
-        self.staged.insert(d.clone(), item.size);
+        self.staged.insert(d.clone(), size);
         Ok(())
     }
 
