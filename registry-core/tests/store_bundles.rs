@@ -271,6 +271,10 @@ fn a_d8_bundle_folder_imports_completely() {
             "{rp}:{tag}"
         );
     }
+    // An unknown tag is named as such.
+    let unknown = f.store.completeness(&["install:v9".into()]).unwrap();
+    assert!(!unknown.complete);
+    assert!(unknown.images[0].problems[0].starts_with("unknown tag \"install:v9\""));
     // Everything the report names is complete; nothing was skipped silently.
     let refs = r.references();
     assert_eq!(refs.len(), checks.len());
