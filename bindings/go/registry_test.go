@@ -309,3 +309,25 @@ func TestBadOptionValuesAreQuoted(t *testing.T) {
 		t.Fatalf("dialect fancy: %v", err)
 	}
 }
+
+// An empty path would be the current directory: OpenStore, Apply and Preflight refuse it, and a
+// missing preflight folder is an error (registryctl preflight exits 2 for it), not an empty report.
+func TestEmptyPathsAndMissingPreflightFolder(t *testing.T) {
+	if _, err := OpenStore("", StoreOptions{}); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "empty path") {
+		t.Fatalf("OpenStore(\"\"): %v", err)
+	}
+	r, err := Render(validate(t, "direct.yaml"), nil, nil, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(r, ""); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "empty path") {
+		t.Fatalf("Apply(r, \"\"): %v", err)
+	}
+	if _, err := Preflight(""); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "empty path") {
+		t.Fatalf("Preflight(\"\"): %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	if rep, err := Preflight(missing); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("Preflight(missing): %v %+v", err, rep)
+	}
+}
