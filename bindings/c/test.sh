@@ -100,5 +100,5 @@ if (cd "$work" && ./readme-so >/dev/null 2>&1); then
 fi
 rm -rf "$work/readme-store"
 (cd "$work" && LD_LIBRARY_PATH="$lib" ./readme-so)
-ldd "$work/readme-so" | grep -q "libdeckhouse_registry.so => $lib/" || { ldd "$work/readme-so"; exit 1; }
+LD_LIBRARY_PATH="$lib" ldd "$work/readme-so" | grep -q "libdeckhouse_registry.so => $lib/" || { LD_LIBRARY_PATH="$lib" ldd "$work/readme-so"; exit 1; }
 echo "C ABI: header, build, Valgrind and ASan runs passed"
