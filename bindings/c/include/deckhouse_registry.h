@@ -173,7 +173,8 @@ dr_status dr_plan(const char *current_json,
 // Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections in
 // `conf.d` / `conf2.d`. `*report_json` receives `{"findings": [{"file", "line", "key"}],
 // "unreadable": [{"file", "message"}]}`; any finding or unreadable file means custom registry
-// configuration that must be migrated before the first switch.
+// configuration that must be migrated before the first switch. A missing, unreadable or
+// empty `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report).
 dr_status dr_preflight(const char *etc_containerd_dir, char **report_json, struct dr_error **err);
 
 // Frees a reader. NULL is a no-op; call it at most once.

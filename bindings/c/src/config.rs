@@ -195,7 +195,8 @@ pub extern "C" fn dr_render(
 /// Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections in
 /// `conf.d` / `conf2.d`. `*report_json` receives `{"findings": [{"file", "line", "key"}],
 /// "unreadable": [{"file", "message"}]}`; any finding or unreadable file means custom registry
-/// configuration that must be migrated before the first switch.
+/// configuration that must be migrated before the first switch. A missing, unreadable or
+/// empty `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_preflight(
     etc_containerd_dir: *const c_char,
@@ -206,7 +207,8 @@ pub extern "C" fn dr_preflight(
         // SAFETY: NUL-terminated string per the API contract.
         let dir = unsafe { arg_str(etc_containerd_dir, "etc_containerd_dir") }?;
         out_ptr(report_json, "report_json")?;
-        let report = containerd::preflight(Path::new(dir));
+        let report = containerd::preflight(Path::new(dir))
+            .map_err(|e| Fail::new(dr_status::Io, e.to_string()))?;
         put_string(report_json, to_json(&report)?);
         Ok(())
     })

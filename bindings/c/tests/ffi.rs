@@ -209,3 +209,56 @@ fn store_round_trip_and_cancellation() {
     assert_eq!(take_err(err).0, dr_status::Cancelled);
     dr_store_free(store);
 }
+
+/// An empty path would be the current directory: the store, apply and preflight refuse it with
+/// a message saying so, and a missing preflight folder is an error, not an empty report.
+#[test]
+fn empty_paths_and_a_missing_preflight_folder_are_errors() {
+    let mut store = null_mut();
+    let mut err = null_mut();
+    assert_eq!(
+        dr_store_open(c"".as_ptr(), null(), &mut store, &mut err),
+        dr_status::Io
+    );
+    assert!(store.is_null());
+    assert!(take_err(err).1.contains("empty path"));
+
+    let direct = validate("direct.yaml");
+    let mut rendered = null_mut();
+    assert_eq!(
+        dr_render(
+            direct.as_ptr(),
+            null(),
+            null(),
+            null(),
+            &mut rendered,
+            null_mut()
+        ),
+        dr_status::Ok
+    );
+    let rendered = CString::new(take(rendered)).unwrap();
+    let mut report = null_mut();
+    let mut err = null_mut();
+    assert_eq!(
+        dr_apply(rendered.as_ptr(), c"".as_ptr(), &mut report, &mut err),
+        dr_status::Io
+    );
+    assert!(report.is_null());
+    assert!(take_err(err).1.contains("empty path"));
+
+    let mut err = null_mut();
+    assert_eq!(
+        dr_preflight(c"".as_ptr(), &mut report, &mut err),
+        dr_status::Io
+    );
+    assert!(take_err(err).1.contains("empty path"));
+    let dir = tempfile::tempdir().unwrap();
+    let missing = CString::new(dir.path().join("missing").to_str().unwrap()).unwrap();
+    let mut err = null_mut();
+    assert_eq!(
+        dr_preflight(missing.as_ptr(), &mut report, &mut err),
+        dr_status::Io
+    );
+    assert!(report.is_null());
+    assert!(take_err(err).1.contains("missing: cannot read the folder"));
+}

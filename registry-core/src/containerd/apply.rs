@@ -68,6 +68,7 @@ pub struct ApplyReport {
 /// The first I/O error, naming the path. Files already renamed into place stay (each is
 /// complete); the state file is written last, so a retry cleans up what a failed run left.
 pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
+    refuse_empty_root(root)?;
     let mut report = ApplyReport::default();
     let hosts_dir = rendered.config_path.as_str();
     let state_path = format!("{hosts_dir}/{HOSTS_STATE_FILE}");
@@ -178,4 +179,16 @@ impl OwnerOnly for fs::OpenOptions {
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// An empty root would put every node path under the current directory: refused, so a caller
+/// that lost its root value never writes into wherever the process happens to run.
+fn refuse_empty_root(root: &Path) -> io::Result<()> {
+    if root.as_os_str().is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "apply: the root is an empty path; name the folder to write under (\"/\" for the node itself)",
+        ));
+    }
+    Ok(())
 }

@@ -102,7 +102,9 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
     }
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     let options_json = serde_json::to_string(options).unwrap_or_default();
-    let version = hex_sha256(format!("{}\n{options_json}", canonical_json(config)).as_bytes());
+    // The phase is hashed too: legacy 1.x renders other files in the final phase.
+    let (model, phase) = (canonical_json(config), config.transition);
+    let version = hex_sha256(format!("{model}\n{phase}\n{options_json}").as_bytes());
     Ok(Rendered {
         version,
         config_path: options.config_path.clone(),
