@@ -21,7 +21,9 @@
 
 mod apply;
 mod build;
+mod confined;
 mod model;
+mod node_paths;
 mod options;
 mod preflight;
 mod render;
@@ -34,6 +36,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use apply::{ApplyReport, CleanupPlan, apply, stale_host_dirs};
 pub use build::{LOCAL_ENDPOINT, REGISTRY_PORT, node_config};
 pub use model::{Mirror, MirrorAuth, NodeConfig, Rewrite};
+pub use node_paths::check_host_dir;
 pub use options::{ContainerdMajor, ContainerdVersion, Dialect, RenderOptions};
 pub use preflight::{PreflightFinding, PreflightReport, UnreadableFile, preflight};
 pub use render::{

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Mirror, NodeConfig, canonical_json, hex_sha256};
+use super::node_paths;
 use super::options::{ContainerdMajor, Dialect, RenderOptions};
 use super::toml::{toml_array, toml_string};
 use super::{FileMode, RenderError};
@@ -68,7 +69,7 @@ pub struct Rendered {
 /// [`RenderError::Refused`] when the upstream dialect cannot express the configuration
 /// (a path rewrite, or two credentials for one mirror host).
 pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, RenderError> {
-    check_config_path(&options.config_path)?;
+    node_paths::check_config_path(&options.config_path).map_err(RenderError::InvalidOptions)?;
     if options.version.generation() != options.containerd {
         return Err(RenderError::InvalidOptions(format!(
             "containerd {} is not a {:?} release",
@@ -110,22 +111,6 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
         host_dirs: out.host_dirs,
         warnings: out.warnings,
     })
-}
-
-/// An absolute, normalised path without control characters: it is written into config.toml.
-fn check_config_path(path: &str) -> Result<(), RenderError> {
-    let normal = path.starts_with('/')
-        && path.len() > 1
-        && !path.ends_with('/')
-        && path[1..]
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
-    if !normal || path.chars().any(char::is_control) {
-        return Err(RenderError::InvalidOptions(format!(
-            "config path {path:?} must be an absolute path without '.', '..', empty segments or a trailing '/'"
-        )));
-    }
-    Ok(())
 }
 
 #[derive(Default)]
