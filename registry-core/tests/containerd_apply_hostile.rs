@@ -160,8 +160,8 @@ fn file_paths_outside_the_renderers_shapes_refuse_the_whole_set() {
             "not a path the renderer writes",
         ),
         (
-            "/etc/containerd/registry.d/other.example/hosts.toml",
-            "does not list",
+            "/etc/containerd/registry.d/not_a.host/hosts.toml",
+            "is in host folder",
         ),
         (
             "/etc/containerd/registry.d/a.example.com:8443/sub/hosts.toml",

@@ -136,18 +136,16 @@ pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
 fn check_set(rendered: &Rendered) -> io::Result<()> {
     let config_path = rendered.config_path.as_str();
     node_paths::check_config_path(config_path).map_err(|e| refusal(format!("refused: {e}")))?;
-    let mut host_dirs = BTreeSet::new();
     for dir in &rendered.host_dirs {
         check_host_dir(dir).map_err(|e| {
             refusal(format!(
                 "refused: host folder {dir:?} is not a host[:port] folder name: {e}"
             ))
         })?;
-        host_dirs.insert(dir.as_str());
     }
     let mut seen = BTreeSet::new();
     for file in &rendered.files {
-        node_paths::check_file_path(&file.path, config_path, &host_dirs)
+        node_paths::check_file_path(&file.path, config_path)
             .map_err(|e| refusal(format!("refused: file path {:?} {e}", file.path)))?;
         if !seen.insert(file.path.as_str()) {
             return Err(refusal(format!(

@@ -6,8 +6,6 @@
 //! load balancer's config, legacy CA files, and inside `config_path` the state file and
 //! `<host[:port]>/hosts.toml` or `<host[:port]>/<…>-ca.crt`.
 
-use std::collections::BTreeSet;
-
 use super::render::{CONFIG_PART, HOSTS_STATE_FILE, LEGACY_CA_DIR, NGINX_CONF};
 use crate::settings::grammar;
 
@@ -85,16 +83,11 @@ fn is_ca_file_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '_' | '-'))
 }
 
-/// Checks that `path` is a file the renderer can produce for `config_path` with these host
-/// folders.
+/// Checks that `path` is a file the renderer can produce for `config_path`.
 ///
 /// # Errors
 /// Why it is not, as a sentence fragment that follows the quoted path.
-pub(crate) fn check_file_path(
-    path: &str,
-    config_path: &str,
-    host_dirs: &BTreeSet<&str>,
-) -> Result<(), String> {
+pub(crate) fn check_file_path(path: &str, config_path: &str) -> Result<(), String> {
     if let Some(reason) = not_normal(path) {
         return Err(reason);
     }
@@ -131,11 +124,6 @@ pub(crate) fn check_file_path(
         ));
     };
     check_host_dir(dir).map_err(|e| format!("is in host folder {dir:?}, which is invalid: {e}"))?;
-    if !host_dirs.contains(dir) {
-        return Err(format!(
-            "is in host folder {dir:?}, which the set's hostDirs does not list"
-        ));
-    }
     if name == HOSTS_TOML || is_ca_file_name(name) {
         Ok(())
     } else {
@@ -150,8 +138,7 @@ mod tests {
     use super::*;
 
     fn check(path: &str) -> Result<(), String> {
-        let dirs = BTreeSet::from(["a.example:5000"]);
-        check_file_path(path, "/etc/containerd/registry.d", &dirs)
+        check_file_path(path, "/etc/containerd/registry.d")
     }
 
     #[test]
@@ -162,6 +149,7 @@ mod tests {
             "/opt/deckhouse/share/ca-certificates/registry-a.example-ca.crt",
             "/etc/containerd/registry.d/deckhouse_hosts_state.json",
             "/etc/containerd/registry.d/a.example:5000/hosts.toml",
+            "/etc/containerd/registry.d/b.example/hosts.toml",
             "/etc/containerd/registry.d/a.example:5000/https-m.example:443-ca.crt",
         ] {
             assert_eq!(check(p), Ok(()), "{p}");
@@ -197,10 +185,6 @@ mod tests {
             (
                 "/etc/containerd/registry.d/evil",
                 "only deckhouse_hosts_state.json",
-            ),
-            (
-                "/etc/containerd/registry.d/b.example/hosts.toml",
-                "does not list",
             ),
             ("/etc/containerd/registry.d/a_b/hosts.toml", "invalid"),
             (
