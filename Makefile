@@ -11,12 +11,12 @@ CARGO_FUZZ_VERSION := 0.13.2
 GO_MODULES := $(shell find . -name go.mod -not -path './target/*' -not -path './fuzz/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 TEST_LOG := target/test-output.log
 
-.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test
+.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test
 
 demo:
 	./scripts/demo.sh
 
-test: deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test
+test: deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test
 
 deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
@@ -60,6 +60,18 @@ go-binding-test:
 # The Python package: its own lints, a fresh venv, wheel build, pytest, stubtest, mypy --strict.
 python-test:
 	bindings/python/test.sh
+
+# The rendered node load balancer under real nginx (nginx -t, and a proxy over two loopback
+# backends). Installs Debian's nginx-light and libnginx-mod-stream if nginx or its stream module
+# is missing (and stops the nginx service the package starts under systemd); REQUIRE_NGINX=1 makes the test fail instead of skipping when nginx is absent.
+nginx-test:
+	@if [[ ! -x /usr/sbin/nginx || ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]]; then \
+	  sudo=""; [[ $$(id -u) -eq 0 ]] || sudo="sudo"; \
+	  echo "== installing nginx-light libnginx-mod-stream"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx-light libnginx-mod-stream; \
+	  if command -v systemctl >/dev/null; then $$sudo systemctl disable --now nginx 2>/dev/null || true; fi; \
+	fi
+	REQUIRE_NGINX=1 $(CARGO) test --locked -p registry-core --test nginx_real
 
 # The last line is the plain "N passed, N failed" total over every cargo test binary.
 rust-test:

@@ -400,3 +400,19 @@ fn a_set_from_hostile_json_is_refused() {
         "outside x\n"
     );
 }
+
+#[test]
+fn a_missing_root_is_made_and_a_refused_set_makes_none() {
+    let scene = Scene::new();
+    let root = scene.root.join("new/node");
+    let mut bad = rendered();
+    bad.files.push(file("/../x"));
+    assert!(apply(&bad, &root).is_err());
+    assert!(
+        !scene.root.join("new").exists(),
+        "a refused set created the root"
+    );
+    let set = rendered();
+    let report = apply(&set, &root).unwrap();
+    assert_eq!(report.changed.len(), set.files.len());
+}

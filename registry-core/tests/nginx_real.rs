@@ -212,7 +212,7 @@ fn start_nginx(nginx: &Path, dir: &Path, backends: &[SocketAddr]) -> (Nginx, Soc
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(dir.join("nginx.log")).unwrap())
             .spawn()
             .unwrap();
         let mut server = Nginx {
@@ -232,7 +232,8 @@ fn start_nginx(nginx: &Path, dir: &Path, backends: &[SocketAddr]) -> (Nginx, Soc
         }
         drop(server);
     }
-    panic!("nginx did not start listening");
+    let log = std::fs::read_to_string(dir.join("nginx.log")).unwrap_or_default();
+    panic!("nginx did not start listening:\n{log}");
 }
 
 #[test]

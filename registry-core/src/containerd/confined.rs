@@ -80,9 +80,11 @@ impl<'a> Root<'a> {
             .map_err(|e| with_path(e, self.root))
     }
 
-    /// Creates the folder `node_dir` and its missing parents, one component at a time, refusing
-    /// links as [`Root::examine`] does.
+    /// Creates the folder `node_dir` and its missing parents below the root, one component at a
+    /// time, refusing links as [`Root::examine`] does.
     fn create_dirs(&self, node_dir: &str) -> io::Result<()> {
+        // The root is the caller's to name: made if missing, links on the way to it allowed.
+        fs::create_dir_all(self.root).map_err(|e| with_path(e, self.root))?;
         let mut prefix = String::new();
         for segment in node_dir.split('/').filter(|s| !s.is_empty()) {
             prefix.push('/');
