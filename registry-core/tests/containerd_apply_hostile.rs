@@ -416,3 +416,69 @@ fn a_missing_root_is_made_and_a_refused_set_makes_none() {
     let report = apply(&set, &root).unwrap();
     assert_eq!(report.changed.len(), set.files.len());
 }
+
+/// Path segments a hostile set is made of: the renderer's own, the traversal ones, and junk.
+const SEGMENTS: &[&str] = &[
+    "..",
+    ".",
+    "",
+    "etc",
+    "containerd",
+    "registry.d",
+    "deckhouse.d",
+    "registry.toml",
+    "a.example.com:8443",
+    "hosts.toml",
+    "x-ca.crt",
+    "outside",
+    "sentinel",
+    "opt",
+    "deckhouse",
+    "share",
+    "ca-certificates",
+];
+
+fn hostile_path() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    (
+        any::<bool>(),
+        proptest::collection::vec(proptest::sample::select(SEGMENTS), 0..9),
+    )
+        .prop_map(|(absolute, segs)| {
+            let joined = segs.join("/");
+            if absolute {
+                format!("/{joined}")
+            } else {
+                joined
+            }
+        })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+    /// Whatever paths, host folders and config path a set names, nothing outside the root
+    /// changes, and a refused set changes nothing inside it either.
+    #[test]
+    fn no_set_changes_anything_outside_the_root(
+        paths in proptest::collection::vec(hostile_path(), 1..4),
+        host_dirs in proptest::collection::vec(proptest::sample::select(SEGMENTS), 0..3),
+        config_path in proptest::prop_oneof![
+            proptest::strategy::Just(REGISTRY_D.to_owned()),
+            hostile_path(),
+        ],
+    ) {
+        let scene = Scene::new();
+        let mut set = rendered();
+        set.config_path = config_path;
+        set.host_dirs.extend(host_dirs.iter().map(|d| (*d).to_owned()));
+        set.files.extend(paths.iter().map(|p| file(p)));
+        let outside = scene.outside_snapshot();
+        let inside = scene.root_snapshot();
+        let result = apply(&set, &scene.root);
+        proptest::prop_assert_eq!(scene.outside_snapshot(), outside);
+        if result.is_err() {
+            proptest::prop_assert_eq!(scene.root_snapshot(), inside);
+        }
+    }
+}
