@@ -223,6 +223,22 @@ fn a_host_folder_up_the_tree_cannot_delete_ca_files_outside() {
 
 #[test]
 fn hostile_config_paths_are_refused() {
+    // Normal paths outside /etc/containerd/: a host folder named `logrotate.d` under `/etc`
+    // would put a hosts.toml where logrotate runs it as root.
+    for config_path in ["/etc", "/var/lib", "/etc/containerd", "/etc/containerdx"] {
+        let scene = Scene::new();
+        let mut set = rendered();
+        set.config_path = config_path.into();
+        set.host_dirs.push("logrotate.d".into());
+        set.files
+            .push(file(&format!("{config_path}/logrotate.d/hosts.toml")));
+        assert_refused(
+            &scene,
+            &set,
+            &format!("{config_path:?}"),
+            "/etc/containerd/",
+        );
+    }
     for config_path in [
         "/etc/containerd/../../outside",
         "/etc/containerd/registry.d/",

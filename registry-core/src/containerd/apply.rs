@@ -73,7 +73,8 @@ pub struct ApplyReport {
 /// An error of kind [`io::ErrorKind::InvalidInput`], before anything is written, when a path in
 /// the set is not one the renderer produces (not absolute and normalised, or outside
 /// `/etc/containerd/deckhouse.d/registry.toml`, `/etc/kubernetes/registry-proxy/nginx.conf`,
-/// `/opt/deckhouse/share/ca-certificates/` and the set's `configPath`), when a host folder name
+/// `/opt/deckhouse/share/ca-certificates/` and the set's `configPath`, which must itself be in
+/// `/etc/containerd/`), when a host folder name
 /// is not `host[:port]`, or when a path to touch under `root` goes through a symbolic link; the
 /// message names the path and the reason. Otherwise the first I/O error, naming the path. Files
 /// already renamed into place stay (each is complete); the state file is written last, so a
@@ -135,7 +136,8 @@ pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
 /// path twice.
 fn check_set(rendered: &Rendered) -> io::Result<()> {
     let config_path = rendered.config_path.as_str();
-    node_paths::check_config_path(config_path).map_err(|e| refusal(format!("refused: {e}")))?;
+    node_paths::check_applied_config_path(config_path)
+        .map_err(|e| refusal(format!("refused: {e}")))?;
     for dir in &rendered.host_dirs {
         check_host_dir(dir).map_err(|e| {
             refusal(format!(

@@ -48,6 +48,23 @@ pub(crate) fn check_config_path(path: &str) -> Result<(), String> {
     }
 }
 
+/// Where apply accepts a `config_path`: containerd's own folder. Anywhere else a hostile set
+/// could write `<dir>/<host>/hosts.toml` into a folder another daemon reads (`/etc` with a host
+/// folder named `logrotate.d`), or remove a folder there through the state file.
+pub(crate) const CONFIG_PATH_PARENT: &str = "/etc/containerd";
+
+/// `config_path` checked as [`check_config_path`] does, and under [`CONFIG_PATH_PARENT`].
+pub(crate) fn check_applied_config_path(path: &str) -> Result<(), String> {
+    check_config_path(path)?;
+    match path.strip_prefix(CONFIG_PATH_PARENT) {
+        Some(rest) if rest.starts_with('/') => Ok(()),
+        _ => Err(format!(
+            "config path {path:?} is not in {CONFIG_PATH_PARENT}/; apply writes host folders \
+             only there"
+        )),
+    }
+}
+
 /// Checks a host folder name: one path segment that is a registry `host[:port]` (a DNS name
 /// or IPv4 address, an optional port 1–65535), as the settings grammar accepts them.
 ///
@@ -238,6 +255,21 @@ mod tests {
             "a b",
         ] {
             assert!(check_host_dir(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn applied_config_paths_stay_in_etc_containerd() {
+        assert!(check_applied_config_path("/etc/containerd/certs.d").is_ok());
+        for bad in [
+            "/etc",
+            "/etc/containerd",
+            "/etc/containerdx/a",
+            "/var/lib",
+            "/etc/logrotate.d",
+        ] {
+            let err = check_applied_config_path(bad).unwrap_err();
+            assert!(err.contains("/etc/containerd/"), "{bad}: {err}");
         }
     }
 
