@@ -15,7 +15,7 @@ TEST_LOG := target/test-output.log
 # temp_dir, mktemp, Go and Python), and `make test` removes it at the end, also on failure.
 TEST_TMP := $(CURDIR)/target/test-tmp
 
-.PHONY: demo test test-steps deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test
+.PHONY: demo test test-steps deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test
 
 demo:
 	./scripts/demo.sh
@@ -28,7 +28,7 @@ test:
 	  exit $$status
 
 # Fast checks first, then the Rust tests, then the slow binding and fuzz steps.
-test-steps: deps fmt-check clippy rust-test c-test go-binding-test go-test python-test fuzz-smoke
+test-steps: deps fmt-check clippy rust-test nginx-test c-test go-binding-test go-test python-test fuzz-smoke
 
 deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
@@ -74,6 +74,18 @@ go-binding-test:
 # The Python package: its own lints, a fresh venv, wheel build, pytest, stubtest, mypy --strict.
 python-test:
 	bindings/python/test.sh
+
+# The rendered node load balancer under real nginx (nginx -t, and a proxy over two loopback
+# backends). Installs Debian's nginx-light and libnginx-mod-stream if nginx or its stream module
+# is missing (and stops the nginx service the package starts under systemd); REQUIRE_NGINX=1 makes the test fail instead of skipping when nginx is absent.
+nginx-test:
+	@if [[ ! -x /usr/sbin/nginx || ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]]; then \
+	  sudo=""; [[ $$(id -u) -eq 0 ]] || sudo="sudo"; \
+	  echo "== installing nginx-light libnginx-mod-stream"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx-light libnginx-mod-stream; \
+	  if command -v systemctl >/dev/null; then $$sudo systemctl disable --now nginx 2>/dev/null || true; fi; \
+	fi
+	REQUIRE_NGINX=1 $(CARGO) test --locked -p registry-core --test nginx_real
 
 # Every test binary runs even after one fails (--no-fail-fast). The last lines are the failed
 # tests, if any, and the plain "N passed, N failed" total over every cargo test binary, printed
