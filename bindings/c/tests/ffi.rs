@@ -261,6 +261,8 @@ fn empty_paths_and_a_missing_preflight_folder_are_errors() {
     );
     assert!(report.is_null());
     assert!(take_err(err).1.contains("missing: cannot read the folder"));
+}
+
 /// Every entry below `dir`, links not followed: relative path → kind and contents.
 fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
