@@ -241,7 +241,7 @@ fn empty_paths_and_a_missing_preflight_folder_are_errors() {
     let mut err = null_mut();
     assert_eq!(
         dr_apply(rendered.as_ptr(), c"".as_ptr(), &mut report, &mut err),
-        dr_status::Io
+        dr_status::InvalidArgument
     );
     assert!(report.is_null());
     assert!(take_err(err).1.contains("empty path"));
