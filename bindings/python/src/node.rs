@@ -145,3 +145,10 @@ pub(crate) fn stale_host_dirs(
 ) -> PyResult<Bound<'_, PyAny>> {
     ser(py, &containerd::stale_host_dirs(&previous, &current))
 }
+
+/// The config.toml part merged into a main config.toml (containerd 1.x); raises `DocumentError`.
+#[pyfunction]
+pub(crate) fn merge_config(py: Python<'_>, main: &str, part: &str) -> PyResult<String> {
+    containerd::merge_config(main, part)
+        .map_err(|e| errors::raise(py, "DocumentError", e.to_string(), &[]))
+}

@@ -45,6 +45,7 @@ __all__ = [
     "apply_node_config",
     "preflight",
     "cleanup_plan",
+    "merge_config",
     "Store",
     "BlobWriter",
 ]
@@ -204,10 +205,22 @@ def render_node_config(
 def apply_node_config(rendered: Rendered, root: str | os.PathLike[str]) -> ApplyReport:
     """Writes rendered files under ``root`` (node paths become ``root/etc/…``) atomically,
     only those that changed, then removes the host folders the previous apply wrote and this
-    one does not. Releases the GIL. Raises :class:`ApplyError`.
+    one does not. Releases the GIL. Raises :class:`ApplyError`, before anything is written, for
+    a set with a path the renderer does not write, a bad host folder name, or a symbolic link on
+    the way under ``root``.
     """
     wire = _result(rendered, Rendered, "rendered", "render_node_config")._wire
     return _build(ApplyReport, _native.apply(wire, os.fspath(root)))
+
+
+def merge_config(main: str, part: str) -> str:
+    """The rendered config.toml part (``deckhouse.d/registry.toml``) merged into a node's main
+    config.toml, as containerd 1.x needs it (1.x loads an ``imports`` file by replacing each
+    plugin table it names). The part's keys win; every other key of ``main``, and its comments
+    and order, stay. Raises :class:`DocumentError` for a file that is not TOML or two files with
+    different ``version``\ s. On containerd 2.x, ``imports`` merge by themselves.
+    """
+    return _native.merge_config(main, part)
 
 
 def preflight(etc_containerd: str | os.PathLike[str]) -> PreflightReport:

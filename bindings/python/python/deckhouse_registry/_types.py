@@ -346,6 +346,9 @@ class ApplyReport:
     """Node paths removed (stale host folders, stale CA files)."""
     restart_containerd: bool
     """Whether containerd must restart (its config.toml part changed)."""
+    warnings: tuple[str, ...] = ()
+    """What was left alone: state file entries that are not ``host[:port]`` folder names, a
+    state file that cannot be read."""
 
 
 @dataclass(frozen=True)
