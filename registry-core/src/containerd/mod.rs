@@ -34,6 +34,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use apply::{ApplyReport, CleanupPlan, apply, stale_host_dirs};
 pub use build::{LOCAL_ENDPOINT, REGISTRY_PORT, node_config};
 pub use model::{Mirror, MirrorAuth, NodeConfig, Rewrite};
+pub(crate) use model::{go_escape, hex_sha256};
 pub use options::{ContainerdMajor, ContainerdVersion, Dialect, RenderOptions};
 pub use preflight::{PreflightFinding, PreflightReport, UnreadableFile, preflight};
 pub use render::{
