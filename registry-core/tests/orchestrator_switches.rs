@@ -421,3 +421,36 @@ fn no_registry_config_does_nothing_and_no_state_restores_unmanaged() {
     assert!(matches!(step.outputs.bashible_config, Output::Keep));
     assert!(step.conditions().is_empty());
 }
+
+#[test]
+fn node_feedback_names_at_most_ten_nodes_with_cut_versions() {
+    let mut env = orch::env(8);
+    let (_, steps) = simulate_steps(
+        &orch::settings(Mode::Unmanaged),
+        &orch::settings(Mode::Direct),
+        orch::cluster(1, 11),
+        &mut env,
+    )
+    .unwrap();
+    let message = steps
+        .iter()
+        .filter_map(|r| r.step.condition("TransitionContainerdConfigReady"))
+        .map(|c| c.message.clone())
+        .find(|m| m.contains("0/12 node(s) ready. Waiting:"))
+        .unwrap();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines[0], "Applying configuration to nodes");
+    assert_eq!(lines[1], "0/12 node(s) ready. Waiting:");
+    assert_eq!(lines.len(), 2 + 10 + 1, "{message}");
+    assert_eq!(lines[12], "\t...and 2 more");
+    // `- <node>: "<old, 15 chars>…" → "<new, 15 chars>…"`
+    let line = lines[2];
+    let (node, versions) = line.strip_prefix("- ").unwrap().split_once(": ").unwrap();
+    assert_eq!(node, "master-0");
+    let (old, new) = versions.split_once(" → ").unwrap();
+    for v in [old, new] {
+        let inner = v.trim_matches('"');
+        assert_eq!(inner.chars().count(), 16, "{v}");
+        assert!(inner.ends_with('…'));
+    }
+}
