@@ -4,6 +4,7 @@
 //! invalid or refused, 2 when the input is unusable (with a one-line reason on stderr).
 
 mod input;
+mod orchestrate_cmd;
 mod plan_cmd;
 mod preflight_cmd;
 mod render_cmd;
@@ -37,6 +38,10 @@ enum Command {
     Render(render_cmd::RenderArgs),
     /// Work with a content-addressed blob store.
     Store(store_cmd::StoreArgs),
+    /// Run one orchestrator step on a state and observations; print the step as JSON.
+    Reconcile(orchestrate_cmd::ReconcileArgs),
+    /// Drive a whole switch against a simulated cluster; print the condition timeline.
+    Simulate(orchestrate_cmd::SimulateArgs),
 }
 
 /// How results are printed.
@@ -74,5 +79,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render_cmd::run(&args),
         Command::Preflight(args) => preflight_cmd::run(&args),
         Command::Store(args) => store_cmd::run(args),
+        Command::Reconcile(args) => orchestrate_cmd::run_reconcile(&args),
+        Command::Simulate(args) => orchestrate_cmd::run_simulate(&args),
     }
 }
