@@ -136,10 +136,11 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> ExitCode {
     ExitCode::from(if done { EXIT_OK } else { EXIT_REJECTED })
 }
 
-/// One block per step: the Ready line, then each condition (`✓` True, `✗` False with its
-/// message indented).
+/// One block per step: the Ready line, then each condition that appeared or changed in that
+/// step (`✓` True, `✗` False or a refusal, with its message indented).
 fn render_timeline(timeline: &[TimelineEntry]) -> String {
     let mut out = String::new();
+    let mut seen: Vec<(String, Status, String)> = Vec::new();
     for e in timeline {
         let ready = if e.ready {
             "Ready".to_owned()
@@ -154,19 +155,20 @@ fn render_timeline(timeline: &[TimelineEntry]) -> String {
             e.target
         );
         for c in &e.conditions {
-            let mark = if c.status == Status::True && c.kind != ERR_TRANSITION {
-                '✓'
-            } else {
-                '✗'
-            };
-            if c.message.is_empty() || (c.status == Status::True && c.kind != ERR_TRANSITION) {
-                line!(out, "  {mark} {}", c.kind);
-            } else {
-                let mut lines = c.message.lines();
-                line!(out, "  {mark} {}: {}", c.kind, lines.next().unwrap_or(""));
-                for l in lines {
-                    line!(out, "      {l}");
-                }
+            let now = (c.kind.clone(), c.status, c.message.clone());
+            if seen.contains(&now) {
+                continue;
+            }
+            seen.retain(|(k, _, _)| *k != c.kind);
+            seen.push(now);
+            let ok = c.status == Status::True && c.kind != ERR_TRANSITION;
+            let mut lines = c.message.lines();
+            match lines.next() {
+                Some(first) if !ok => line!(out, "  ✗ {}: {first}", c.kind),
+                _ => line!(out, "  {} {}", if ok { '✓' } else { '✗' }, c.kind),
+            }
+            for l in lines {
+                line!(out, "      {l}");
             }
         }
     }

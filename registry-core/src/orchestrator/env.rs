@@ -5,7 +5,7 @@
 //! ChaCha20 CSPRNG from the operating system ([`Env::from_os`]).
 
 use std::cell::Cell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng as _, SeedableRng as _};
@@ -19,8 +19,9 @@ pub const BCRYPT_DEFAULT_COST: u32 = 10;
 /// The clock, the random source and the password-hashing seam of reconcile steps.
 ///
 /// Keep one `Env` for the life of the operator process: it remembers which (password, hash)
-/// pairs it has already checked, so a steady-state step does no bcrypt work at all. The memory
-/// changes only how much work a step does, never what it returns.
+/// pairs and which certificates it has already checked, so a steady-state step does no bcrypt
+/// and no signature work at all. The memory changes only how much work a step does, never what
+/// it returns (validity periods are still compared with the clock on every step).
 ///
 /// ```
 /// use registry_core::orchestrator::{Env, Timestamp};
@@ -36,6 +37,11 @@ pub struct Env {
     bcrypt_cost: u32,
     verified: HashSet<[u8; 32]>,
     bcrypt_calls: Cell<u64>,
+    /// Certificates already checked (by a digest of certificate, key, issuer and expected
+    /// names), with their validity period: a later step only compares the clock.
+    pub(crate) checked_certs: HashMap<[u8; 32], (i64, i64)>,
+    /// CAs already decoded and checked, by a digest of certificate and key.
+    pub(crate) decoded_cas: HashMap<[u8; 32], super::pki::Ca>,
 }
 
 impl std::fmt::Debug for Env {
@@ -75,6 +81,8 @@ impl Env {
             bcrypt_cost: BCRYPT_DEFAULT_COST,
             verified: HashSet::new(),
             bcrypt_calls: Cell::new(0),
+            checked_certs: HashMap::new(),
+            decoded_cas: HashMap::new(),
         }
     }
 
@@ -154,6 +162,16 @@ impl Env {
         }
         ok
     }
+}
+
+/// A digest of length-prefixed parts, so memories of checked material hold no secret.
+pub(crate) fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
 }
 
 /// A digest of a (password, hash) pair, so the memory of checked pairs holds no password.

@@ -20,7 +20,7 @@ use rcgen::{
 use sha2::{Digest as _, Sha256};
 use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
 
-use super::env::Env;
+use super::env::{Env, digest};
 use super::state::CertKey;
 use super::time::Timestamp;
 use crate::settings::Secret;
@@ -35,6 +35,7 @@ pub const CA_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
 pub const BEFORE_CA_END_SECS: i64 = 3600;
 
 /// An ECDSA P-256 key that signs for rcgen.
+#[derive(Clone)]
 struct EcdsaSigner {
     key: EcdsaKey,
     public: Vec<u8>,
@@ -83,10 +84,12 @@ impl PublicKeyData for RsaPublic {
 }
 
 /// The CA, decoded and checked, ready to sign.
+#[derive(Clone)]
 pub(crate) struct Ca {
     signer: EcdsaSigner,
     cert_pem: String,
     cert_der: Vec<u8>,
+    not_before: i64,
     not_after: i64,
 }
 
@@ -152,8 +155,17 @@ fn pki_err(what: &str) -> impl Fn(rcgen::Error) -> PkiError + '_ {
 /// The stored CA when it is valid now (decodes, its key matches, self-signed, in its validity
 /// period); otherwise a new one.
 pub(crate) fn ensure_ca(existing: Option<&CertKey>, env: &mut Env) -> Result<Ca, PkiError> {
-    if let Some(ca) = existing.and_then(|ck| decode_ca(ck, env.now())) {
-        return Ok(ca);
+    if let Some(ck) = existing {
+        let id = digest(&[ck.cert.as_bytes(), ck.key.expose().as_bytes()]);
+        let now = env.now().unix();
+        if let Some(ca) = env.decoded_cas.get(&id) {
+            if ca.not_before <= now && now < ca.not_after {
+                return Ok(ca.clone());
+            }
+        } else if let Some(ca) = decode_ca(ck, env.now()) {
+            env.decoded_cas.insert(id, ca.clone());
+            return Ok(ca);
+        }
     }
     generate_ca(env)
 }
@@ -169,11 +181,15 @@ fn decode_ca(ck: &CertKey, now: Timestamp) -> Option<Ca> {
     if !cert.is_ca() || !signed_by(&cert, signer.key.verifying_key()) || !in_validity(&cert, now) {
         return None;
     }
-    let not_after = cert.validity().not_after.timestamp();
+    let (not_before, not_after) = (
+        cert.validity().not_before.timestamp(),
+        cert.validity().not_after.timestamp(),
+    );
     Some(Ca {
         signer,
         cert_pem: ck.cert.clone(),
-        cert_der: der,
+        cert_der: der.clone(),
+        not_before,
         not_after,
     })
 }
@@ -198,6 +214,7 @@ fn generate_ca(env: &mut Env) -> Result<Ca, PkiError> {
         cert_pem: cert.pem(),
         cert_der: cert.der().to_vec(),
         signer,
+        not_before: now,
         not_after,
     })
 }
@@ -209,7 +226,7 @@ pub(crate) fn ensure_token(
     ca: &Ca,
     env: &mut Env,
 ) -> Result<CertKey, PkiError> {
-    if let Some(ck) = existing.filter(|ck| leaf_is_valid(ck, ca, env.now(), None)) {
+    if let Some(ck) = existing.filter(|ck| checked_leaf(ck, ca, env, None)) {
         return Ok(ck.clone());
     }
     use rsa::pkcs1::EncodeRsaPublicKey as _;
@@ -259,7 +276,7 @@ pub(crate) fn ensure_leaf(
     ca: &Ca,
     env: &mut Env,
 ) -> Result<CertKey, PkiError> {
-    if let Some(ck) = existing.filter(|ck| leaf_is_valid(ck, ca, env.now(), Some(spec))) {
+    if let Some(ck) = existing.filter(|ck| checked_leaf(ck, ca, env, Some(spec))) {
         return Ok(ck.clone());
     }
     let signer = EcdsaSigner::new(
@@ -335,9 +352,47 @@ fn sign_with(
     Ok(cert.pem())
 }
 
+/// [`leaf_is_valid`], remembered in the environment: a certificate checked once is only
+/// compared with the clock afterwards.
+fn checked_leaf(ck: &CertKey, ca: &Ca, env: &mut Env, spec: Option<&LeafSpec>) -> bool {
+    let spec_text = spec.map(|s| format!("{s:?}")).unwrap_or_default();
+    let id = digest(&[
+        ca.cert_pem.as_bytes(),
+        ck.cert.as_bytes(),
+        ck.key.expose().as_bytes(),
+        spec_text.as_bytes(),
+    ]);
+    let now = env.now().unix();
+    if let Some((not_before, not_after)) = env.checked_certs.get(&id) {
+        return *not_before <= now && now < *not_after;
+    }
+    match leaf_is_valid(ck, ca, env.now(), spec) {
+        Some(period) => {
+            env.checked_certs.insert(id, period);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Whether a stored certificate and key decode, match, chain to `ca`, are valid now and (for a
-/// component) name exactly what the spec asks.
-fn leaf_is_valid(ck: &CertKey, ca: &Ca, now: Timestamp, spec: Option<&LeafSpec>) -> bool {
+/// component) name exactly what the spec asks; if so, its validity period.
+fn leaf_is_valid(
+    ck: &CertKey,
+    ca: &Ca,
+    now: Timestamp,
+    spec: Option<&LeafSpec>,
+) -> Option<(i64, i64)> {
+    leaf_check(ck, ca, now, spec).then_some(())?;
+    let der = pem_to_der(&ck.cert)?;
+    let (_, cert) = X509Certificate::from_der(&der).ok()?;
+    Some((
+        cert.validity().not_before.timestamp(),
+        cert.validity().not_after.timestamp(),
+    ))
+}
+
+fn leaf_check(ck: &CertKey, ca: &Ca, now: Timestamp, spec: Option<&LeafSpec>) -> bool {
     let Some(der) = pem_to_der(&ck.cert) else {
         return false;
     };
