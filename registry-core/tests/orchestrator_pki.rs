@@ -361,3 +361,79 @@ fn secrets_never_show_in_debug_output() {
     assert!(!debug.contains("PRIVATE KEY"));
     assert!(!debug.contains("pw\""), "the upstream password");
 }
+
+#[test]
+fn proxy_node_services_run_registryd_as_a_cache_of_the_upstream() {
+    let mut env = orch::env(21);
+    let (_, steps) = simulate_steps(
+        &orch::settings(Mode::Proxy),
+        &orch::settings(Mode::Proxy),
+        orch::cluster(3, 0),
+        &mut env,
+    )
+    .unwrap();
+    let step = &steps.last().unwrap().step;
+    let nodes = step.outputs.node_services.written().unwrap();
+    let bundle = &nodes["master-1"].config;
+    let cfg = &bundle.config;
+    assert_eq!(cfg.listen, "10.0.0.11:5001");
+    assert_eq!(cfg.root, registry_core::orchestrator::PROXY_DATA);
+    assert_eq!(cfg.namespace.as_deref(), Some("system/deckhouse"));
+    assert!(cfg.writers.is_empty() && cfg.peers.is_empty());
+    let up = cfg.upstream.as_ref().unwrap();
+    assert_eq!(up.url, "https://proxy-up.example.com/deckhouse/ee");
+    assert_eq!(up.user.as_deref(), Some("svc"));
+    assert_eq!(
+        bundle.files[up.password_file.as_deref().unwrap()]
+            .contents
+            .expose(),
+        "pw"
+    );
+    assert_eq!(up.ttl.unwrap().to_string(), "168h0m0s");
+    // Every file the configuration names is in the bundle; secrets are 0600.
+    for path in [
+        cfg.tls_cert.as_deref(),
+        cfg.tls_key.as_deref(),
+        cfg.htpasswd.as_deref(),
+        up.password_file.as_deref(),
+    ] {
+        assert!(bundle.files.contains_key(path.unwrap()), "{path:?}");
+    }
+    for path in [
+        cfg.tls_key.as_deref(),
+        cfg.htpasswd.as_deref(),
+        up.password_file.as_deref(),
+    ] {
+        assert_eq!(bundle.files[path.unwrap()].mode.bits(), 0o600);
+    }
+    // The config file in the bundle is the config itself (JSON, which YAML readers accept).
+    let text = bundle.files[&format!(
+        "{}/config.yaml",
+        registry_core::orchestrator::NODE_SERVICES_DIR
+    )]
+        .contents
+        .expose();
+    let back: registry_core::orchestrator::RegistrydConfig = serde_json::from_str(text).unwrap();
+    assert_eq!(&back, cfg);
+    let keys: Vec<String> = serde_json::from_str::<serde_json::Value>(text)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "root",
+            "listen",
+            "tlsCert",
+            "tlsKey",
+            "htpasswd",
+            "namespace",
+            "upstream"
+        ]
+    );
+    // Versions differ per master (their own certificate), and are what the pods must report.
+    assert_ne!(nodes["master-0"].version, nodes["master-1"].version);
+}

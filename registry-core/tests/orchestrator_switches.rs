@@ -454,3 +454,37 @@ fn node_feedback_names_at_most_ten_nodes_with_cut_versions() {
         assert!(inner.ends_with('…'));
     }
 }
+
+#[test]
+fn unsupported_conditions_are_pruned_and_a_param_change_reruns_the_pipeline() {
+    let (_, steps) = run(Mode::Direct, Mode::Direct);
+    let done = steps.last().unwrap();
+    assert!(done.step.ready);
+    let mut state = done.step.state.clone();
+    let mut bogus = state.conditions[0].clone();
+    bogus.kind = "SomethingElse".into();
+    state.conditions.push(bogus);
+    // Direct → Direct with another upstream: the target mode stays, so the conditions of the
+    // last switch are kept (not cleared) while the pipeline runs again from the top.
+    let mut inputs = done.inputs.clone();
+    inputs.settings = Some(registry_core::settings::RegistrySettings::Direct {
+        upstream: orch::upstream("other.example.com/deckhouse/ee"),
+    });
+    let step = reconcile(&state, &inputs, &mut orch::env(3)).unwrap();
+    assert!(step.condition("SomethingElse").is_none());
+    assert!(!step.ready);
+    assert_eq!(step.message, "Transitioning to Direct");
+    assert_eq!(
+        step.condition("RegistryContainsRequiredImages")
+            .unwrap()
+            .message,
+        "Initializing"
+    );
+    let kept = step.condition("FinalContainerdConfigReady").unwrap();
+    assert_eq!(kept.status, Status::True, "later stages are untouched");
+    assert_eq!(
+        kept,
+        done.step.condition("FinalContainerdConfigReady").unwrap()
+    );
+    assert_eq!(step.state.mode, Some(Mode::Direct));
+}
