@@ -49,6 +49,11 @@ step 0 render --desired "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml" --contai
 step 0 render --desired "$cfg/bootstrap-legacy.yaml" --containerd v1 --out "$out/legacy"
 step 1 render --desired "$cfg/direct.yaml" --dialect upstream --out "$out/stock"
 
+# The orchestrator: a whole switch against a simulated cluster (three masters, one lagging
+# node), and a refused one with its legal route.
+step 0 simulate --from "$cfg/direct.yaml" --to "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml"
+step 1 simulate --from "$cfg/local.yaml" --to "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml"
+
 # The blob store: content goes in by digest, comes out verified, and a tampered blob is caught.
 printf 'layer bytes\n' > "$out/blob"
 step 0 store --root "$out/store" put "$out/blob"

@@ -5,6 +5,7 @@
 
 mod containerd_cmd;
 mod input;
+mod orchestrate_cmd;
 mod plan_cmd;
 mod preflight_cmd;
 mod render_cmd;
@@ -40,6 +41,10 @@ enum Command {
     Containerd(containerd_cmd::ContainerdArgs),
     /// Work with a content-addressed blob store.
     Store(store_cmd::StoreArgs),
+    /// Run one orchestrator step on a state and observations; print the step as JSON.
+    Reconcile(orchestrate_cmd::ReconcileArgs),
+    /// Drive a whole switch against a simulated cluster; print the condition timeline.
+    Simulate(orchestrate_cmd::SimulateArgs),
 }
 
 /// How results are printed.
@@ -78,5 +83,7 @@ fn main() -> ExitCode {
         Command::Containerd(args) => containerd_cmd::run(&args),
         Command::Preflight(args) => preflight_cmd::run(&args),
         Command::Store(args) => store_cmd::run(args),
+        Command::Reconcile(args) => orchestrate_cmd::run_reconcile(&args),
+        Command::Simulate(args) => orchestrate_cmd::run_simulate(&args),
     }
 }

@@ -164,7 +164,7 @@ fn mirror_json(m: &Mirror) -> serde_json::Value {
 
 /// Go escapes these characters inside JSON strings; serde_json does not. They never appear
 /// outside strings in JSON, so a plain replacement is exact.
-fn go_escape(json: &str) -> String {
+pub(crate) fn go_escape(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         match c {
