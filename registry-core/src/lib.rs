@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod containerd;
+pub mod orchestrator;
 pub mod settings;
 pub mod store;
 pub mod transition;

@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(node::apply, m)?)?;
     m.add_function(wrap_pyfunction!(node::preflight, m)?)?;
     m.add_function(wrap_pyfunction!(node::stale_host_dirs, m)?)?;
+    m.add_function(wrap_pyfunction!(node::merge_config, m)?)?;
     m.add_class::<store::Store>()?;
     m.add_class::<store::BlobWriter>()?;
     Ok(())

@@ -129,6 +129,7 @@ pub(crate) fn apply<'py>(
 #[pyfunction]
 pub(crate) fn preflight(py: Python<'_>, etc_containerd: PathBuf) -> PyResult<Bound<'_, PyAny>> {
     let report = py.detach(|| containerd::preflight(&etc_containerd));
+    let report = report.map_err(|e| errors::io(py, &e))?;
     let custom = report.has_custom_registry_config();
     let out = ser(py, &report)?;
     out.set_item("hasCustomRegistryConfig", custom)?;
@@ -143,4 +144,11 @@ pub(crate) fn stale_host_dirs(
     current: Vec<String>,
 ) -> PyResult<Bound<'_, PyAny>> {
     ser(py, &containerd::stale_host_dirs(&previous, &current))
+}
+
+/// The config.toml part merged into a main config.toml (containerd 1.x); raises `DocumentError`.
+#[pyfunction]
+pub(crate) fn merge_config(py: Python<'_>, main: &str, part: &str) -> PyResult<String> {
+    containerd::merge_config(main, part)
+        .map_err(|e| errors::raise(py, "DocumentError", e.to_string(), &[]))
 }

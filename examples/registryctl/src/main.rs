@@ -3,7 +3,9 @@
 //! A stable contract: exit 0 when the input is valid or the switch is allowed, 1 when it is
 //! invalid or refused, 2 when the input is unusable (with a one-line reason on stderr).
 
+mod containerd_cmd;
 mod input;
+mod orchestrate_cmd;
 mod plan_cmd;
 mod preflight_cmd;
 mod render_cmd;
@@ -35,8 +37,14 @@ enum Command {
     Preflight(preflight_cmd::PreflightArgs),
     /// Write the containerd configuration a node needs for the settings.
     Render(render_cmd::RenderArgs),
+    /// Work on a node's containerd configuration files (merge the registry part).
+    Containerd(containerd_cmd::ContainerdArgs),
     /// Work with a content-addressed blob store.
     Store(store_cmd::StoreArgs),
+    /// Run one orchestrator step on a state and observations; print the step as JSON.
+    Reconcile(orchestrate_cmd::ReconcileArgs),
+    /// Drive a whole switch against a simulated cluster; print the condition timeline.
+    Simulate(orchestrate_cmd::SimulateArgs),
 }
 
 /// How results are printed.
@@ -72,7 +80,10 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Plan(args) => plan_cmd::run(&args),
         Command::Render(args) => render_cmd::run(&args),
+        Command::Containerd(args) => containerd_cmd::run(&args),
         Command::Preflight(args) => preflight_cmd::run(&args),
         Command::Store(args) => store_cmd::run(args),
+        Command::Reconcile(args) => orchestrate_cmd::run_reconcile(&args),
+        Command::Simulate(args) => orchestrate_cmd::run_simulate(&args),
     }
 }

@@ -91,11 +91,11 @@ fn a_bundle_folder_imports_and_reports_every_layout() {
         "v1.69.0\ninstall:v1.69.0\n"
     );
     assert!(
-        err.contains("(root) from platform.tar: 1 image(s), 1 tag(s)"),
+        err.contains("(root) from platform.tar: 1 image, 1 tag, 0 untagged, 3 blobs"),
         "{err}"
     );
     assert!(
-        err.contains("install from platform.tar:install/: 1 image(s)"),
+        err.contains("install from platform.tar:install/: 1 image, 1 tag"),
         "{err}"
     );
     assert!(

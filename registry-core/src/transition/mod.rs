@@ -94,6 +94,20 @@ pub fn decide(
     }
 }
 
+/// The condition pipeline of a switch from `from` to `to` (DOMAIN.md §6.3), the same list an
+/// allowed [`plan`] carries; the orchestrator asks for it again when it resumes a switch whose
+/// settings have already reached the nodes, or initializes a bootstrapped cluster.
+///
+/// ```
+/// use registry_core::settings::Mode;
+/// use registry_core::transition::{pipeline, Stage};
+/// assert_eq!(pipeline(Mode::Direct, Mode::Proxy)[2], Stage::NodeServicesReady);
+/// assert!(pipeline(Mode::UnmanagedLegacy, Mode::UnmanagedLegacy).is_empty());
+/// ```
+pub fn pipeline(from: Mode, to: Mode) -> Vec<Stage> {
+    stages(from, to)
+}
+
 /// Legacy settings are not managed by the module, so two legacy settings never make a change.
 fn is_change(current: &RegistrySettings, desired: &RegistrySettings) -> bool {
     current != desired

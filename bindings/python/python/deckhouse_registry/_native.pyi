@@ -14,6 +14,7 @@ __all__ = [
     "apply",
     "preflight",
     "stale_host_dirs",
+    "merge_config",
     "Store",
     "BlobWriter",
 ]
@@ -49,6 +50,9 @@ def apply(rendered: _Wire, root: str) -> _Wire:
 
 def preflight(etc_containerd: str) -> _Wire: ...
 def stale_host_dirs(previous: list[str], current: list[str]) -> _Wire: ...
+def merge_config(main: str, part: str) -> str:
+    """Raises DocumentError."""
+
 @final
 class Store:
     """Raises StoreError subclasses (BlobNotFound, DigestMismatch, InvalidDigest, …)."""

@@ -1,0 +1,176 @@
+//! `registryctl reconcile` (one orchestrator step from files) and `registryctl simulate` (a
+//! whole switch against the core's simulated cluster, printed as a condition timeline).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use registry_core::orchestrator::simulator::{TimelineEntry, simulate};
+use registry_core::orchestrator::{
+    ERR_TRANSITION, Env, Inputs, State, Status, Timestamp, reconcile,
+};
+use registry_core::settings::document::{Limits, read_documents};
+
+use crate::input::line;
+use crate::{EXIT_OK, EXIT_REJECTED, Format, input};
+
+/// Arguments of `registryctl reconcile`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReconcileArgs {
+    /// The persisted state (the `registry-state` secret's `state`, YAML or JSON; `{}` for none).
+    #[arg(long)]
+    state: PathBuf,
+    /// The observations (YAML or JSON: settings, cluster, nodes, pods, checker, secrets).
+    #[arg(long)]
+    inputs: PathBuf,
+    /// Seed the random source (reproducible keys and passwords) instead of the OS CSPRNG.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The clock (RFC 3339 UTC, e.g. 2026-12-01T10:00:00Z) instead of the system time.
+    #[arg(long)]
+    now: Option<String>,
+}
+
+/// Arguments of `registryctl simulate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SimulateArgs {
+    /// The settings the cluster starts in.
+    #[arg(long)]
+    from: PathBuf,
+    /// The settings to switch to.
+    #[arg(long)]
+    to: PathBuf,
+    /// Cluster facts (YAML or JSON); defaults describe one containerd master.
+    #[arg(long)]
+    cluster: Option<PathBuf>,
+    /// Seed of the random source (default 1).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Reads one YAML or JSON document into `T`, naming the file and the field on error.
+fn load<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, String> {
+    let data = input::read(path)?;
+    let docs = read_documents(&data, &Limits::default())
+        .map_err(|e| format!("{}: {e}", input::name(path)))?;
+    let [doc] = docs.as_slice() else {
+        return Err(format!(
+            "{}: expected one {what} document, found {}",
+            input::name(path),
+            docs.len()
+        ));
+    };
+    serde_path_to_error::deserialize(doc)
+        .map_err(|e| format!("{}: {what}: {}: {}", input::name(path), e.path(), e.inner()))
+}
+
+fn now(arg: Option<&str>) -> Result<Timestamp, String> {
+    match arg {
+        Some(s) => s.parse().map_err(|e| format!("--now: {e}")),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| format!("the system clock is before 1970: {e}"))?
+                .as_secs();
+            Ok(Timestamp::from_unix(
+                i64::try_from(secs).unwrap_or(i64::MAX),
+            ))
+        }
+    }
+}
+
+pub(crate) fn run_reconcile(args: &ReconcileArgs) -> ExitCode {
+    let prepared = (|| {
+        let state: State = load(&args.state, "orchestrator state")?;
+        let inputs: Inputs = load(&args.inputs, "orchestrator inputs")?;
+        let now = now(args.now.as_deref())?;
+        let env = match args.seed {
+            Some(seed) => Env::seeded(seed, now),
+            None => Env::from_os(now).map_err(|e| format!("the OS random source failed: {e}"))?,
+        };
+        Ok::<_, String>((state, inputs, env))
+    })();
+    let (state, inputs, mut env) = match prepared {
+        Ok(p) => p,
+        Err(m) => return input::unusable(&m),
+    };
+    match reconcile(&state, &inputs, &mut env) {
+        Ok(step) => {
+            input::print_json(&step);
+            ExitCode::from(if step.condition(ERR_TRANSITION).is_some() {
+                EXIT_REJECTED
+            } else {
+                EXIT_OK
+            })
+        }
+        Err(e) => input::unusable(&e.to_string()),
+    }
+}
+
+pub(crate) fn run_simulate(args: &SimulateArgs) -> ExitCode {
+    let loaded = (|| {
+        let from = input::load_settings(&args.from)?
+            .map_err(|p| format!("{}: {p}", input::name(&args.from)))?;
+        let to = input::load_settings(&args.to)?
+            .map_err(|p| format!("{}: {p}", input::name(&args.to)))?;
+        let facts = input::load_facts(args.cluster.as_deref())?;
+        Ok::<_, String>((from, to, facts))
+    })();
+    let (from, to, facts) = match loaded {
+        Ok(l) => l,
+        Err(m) => return input::unusable(&m),
+    };
+    // A fixed clock, so the timeline is the same on every run.
+    let mut env = Env::seeded(args.seed, Timestamp::from_unix(1_767_225_600));
+    let timeline = match simulate(&from, &to, facts, &mut env) {
+        Ok(t) => t,
+        Err(e) => return input::unusable(&e.to_string()),
+    };
+    match args.format {
+        Format::Json => input::print_json(&timeline),
+        Format::Text => input::emit(&render_timeline(&timeline)),
+    }
+    let done = timeline.last().is_some_and(|e| e.ready);
+    ExitCode::from(if done { EXIT_OK } else { EXIT_REJECTED })
+}
+
+/// One block per step: the Ready line, then each condition that appeared or changed in that
+/// step (`✓` True, `✗` False or a refusal, with its message indented).
+fn render_timeline(timeline: &[TimelineEntry]) -> String {
+    let mut out = String::new();
+    let mut seen: Vec<(String, Status, String)> = Vec::new();
+    for e in timeline {
+        let ready = if e.ready {
+            "Ready".to_owned()
+        } else {
+            format!("not Ready: {}", e.message)
+        };
+        line!(
+            out,
+            "step {:>2}  mode {}  target {}  {ready}",
+            e.step,
+            e.mode,
+            e.target
+        );
+        for c in &e.conditions {
+            let now = (c.kind.clone(), c.status, c.message.clone());
+            if seen.contains(&now) {
+                continue;
+            }
+            seen.retain(|(k, _, _)| *k != c.kind);
+            seen.push(now);
+            let ok = c.status == Status::True && c.kind != ERR_TRANSITION;
+            let mut lines = c.message.lines();
+            match lines.next() {
+                Some(first) if !ok => line!(out, "  ✗ {}: {first}", c.kind),
+                _ => line!(out, "  {} {}", if ok { '✓' } else { '✗' }, c.kind),
+            }
+            for l in lines {
+                line!(out, "      {l}");
+            }
+        }
+    }
+    out
+}
