@@ -11,12 +11,12 @@ CARGO_FUZZ_VERSION := 0.13.2
 GO_MODULES := $(shell find . -name go.mod -not -path './target/*' -not -path './fuzz/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 TEST_LOG := target/test-output.log
 
-.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test
+.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test registryd-test
 
 demo:
 	./scripts/demo.sh
 
-test: deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test
+test: deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test registryd-test
 
 deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
@@ -60,6 +60,10 @@ go-binding-test:
 # The Python package: its own lints, a fresh venv, wheel build, pytest, stubtest, mypy --strict.
 python-test:
 	bindings/python/test.sh
+
+# registryd against the OCI conformance suite (plain HTTP; TLS + htpasswd) and real clients.
+registryd-test:
+	examples/registryd/test.sh
 
 # The last line is the plain "N passed, N failed" total over every cargo test binary.
 rust-test:

@@ -45,6 +45,7 @@ mod read;
 mod refs;
 mod scrub;
 mod upload;
+mod upload_as;
 
 use std::fs;
 use std::path::{Path, PathBuf};
