@@ -139,7 +139,7 @@ impl Store {
         for r in references {
             let mut missing = BTreeSet::new();
             let mut problems = Vec::new();
-            let root = if let Some(t) = tags.iter().find(|t| &t.name == r) {
+            let root = if let Some(t) = tags.iter().find(|t| &t.reference() == r) {
                 Some(Descriptor {
                     media_type: Some(t.media_type.clone()),
                     digest: t.digest.clone(),

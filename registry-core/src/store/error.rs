@@ -53,6 +53,14 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A repository name that does not match the repository grammar.
+    #[error("invalid repository {name:?}: {reason}")]
+    InvalidRepository {
+        /// The input.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Storing this would exceed the store's quota.
     #[error("quota exceeded: {used} bytes used + {requested} requested > quota {quota} bytes")]
     QuotaExceeded {
@@ -140,6 +148,7 @@ impl StoreError {
             StoreError::DigestMismatch { .. } => "DigestMismatch",
             StoreError::InvalidDigest { .. } => "InvalidDigest",
             StoreError::InvalidTag { .. } => "InvalidTag",
+            StoreError::InvalidRepository { .. } => "InvalidRepository",
             StoreError::QuotaExceeded { .. } => "QuotaExceeded",
             StoreError::NoSpace { .. } => "NoSpace",
             StoreError::Corrupt { .. } => "Corrupt",

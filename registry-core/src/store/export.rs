@@ -16,7 +16,7 @@ use super::error::{IoContext, Result, StoreError};
 use super::layout::OCI_LAYOUT_CONTENT;
 use super::manifest::Descriptor;
 use super::progress::{Operation, ProgressFn, Reporter};
-use super::refs::IndexDoc;
+use super::refs::{IndexDoc, TagEntry};
 
 /// What to export.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,12 +54,11 @@ impl Store {
         } else {
             let mut v = Vec::new();
             for t in &opts.tags {
-                let e = all
-                    .iter()
-                    .find(|e| &e.name == t)
-                    .ok_or_else(|| StoreError::NotFound {
+                let e = all.iter().find(|e| &e.reference() == t).ok_or_else(|| {
+                    StoreError::NotFound {
                         what: format!("tag {:?}", super::digest::printable(t)),
-                    })?;
+                    }
+                })?;
                 v.push(e.clone());
             }
             v
@@ -76,7 +75,7 @@ impl Store {
                 ref_name: None,
                 platform: None,
             };
-            doc.set_tag(&t.name, &desc);
+            doc.set_tag_in(&t.repository, &t.name, &desc)?;
             blobs.extend(closure(self, desc, &mut missing, &mut problems)?);
         }
         if let Some(d) = missing.into_iter().next() {
@@ -91,7 +90,7 @@ impl Store {
         Ok(Plan {
             index: doc.to_bytes()?,
             blobs: blobs.into_iter().collect(),
-            tags: chosen.into_iter().map(|t| t.name).collect(),
+            tags: chosen.iter().map(TagEntry::reference).collect(),
         })
     }
 

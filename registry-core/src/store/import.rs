@@ -19,7 +19,7 @@ use super::layout::{self, sync_dir};
 use super::lock::{LockName, create_locked};
 use super::manifest::{Descriptor, MAX_MANIFEST};
 use super::progress::{Operation, ProgressFn, Reporter};
-use super::refs::IndexDoc;
+use super::refs::{IndexDoc, IndexEntry};
 
 /// How to import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -407,12 +407,20 @@ impl<'s> Staging<'s> {
         let mut untagged = 0;
         store.update_index(|doc| {
             for (d, raw) in &roots {
-                match &d.ref_name {
-                    Some(name) => {
-                        doc.set_tag(name, d);
-                        tags.push(name.clone());
+                let entry = IndexEntry::from_value(raw);
+                match (&d.ref_name, entry) {
+                    (
+                        Some(_),
+                        Some(IndexEntry {
+                            repository,
+                            tag: Some(tag),
+                            ..
+                        }),
+                    ) => {
+                        doc.set_tag_in(&repository, &tag, d)?;
+                        tags.push(repository.ref_name(&tag));
                     }
-                    None => {
+                    _ => {
                         doc.add_untagged(raw, &d.digest);
                         untagged += 1;
                     }

@@ -43,6 +43,7 @@ mod manifest;
 mod progress;
 mod read;
 mod refs;
+mod repository;
 mod scrub;
 mod upload;
 mod upload_as;
@@ -66,6 +67,7 @@ pub use manifest::{MediaKind, media_types};
 pub use progress::{Operation, Progress, ProgressFn};
 pub use read::{BlobReader, BlobStat};
 pub use refs::{TagEntry, validate_tag};
+pub use repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
 pub use scrub::{CorruptBlob, ForeignFile, ScrubOptions, ScrubReport};
 pub use upload::{UploadId, UploadInfo};
 

@@ -1,6 +1,7 @@
-//! References: tags in `index.json` as `org.opencontainers.image.ref.name` annotations. Every
-//! change is a read-modify-write under `index.lock` and lands by atomic rename, so readers (ours
-//! or other OCI tools) always see a complete file. Unknown fields in `index.json` are preserved.
+//! References: tags in `index.json` as `org.opencontainers.image.ref.name` annotations, in the
+//! repositories `repository.rs` describes. Every change is a read-modify-write under `index.lock`
+//! and lands by atomic rename, so readers (ours or other OCI tools) always see a complete file.
+//! Unknown fields in `index.json` are preserved.
 
 use std::fs;
 use std::path::Path;
@@ -13,7 +14,8 @@ use super::digest::Digest;
 use super::error::{IoContext, Result, StoreError};
 use super::layout;
 use super::lock::LockName;
-use super::manifest::{self, MAX_MANIFEST};
+use super::manifest;
+use super::repository::{REPOSITORY_ANNOTATION, Repository};
 
 pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
@@ -21,7 +23,10 @@ pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TagEntry {
-    /// The tag (`org.opencontainers.image.ref.name`).
+    /// The repository the tag is in (omitted in JSON for the root repository).
+    #[serde(default, skip_serializing_if = "Repository::is_root")]
+    pub repository: Repository,
+    /// The tag within its repository (empty for an untagged entry).
     pub name: String,
     /// The manifest or index it points at.
     pub digest: Digest,
@@ -29,6 +34,72 @@ pub struct TagEntry {
     pub size: u64,
     /// The target's media type.
     pub media_type: String,
+}
+
+impl TagEntry {
+    /// How the entry is named across repositories: `repository:tag`, or just `tag` in the root
+    /// repository (the `ref.name` it is stored under).
+    pub fn reference(&self) -> String {
+        self.repository.ref_name(&self.name)
+    }
+}
+
+/// One `index.json` descriptor with its repository and tag worked out.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexEntry {
+    pub(crate) repository: Repository,
+    pub(crate) tag: Option<String>,
+    pub(crate) descriptor: manifest::Descriptor,
+}
+
+impl IndexEntry {
+    /// Reads an entry; `None` for a descriptor that does not parse or names an invalid
+    /// repository (kept in the file, but in no repository).
+    pub(crate) fn from_value(v: &Value) -> Option<IndexEntry> {
+        let descriptor = manifest::Descriptor::from_value(v).ok()?;
+        let repository = match repository_of(v) {
+            Some(name) => Repository::parse(name).ok()?,
+            None => Repository::root(),
+        };
+        let tag = descriptor.ref_name.as_deref().map(|name| {
+            let prefix = repository.ref_name("");
+            match name.strip_prefix(&prefix) {
+                Some(tag) if !repository.is_root() => tag.to_owned(),
+                _ => name.to_owned(),
+            }
+        });
+        Some(IndexEntry {
+            repository,
+            tag,
+            descriptor,
+        })
+    }
+
+    pub(crate) fn into_tag_entry(self) -> TagEntry {
+        TagEntry {
+            repository: self.repository,
+            name: self.tag.unwrap_or_default(),
+            digest: self.descriptor.digest,
+            size: self.descriptor.size,
+            media_type: self.descriptor.media_type.unwrap_or_default(),
+        }
+    }
+}
+
+fn repository_of(v: &Value) -> Option<&str> {
+    v.get("annotations")?.get(REPOSITORY_ANNOTATION)?.as_str()
+}
+
+fn ref_name_of(v: &Value) -> Option<&str> {
+    v.get("annotations")?.get(REF_NAME)?.as_str()
+}
+
+/// Whether a raw descriptor is in `repo` (an invalid repository annotation is in none).
+fn in_repository(v: &Value, repo: &Repository) -> bool {
+    match repository_of(v) {
+        Some(name) => name == repo.as_str() && !repo.is_root(),
+        None => repo.is_root(),
+    }
 }
 
 /// Checks a tag against the OCI `ref.name` grammar: components of `[A-Za-z0-9]+` joined by
@@ -148,43 +219,86 @@ impl IndexDoc {
             .collect()
     }
 
+    /// Every descriptor that parses, with its repository and tag.
+    pub(crate) fn entries(&self) -> Vec<IndexEntry> {
+        self.items()
+            .iter()
+            .filter_map(IndexEntry::from_value)
+            .collect()
+    }
+
+    /// Every tagged entry in any repository, sorted by reference.
     pub(crate) fn tags(&self) -> Vec<TagEntry> {
         let mut out: Vec<TagEntry> = self
-            .descriptors()
+            .entries()
             .into_iter()
-            .filter_map(|d| {
-                Some(TagEntry {
-                    name: d.ref_name.clone()?,
-                    digest: d.digest,
-                    size: d.size,
-                    media_type: d.media_type.unwrap_or_default(),
-                })
-            })
+            .filter(|e| e.tag.is_some())
+            .map(IndexEntry::into_tag_entry)
             .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by_key(TagEntry::reference);
         out
     }
 
-    /// Points `name` at `target`, replacing an existing entry with that name.
-    pub(crate) fn set_tag(&mut self, name: &str, target: &manifest::Descriptor) {
-        self.remove_tag(name);
-        let mut entry = Map::new();
-        entry.insert(
-            "mediaType".into(),
-            json!(
-                target
-                    .media_type
-                    .clone()
-                    .unwrap_or_else(|| manifest::media_types::OCI_MANIFEST.to_string())
-            ),
-        );
-        entry.insert("digest".into(), json!(target.digest.to_string()));
-        entry.insert("size".into(), json!(target.size));
-        if let Some(p) = &target.platform {
-            entry.insert("platform".into(), p.clone());
+    /// Points `tag` in `repo` at `target`, replacing the entry the tag had there. Refuses a tag
+    /// whose `ref.name` another repository's entry already uses (a root tag `a:b` against tag `b`
+    /// of repository `a`), so ref names stay unique for OCI tools.
+    pub(crate) fn set_tag_in(
+        &mut self,
+        repo: &Repository,
+        tag: &str,
+        target: &manifest::Descriptor,
+    ) -> Result<()> {
+        repo.check_tag(tag)?;
+        let ref_name = repo.ref_name(tag);
+        let clash = self
+            .items()
+            .iter()
+            .any(|v| ref_name_of(v) == Some(ref_name.as_str()) && !in_repository(v, repo));
+        if clash {
+            return Err(StoreError::InvalidTag {
+                tag: super::digest::printable(tag),
+                reason: "its ref.name is already used by a tag of another repository",
+            });
         }
-        entry.insert("annotations".into(), json!({ REF_NAME: name }));
-        self.with_items(|items| items.push(Value::Object(entry)));
+        self.remove_tag_in(repo, tag);
+        let mut annotations = Map::new();
+        annotations.insert(REF_NAME.into(), json!(ref_name));
+        if !repo.is_root() {
+            annotations.insert(REPOSITORY_ANNOTATION.into(), json!(repo.as_str()));
+        }
+        let entry = descriptor_value(target, annotations);
+        self.with_items(|items| items.push(entry));
+        Ok(())
+    }
+
+    /// Records `target` in `repo` without a tag, unless `repo` already lists its digest.
+    pub(crate) fn keep_in(&mut self, repo: &Repository, target: &manifest::Descriptor) {
+        let listed = self
+            .entries()
+            .iter()
+            .any(|e| &e.repository == repo && e.descriptor.digest == target.digest);
+        if listed {
+            return;
+        }
+        let mut annotations = Map::new();
+        if !repo.is_root() {
+            annotations.insert(REPOSITORY_ANNOTATION.into(), json!(repo.as_str()));
+        }
+        let entry = descriptor_value(target, annotations);
+        self.with_items(|items| items.push(entry));
+    }
+
+    /// Removes every entry of `digest` in `repo`; returns how many.
+    pub(crate) fn forget_in(&mut self, repo: &Repository, digest: &Digest) -> usize {
+        let digest = digest.to_string();
+        self.with_items(|items| {
+            let before = items.len();
+            items.retain(|v| {
+                !(in_repository(v, repo)
+                    && v.get("digest").and_then(Value::as_str) == Some(digest.as_str()))
+            });
+            before - items.len()
+        })
     }
 
     /// Adds an untagged descriptor unless an identical digest is already listed untagged.
@@ -198,18 +312,35 @@ impl IndexDoc {
         }
     }
 
-    pub(crate) fn remove_tag(&mut self, name: &str) -> bool {
+    /// Removes `tag` from `repo`.
+    pub(crate) fn remove_tag_in(&mut self, repo: &Repository, tag: &str) -> bool {
+        let ref_name = repo.ref_name(tag);
         self.with_items(|items| {
             let before = items.len();
-            items.retain(|v| {
-                v.get("annotations")
-                    .and_then(|a| a.get(REF_NAME))
-                    .and_then(Value::as_str)
-                    != Some(name)
-            });
+            items
+                .retain(|v| !(in_repository(v, repo) && ref_name_of(v) == Some(ref_name.as_str())));
             items.len() != before
         })
     }
+}
+
+/// An `index.json` entry for `target` with `annotations`.
+fn descriptor_value(target: &manifest::Descriptor, annotations: Map<String, Value>) -> Value {
+    let mut entry = Map::new();
+    let media_type = target
+        .media_type
+        .clone()
+        .unwrap_or_else(|| manifest::media_types::OCI_MANIFEST.to_string());
+    entry.insert("mediaType".into(), json!(media_type));
+    entry.insert("digest".into(), json!(target.digest.to_string()));
+    entry.insert("size".into(), json!(target.size));
+    if let Some(p) = &target.platform {
+        entry.insert("platform".into(), p.clone());
+    }
+    if !annotations.is_empty() {
+        entry.insert("annotations".into(), Value::Object(annotations));
+    }
+    Value::Object(entry)
 }
 
 impl Store {
@@ -229,23 +360,17 @@ impl Store {
         Ok(out)
     }
 
-    /// All tags, sorted by name.
+    /// Every tag in any repository, sorted by [`TagEntry::reference`].
     pub fn tags(&self) -> Result<Vec<TagEntry>> {
         Ok(self.load_index()?.tags())
     }
 
-    /// The digest a tag points at.
+    /// The digest a tag of the root repository points at.
     pub fn resolve(&self, tag: &str) -> Result<Digest> {
-        self.tags()?
-            .into_iter()
-            .find(|t| t.name == tag)
-            .map(|t| t.digest)
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("tag {:?}", super::digest::printable(tag)),
-            })
+        self.resolve_in(&Repository::root(), tag)
     }
 
-    /// Resolves a reference that is either a digest or a tag.
+    /// Resolves a reference that is either a digest or a tag of the root repository.
     pub fn resolve_ref(&self, reference: &str) -> Result<Digest> {
         if reference.contains(':')
             && let Ok(d) = Digest::parse(reference)
@@ -255,8 +380,8 @@ impl Store {
         self.resolve(reference)
     }
 
-    /// Points `tag` at a stored manifest or index (its media type is read from the blob).
-    /// Atomic: readers see the old or the new `index.json`, never a mix.
+    /// Points `tag` of the root repository at a stored manifest or index (its media type is
+    /// read from the blob). Atomic: readers see the old or the new `index.json`, never a mix.
     ///
     /// ```
     /// let dir = tempfile::tempdir()?;
@@ -268,38 +393,12 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn tag(&self, tag: &str, digest: &Digest) -> Result<()> {
-        validate_tag(tag)?;
-        let _gc = self.lock(LockName::Gc, false)?;
-        let bytes = self.read_limited(digest, MAX_MANIFEST)?;
-        let media_type =
-            manifest::sniff_media_type(&bytes).ok_or_else(|| StoreError::InvalidManifest {
-                digest: digest.clone(),
-                reason: "not an image manifest or index (no recognisable mediaType or structure)"
-                    .into(),
-            })?;
-        let desc = manifest::Descriptor {
-            media_type: Some(media_type),
-            digest: digest.clone(),
-            size: bytes.len() as u64,
-            ref_name: None,
-            platform: None,
-        };
-        self.touch(digest)?;
-        self.update_index(|doc| {
-            doc.set_tag(tag, &desc);
-            Ok(())
-        })
+        self.tag_in(&Repository::root(), tag, digest)
     }
 
-    /// Removes a tag. `NotFound` if it did not exist. The blobs stay until GC.
+    /// Removes a tag of the root repository. `NotFound` if it did not exist. The blobs stay
+    /// until GC.
     pub fn untag(&self, tag: &str) -> Result<()> {
-        let removed = self.update_index(|doc| Ok(doc.remove_tag(tag)))?;
-        if removed {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound {
-                what: format!("tag {:?}", super::digest::printable(tag)),
-            })
-        }
+        self.untag_in(&Repository::root(), tag)
     }
 }
