@@ -104,7 +104,9 @@ impl Namespace {
             .strip_prefix(self.0.as_str())
             .and_then(|r| r.strip_prefix('/'))
         {
-            Some(rest) => Ok(Repository::from_checked(rest)),
+            Some(rest) => {
+                Repository::parse(rest).map_err(|e| ApiError::name_invalid(name, &e.to_string()))
+            }
             None => Err(ApiError::name_unknown(name, self.as_str())),
         }
     }
@@ -169,7 +171,7 @@ mod tests {
         assert!(ns.repository("system/deckhousex").is_err());
         assert!(ns.repository("other").is_err());
         assert_eq!(
-            ns.name_of(&Repository::from_checked("install")),
+            ns.name_of(&Repository::parse("install").expect("valid")),
             "system/deckhouse/install"
         );
     }

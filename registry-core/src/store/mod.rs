@@ -31,6 +31,7 @@
 
 mod completeness;
 mod digest;
+mod entries;
 mod error;
 mod export;
 mod gc;
