@@ -15,7 +15,8 @@ CARGO=${CARGO:-cargo}
 # distribution-spec main as of 2026-08-31 (the conformance module has no tagged releases of its
 # own; this is the Go module proxy's @latest, pinned).
 CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
-CRANE_VERSION=v0.20.6
+CRANE_VERSION=v0.22.1 # the go-containerregistry version conformance/store-layout uses
+ORAS_VERSION=v1.3.6
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -41,6 +42,19 @@ build_conformance() {
       mv conformance.test.tmp conformance.test)
   fi
   CONFORMANCE=$dir/conformance.test
+}
+
+# go_tool NAME PACKAGE@VERSION: builds a Go command once into target/registryd-tools/bin.
+go_tool() {
+  local bin=$TOOLS/bin/$1-${2##*@}
+  if [[ ! -x $bin ]]; then
+    log "building $1 ($2)"
+    mkdir -p "$TOOLS/bin/tmp-$1"
+    GOBIN=$TOOLS/bin/tmp-$1 go install "$2"
+    mv "$TOOLS/bin/tmp-$1/$1" "$bin"
+    rmdir "$TOOLS/bin/tmp-$1"
+  fi
+  echo "$bin"
 }
 
 WORK=$(mktemp -d)
@@ -152,6 +166,57 @@ for _ in 1 2 3 4 5; do check 401 -u limited:bad "https://$SECURE/v2/"; done
 check 429 -u limited:limited-secret "https://$SECURE/v2/"
 grep -q TOOMANYREQUESTS "$WORK/body"
 check 200 -u puller:pull-secret "https://$SECURE/v2/"
+# 3. Real clients against the TLS + htpasswd server, as the writer.
+log "real clients: crane, skopeo, oras"
+CRANE=$(go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION")
+ORAS=$(go_tool oras "oras.land/oras/cmd/oras@$ORAS_VERSION")
+need_apt skopeo skopeo
+export DOCKER_CONFIG=$WORK/docker
+"$CRANE" auth login "$SECURE" -u pusher -p push-secret >/dev/null 2>&1
+NS=$SECURE/system/deckhouse
+# crane (go-containerregistry, what d8 mirror push uses) builds and pushes an image…
+mkdir -p "$WORK/layer/etc" && echo "hello from registryd" >"$WORK/layer/etc/motd"
+tar -C "$WORK/layer" -cf "$WORK/layer.tar" etc
+"$CRANE" append -f "$WORK/layer.tar" -t "$NS/install:v1" >/dev/null 2>&1
+WANT=$("$CRANE" digest "$NS/install:v1")
+# …copies it to another repository (a cross-repository mount) and lists what is there.
+"$CRANE" copy "$NS/install:v1" "$NS/modules/console:v1" >/dev/null 2>&1
+[[ $("$CRANE" digest "$NS/modules/console:v1") == "$WANT" ]]
+"$CRANE" ls "$NS/install" | grep -qx v1
+"$CRANE" catalog "$SECURE" | grep -qx system/deckhouse/modules/console
+# skopeo pulls it into an OCI layout and pushes it back under a new name, with the test CA.
+CERTS=$WORK/certs && mkdir -p "$CERTS" && cp "$PKI/ca.crt" "$CERTS/"
+skopeo copy -q --src-cert-dir "$CERTS" --src-creds puller:pull-secret \
+  "docker://$NS/install:v1" "oci:$WORK/pulled:v1"
+skopeo copy -q --dest-cert-dir "$CERTS" --dest-creds pusher:push-secret \
+  "oci:$WORK/pulled:v1" "docker://$NS/skopeo:v1"
+"$CRANE" export "$NS/skopeo:v1" - | tar -xOf - etc/motd | grep -qx "hello from registryd"
+# The store root is an OCI layout where the image is named repository:tag (skopeo reads it; its
+# oci: transport only sees OCI-typed manifests, which is what skopeo pushed from an OCI layout).
+[[ $(skopeo inspect --format '{{.Digest}}' "oci:$WORK/store-secure:skopeo:v1") == \
+  $("$CRANE" digest "$NS/skopeo:v1") ]]
+# oras pushes an artifact, attaches a signature-like referrer and finds it by artifact type.
+echo "artifact" >"$WORK/artifact.txt" && echo "signature" >"$WORK/sig.txt"
+ORAS_OPTS=(--ca-file "$PKI/ca.crt")
+"$ORAS" login "${ORAS_OPTS[@]}" -u pusher --password-stdin "$SECURE" <<<push-secret >/dev/null
+(cd "$WORK" && "$ORAS" push "${ORAS_OPTS[@]}" --artifact-type application/vnd.test.artifact \
+  "$NS/artifacts:v1" artifact.txt >/dev/null)
+(cd "$WORK" && "$ORAS" attach "${ORAS_OPTS[@]}" --artifact-type application/vnd.test.signature \
+  "$NS/artifacts:v1" sig.txt >/dev/null)
+"$ORAS" discover "${ORAS_OPTS[@]}" --format json --artifact-type application/vnd.test.signature \
+  "$NS/artifacts:v1" >"$WORK/referrers.json"
+python3 - "$WORK/referrers.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+refs = doc.get("referrers", doc.get("manifests", []))
+assert len(refs) == 1 and refs[0]["artifactType"] == "application/vnd.test.signature", doc
+EOF
+(cd "$WORK" && mkdir -p got && cd got && "$ORAS" pull "${ORAS_OPTS[@]}" "$NS/artifacts:v1" >/dev/null &&
+  grep -qx artifact artifact.txt)
+# Everything those clients wrote is verified content: the store's scrub is clean.
+$CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-secure" >/dev/null
+
+# No password and no Authorization header ever reached the request log.
 if grep -qi 'secret\|authorization' "$WORK/secure.log"; then
   echo "a secret or an Authorization header reached the log" >&2
   exit 1
