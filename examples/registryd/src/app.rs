@@ -21,6 +21,9 @@ use crate::router::{Route, route};
 use crate::view::Views;
 use crate::{blobs, listing, manifests, uploads};
 
+/// Largest total size of a request's headers (hyper bounds the whole head too, see `server`).
+pub(crate) const MAX_HEADERS: usize = 64 << 10;
+
 /// Limits on what a request may send.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
@@ -139,6 +142,19 @@ impl App {
         peer: SocketAddr,
     ) -> (Option<String>, Resp) {
         let head = req.method() == Method::HEAD;
+        let head_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        if head_bytes > MAX_HEADERS {
+            let e = ApiError::new(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                crate::errors::Code::SizeInvalid,
+                format!("request headers larger than {MAX_HEADERS} bytes"),
+            );
+            return (None, body::error(&e, head));
+        }
         let uri = req.uri().clone();
         let r = route(uri.path());
         match r {
