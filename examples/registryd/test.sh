@@ -72,7 +72,7 @@ start_registryd() {
   "$BIN" --listen 127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
   PIDS+=($!)
   for _ in $(seq 100); do
-    ADDR=$(sed -n 's|.*Local registry on https\{0,1\}://\([0-9.:]*\) .*|\1|p' "$WORK/$name.log" | head -n1)
+    ADDR=$(sed -n 's|.* on https\{0,1\}://\([0-9.:]*\) serving .*|\1|p' "$WORK/$name.log" | head -n1)
     [[ -n $ADDR ]] && return 0
     sleep 0.1
   done
@@ -137,6 +137,7 @@ htpasswd -B -b "$WORK/htpasswd" limited 'limited-secret' 2>/dev/null
 start_registryd secure --root "$WORK/store-secure" --tls-cert "$PKI/server.crt" --tls-key "$PKI/server.key" \
   --htpasswd "$WORK/htpasswd" --writers pusher
 SECURE=$ADDR
+SECURE_PID=${PIDS[-1]}
 export SSL_CERT_FILE=$PKI/ca.crt
 conformance secure "$SECURE" enabled pusher push-secret
 
@@ -215,6 +216,41 @@ EOF
   grep -qx artifact artifact.txt)
 # Everything those clients wrote is verified content: the store's scrub is clean.
 $CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-secure" >/dev/null
+
+# 4. Proxy mode: a second registryd caches the secure one (Basic auth upstream, its CA, the
+#    read-only user's password from a file), and keeps serving cached tags when it is gone.
+log "proxy mode"
+printf 'pull-secret\n' >"$WORK/upstream-password"
+start_registryd proxy --root "$WORK/store-proxy" --upstream "https://$SECURE/system/deckhouse" \
+  --upstream-ca "$PKI/ca.crt" --upstream-user puller --upstream-password-file "$WORK/upstream-password" --ttl 72h
+PROXY=$ADDR
+PROXY_NS=$PROXY/system/deckhouse
+[[ $("$CRANE" digest --insecure "$PROXY_NS/install:v1") == "$WANT" ]]
+"$CRANE" export --insecure "$PROXY_NS/install:v1" - | tar -xOf - etc/motd | grep -qx "hello from registryd"
+# Concurrent misses for one blob: one upstream fetch, every client gets the verified blob.
+head -c 8388608 /dev/urandom >"$WORK/big.bin"
+BIG=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
+check 201 -u pusher:push-secret -X POST --data-binary "@$WORK/big.bin" \
+  "https://$SECURE/v2/system/deckhouse/big/blobs/uploads/?digest=$BIG"
+for i in 1 2 3 4; do
+  curl -s -o "$WORK/big.$i" "http://$PROXY/v2/system/deckhouse/big/blobs/$BIG" &
+done
+wait_jobs() { local j; for j in $(jobs -p); do case " ${PIDS[*]} " in *" $j "*) ;; *) wait "$j";; esac; done; }
+wait_jobs
+for i in 1 2 3 4; do cmp -s "$WORK/big.bin" "$WORK/big.$i"; done
+[[ $(grep -c "GET /v2/system/deckhouse/big/blobs/$BIG 200" "$WORK/secure.log") == 1 ]]
+# Writes are refused: this is a cache.
+check 405 -X POST "http://$PROXY/v2/system/deckhouse/x/blobs/uploads/"
+grep -q UNSUPPORTED "$WORK/body"
+# The upstream goes away: the cached tag and by-digest content are still served.
+kill "$SECURE_PID"
+[[ $("$CRANE" digest --insecure "$PROXY_NS/install:v1") == "$WANT" ]]
+"$CRANE" export --insecure "$PROXY_NS/install@$WANT" - | tar -xOf - etc/motd | grep -qx "hello from registryd"
+if grep -qi 'pull-secret' "$WORK/proxy.log"; then
+  echo "the upstream password reached the proxy's log" >&2
+  exit 1
+fi
+$CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-proxy" >/dev/null
 
 # No password and no Authorization header ever reached the request log.
 if grep -qi 'secret\|authorization' "$WORK/secure.log"; then

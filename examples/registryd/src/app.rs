@@ -40,6 +40,8 @@ pub(crate) struct App {
     pub(crate) namespace: Namespace,
     pub(crate) views: Views,
     pub(crate) auth: Option<Auth>,
+    /// Proxy mode (with `--upstream`); `None` is the Local registry.
+    pub(crate) proxy: Option<crate::proxy::Proxy>,
     pub(crate) metrics: Metrics,
     pub(crate) limits: Limits,
     /// False until the listener is up, and again once shutdown began.
@@ -193,6 +195,12 @@ impl App {
             *req.method(),
             Method::POST | Method::PUT | Method::PATCH | Method::DELETE
         );
+        if writes && self.proxy.is_some() {
+            let e = ApiError::unsupported(
+                "this registryd is a pull-through cache (Proxy mode): push to the upstream",
+            );
+            return (user, body::error(&e, head));
+        }
         if writes && !access.can_write {
             let e = ApiError::denied("this user may only pull (not one of --writers)");
             return (user, body::error(&e, head));
@@ -212,7 +220,7 @@ impl App {
         (user, out)
     }
 
-    async fn endpoint(&self, r: Route<'_>, call: Call) -> Result<Resp, ApiError> {
+    async fn endpoint(self: &Arc<App>, r: Route<'_>, call: Call) -> Result<Resp, ApiError> {
         let m = call.method.clone();
         let repo = |name: &str| self.namespace.repository(name);
         match (r, m) {
@@ -240,9 +248,9 @@ impl App {
                 }
             }
             (Route::Blob { name, digest }, m) => {
-                let _: Repository = repo(name)?;
+                let repo: Repository = repo(name)?;
                 match m {
-                    Method::GET | Method::HEAD => blobs::get(call, digest).await,
+                    Method::GET | Method::HEAD => blobs::get(call, repo, digest).await,
                     Method::DELETE => blobs::delete(call, digest).await,
                     _ => Err(not_allowed()),
                 }

@@ -3,11 +3,12 @@
 
 use hyper::StatusCode;
 use hyper::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue};
-use registry_core::store::{Digest, StoreError};
+use registry_core::store::{BlobReader, Digest, StoreError};
 
 use crate::app::{Call, blocking};
 use crate::body::{self, Resp};
 use crate::errors::{ApiError, Code};
+use crate::repos::Repository;
 
 /// Parses a digest from a path or query, as `DIGEST_INVALID` on failure.
 pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
@@ -61,22 +62,40 @@ pub(crate) fn parse_range(header: &str, size: u64) -> Result<(u64, u64), ApiErro
     Ok((start, end))
 }
 
-/// `HEAD`/`GET /v2/<name>/blobs/<digest>`.
-pub(crate) async fn get(call: Call, digest: &str) -> Result<Resp, ApiError> {
+/// Opens a stored blob; `None` if it is not stored.
+async fn open(call: &Call, digest: &Digest) -> Result<Option<BlobReader>, ApiError> {
+    let store = call.app.store.clone();
+    let d = digest.clone();
+    blocking(move || match store.open_blob(&d) {
+        Ok(r) => Ok(Some(r)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(ApiError::store(e)),
+    })
+    .await
+}
+
+/// `HEAD`/`GET /v2/<name>/blobs/<digest>` (in Proxy mode a miss goes to the upstream).
+pub(crate) async fn get(call: Call, repo: Repository, digest: &str) -> Result<Resp, ApiError> {
     let digest = parse_digest(digest)?;
     let head = call.is_head();
     let range = call.header("range").map(str::to_owned);
-    let store = call.app.store.clone();
-    let d = digest.clone();
-    let opened = blocking(move || {
-        let reader = match store.open_blob(&d) {
-            Ok(r) => r,
-            Err(StoreError::NotFound { .. }) => return Err(ApiError::blob_unknown(&d)),
-            Err(e) => return Err(ApiError::store(e)),
-        };
-        Ok(reader)
-    })
-    .await?;
+    let opened = match open(&call, &digest).await? {
+        Some(r) => r,
+        None => {
+            let app = call.app.clone();
+            let Some(proxy) = &app.proxy else {
+                return Err(ApiError::blob_unknown(&digest));
+            };
+            if let Some(resp) =
+                crate::proxy::blob(&app, proxy, &repo, &digest, head, range.is_some()).await?
+            {
+                return Ok(resp);
+            }
+            open(&call, &digest)
+                .await?
+                .ok_or_else(|| ApiError::blob_unknown(&digest))?
+        }
+    };
     let size = opened.size();
     let (status, start, len) = match &range {
         None => (StatusCode::OK, 0, size),

@@ -78,7 +78,8 @@ pub(crate) fn set(r: &mut Resp, name: &'static str, value: &str) {
 /// A body fed by a channel (what the blocking blob reader sends).
 struct ChannelBody {
     rx: mpsc::Receiver<io::Result<Bytes>>,
-    remaining: u64,
+    /// Bytes still to come, if known.
+    remaining: Option<u64>,
 }
 
 impl hyper::body::Body for ChannelBody {
@@ -91,7 +92,7 @@ impl hyper::body::Body for ChannelBody {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some(Ok(b))) => {
-                self.remaining = self.remaining.saturating_sub(b.len() as u64);
+                self.remaining = self.remaining.map(|r| r.saturating_sub(b.len() as u64));
                 Poll::Ready(Some(Ok(Frame::data(b))))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
@@ -101,8 +102,17 @@ impl hyper::body::Body for ChannelBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
+        self.remaining.map(SizeHint::with_exact).unwrap_or_default()
     }
+}
+
+/// A body fed by a channel of `size` bytes (if known); an `Err` aborts the response.
+pub(crate) fn channel(rx: mpsc::Receiver<io::Result<Bytes>>, size: Option<u64>) -> Body {
+    ChannelBody {
+        rx,
+        remaining: size,
+    }
+    .boxed()
 }
 
 /// Streams `len` bytes from a blocking reader. A read error (a corrupt blob fails verification at
@@ -140,7 +150,7 @@ pub(crate) fn stream_reader<R: Read + Send + 'static>(mut reader: R, len: u64) -
             let _ = tx.blocking_send(Err(e));
         }
     });
-    ChannelBody { rx, remaining: len }.boxed()
+    channel(rx, Some(len))
 }
 
 /// Why streaming a request body into a writer stopped early.

@@ -89,10 +89,21 @@ pub(crate) struct Settings {
     pub(crate) htpasswd: Option<PathBuf>,
     pub(crate) writers: Option<Vec<String>>,
     pub(crate) namespace: String,
+    pub(crate) upstream: Option<UpstreamSettings>,
     pub(crate) max_connections: usize,
     pub(crate) max_manifest: u64,
     pub(crate) header_timeout: Duration,
     pub(crate) body_timeout: Duration,
+}
+
+/// Proxy mode's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamSettings {
+    pub(crate) url: String,
+    pub(crate) ca: Option<PathBuf>,
+    /// User and password file.
+    pub(crate) credentials: Option<(String, PathBuf)>,
+    pub(crate) ttl: Option<Duration>,
 }
 
 /// The default namespace.
@@ -249,29 +260,43 @@ impl Cli {
             .namespace
             .or(f_str("namespace")?)
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
-        // Proxy mode and peers are part of the command line contract but not built yet: refuse
-        // them rather than silently serving as a plain Local registry.
-        let proxy = self.upstream.is_some()
-            || self.upstream_ca.is_some()
-            || self.upstream_user.is_some()
-            || self.upstream_password_file.is_some()
-            || self.ttl.is_some()
-            || [
-                "upstream",
-                "upstreamCa",
-                "upstreamUser",
-                "upstreamPasswordFile",
-                "ttl",
-            ]
-            .iter()
-            .any(|k| file.as_ref().is_some_and(|f| f.get(k).is_some()));
-        if proxy {
-            return Err(
-                "Proxy mode (--upstream and its options) is not implemented in this \
-                        registryd yet"
-                    .into(),
-            );
-        }
+        let upstream = match self.upstream.or(f_str("upstream")?) {
+            None => {
+                let stray = self.upstream_ca.is_some()
+                    || self.upstream_user.is_some()
+                    || self.upstream_password_file.is_some()
+                    || self.ttl.is_some()
+                    || ["upstreamCa", "upstreamUser", "upstreamPasswordFile", "ttl"]
+                        .iter()
+                        .any(|k| file.as_ref().is_some_and(|f| f.get(k).is_some()));
+                if stray {
+                    return Err("--upstream-ca, --upstream-user, --upstream-password-file and --ttl need --upstream".into());
+                }
+                None
+            }
+            Some(url) => {
+                let user = self.upstream_user.or(f_str("upstreamUser")?);
+                let password_file = self
+                    .upstream_password_file
+                    .or(f_path("upstreamPasswordFile")?);
+                if user.is_some() != password_file.is_some() {
+                    return Err("--upstream-user and --upstream-password-file go together".into());
+                }
+                let ttl = self
+                    .ttl
+                    .or(f_str("ttl")?)
+                    .map(|t| crate::upstream::parse_duration(&t))
+                    .transpose()?;
+                Some(UpstreamSettings {
+                    url,
+                    ca: self.upstream_ca.or(f_path("upstreamCa")?),
+                    credentials: user.zip(password_file),
+                    ttl,
+                })
+            }
+        };
+        // Peers are part of the command line contract but not built yet: refuse them rather
+        // than silently serving without them.
         let peers = !self.peer.is_empty()
             || self.peer_user.is_some()
             || self.peer_password_file.is_some()
@@ -289,6 +314,7 @@ impl Cli {
             htpasswd,
             writers,
             namespace,
+            upstream,
             max_connections: f_num("maxConnections")?.unwrap_or(1024) as usize,
             max_manifest: f_num("maxManifestBytes")?.unwrap_or(4 << 20),
             header_timeout: secs("headerTimeoutSeconds", 30)?,

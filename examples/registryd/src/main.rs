@@ -26,10 +26,12 @@ mod log;
 mod manifests;
 mod metrics;
 mod names;
+mod proxy;
 mod repos;
 mod router;
 mod server;
 mod uploads;
+mod upstream;
 mod view;
 
 use std::process::ExitCode;
@@ -104,6 +106,20 @@ async fn serve(s: Settings) -> Result<(), Failure> {
         Some((cert, key)) => Some(server::tls_acceptor(cert, key).map_err(Failure::Usage)?),
         None => None,
     };
+    let proxy = match &s.upstream {
+        None => None,
+        Some(u) => {
+            let creds = match &u.credentials {
+                Some((user, file)) => {
+                    Some(upstream::Credentials::load(user, file).map_err(Failure::Usage)?)
+                }
+                None => None,
+            };
+            let up =
+                upstream::Upstream::new(&u.url, u.ca.as_deref(), creds).map_err(Failure::Usage)?;
+            Some(proxy::Proxy::new(up, u.ttl))
+        }
+    };
     let store = Store::open(&s.root)
         .map_err(|e| Failure::Usage(format!("--root {}: {e}", s.root.display())))?;
     let listener = TcpListener::bind(s.listen)
@@ -114,6 +130,7 @@ async fn serve(s: Settings) -> Result<(), Failure> {
         namespace,
         views: view::Views::default(),
         auth,
+        proxy,
         metrics: metrics::Metrics::default(),
         limits: Limits {
             max_manifest: s.max_manifest,
@@ -132,8 +149,15 @@ async fn serve(s: Settings) -> Result<(), Failure> {
     let local = listener
         .local_addr()
         .map_err(|e| Failure::Runtime(format!("--listen {}: {e}", s.listen)))?;
+    if let Some(ttl) = app.proxy.as_ref().and_then(|p| p.ttl) {
+        tokio::spawn(proxy::expire_loop(app.clone(), ttl));
+    }
+    let mode = match &app.proxy {
+        None => "Local registry".to_string(),
+        Some(p) => format!("Proxy cache of {}", p.upstream.url()),
+    };
     log::event(&format!(
-        "Local registry on {}://{local} serving {} from {} ({})",
+        "{mode} on {}://{local} serving {} from {} ({})",
         if tls.is_some() { "https" } else { "http" },
         app.namespace.as_str(),
         s.root.display(),

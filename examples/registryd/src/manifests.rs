@@ -266,6 +266,24 @@ pub(crate) async fn get(call: Call, repo: Repository, reference: &str) -> Result
     };
     let head = call.is_head();
     let app = call.app.clone();
+    if let Some(proxy) = &app.proxy {
+        match &reference {
+            Reference::Tag(t) => crate::proxy::refresh_tag(&app, proxy, &repo, t).await?,
+            Reference::Digest(d) => {
+                let (a, r, dd) = (app.clone(), repo.clone(), d.clone());
+                let known = blocking(move || {
+                    let view = a.views.index(&a.store).map_err(ApiError::store)?;
+                    a.views
+                        .reachable(&a.store, &view, &r, &dd)
+                        .map_err(ApiError::store)
+                })
+                .await?;
+                if !known {
+                    crate::proxy::fetch_manifest(&app, proxy, &repo, d).await?;
+                }
+            }
+        }
+    }
     let shown = match &reference {
         Reference::Tag(t) => t.clone(),
         Reference::Digest(d) => d.to_string(),
