@@ -252,6 +252,17 @@ if grep -qi 'pull-secret' "$WORK/proxy.log"; then
 fi
 $CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-proxy" >/dev/null
 
+# Operations endpoints: health, readiness and Prometheus metrics (open, like /healthz).
+check 200 "http://$PROXY/healthz"
+check 200 "http://$PROXY/readyz"
+check 200 "http://$PROXY/metrics"
+grep -q '^registryd_requests_total{method="GET",code="200"} [1-9]' "$WORK/body"
+grep -q '^registryd_request_duration_seconds_count [1-9]' "$WORK/body"
+# SIGTERM: a clean stop with exit code 0 and the stop logged.
+PROXY_PID=${PIDS[-1]}
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
+grep -q 'registryd: stopped' "$WORK/proxy.log"
 # No password and no Authorization header ever reached the request log.
 if grep -qi 'secret\|authorization' "$WORK/secure.log"; then
   echo "a secret or an Authorization header reached the log" >&2
