@@ -217,10 +217,26 @@ EOF
 # Everything those clients wrote is verified content: the store's scrub is clean.
 $CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-secure" >/dev/null
 
-# 4. Proxy mode: a second registryd caches the secure one (Basic auth upstream, its CA, the
+# 4. Several masters: `registryd sync` copies everything once; `--peer` keeps a master filled.
+log "sync and peers"
+printf 'pull-secret\n' >"$WORK/upstream-password"
+"$BIN" sync --root "$WORK/store-copy" --from "https://$SECURE" --ca "$PKI/ca.crt" \
+  --user puller --password-file "$WORK/upstream-password" >"$WORK/sync.out"
+grep -q '^synced from ' "$WORK/sync.out"
+[[ $(skopeo inspect --format '{{.Digest}}' "oci:$WORK/store-copy:skopeo:v1") == \
+  $("$CRANE" digest "$NS/skopeo:v1") ]]
+$CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-copy" >/dev/null
+start_registryd peer --root "$WORK/store-peer" --peer "https://$SECURE" --peer-ca "$PKI/ca.crt" \
+  --peer-user puller --peer-password-file "$WORK/upstream-password"
+PEER=$ADDR
+for _ in $(seq 100); do grep -q "peer https://$SECURE/system/deckhouse: " "$WORK/peer.log" && break; sleep 0.1; done
+[[ $("$CRANE" digest --insecure "$PEER/system/deckhouse/install:v1") == "$WANT" ]]
+"$CRANE" export --insecure "$PEER/system/deckhouse/modules/console:v1" - | tar -xOf - etc/motd |
+  grep -qx "hello from registryd"
+
+# 5. Proxy mode: a second registryd caches the secure one (Basic auth upstream, its CA, the
 #    read-only user's password from a file), and keeps serving cached tags when it is gone.
 log "proxy mode"
-printf 'pull-secret\n' >"$WORK/upstream-password"
 start_registryd proxy --root "$WORK/store-proxy" --upstream "https://$SECURE/system/deckhouse" \
   --upstream-ca "$PKI/ca.crt" --upstream-user puller --upstream-password-file "$WORK/upstream-password" --ttl 72h
 PROXY=$ADDR

@@ -61,6 +61,9 @@ pub(crate) struct Cli {
     /// File holding the --peer user's password.
     #[arg(long, value_name = "FILE")]
     peer_password_file: Option<PathBuf>,
+    /// CA bundle for the peers (default: the system roots).
+    #[arg(long, value_name = "FILE")]
+    peer_ca: Option<PathBuf>,
     /// YAML file with the same settings (camelCase keys); flags win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -77,6 +80,18 @@ pub(crate) enum Command {
         /// The registryd to copy from.
         #[arg(long, value_name = "URL")]
         from: String,
+        /// The namespace both serve.
+        #[arg(long, value_name = "PATH", default_value = DEFAULT_NAMESPACE)]
+        namespace: String,
+        /// CA bundle for --from (default: the system roots).
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        /// User for --from.
+        #[arg(long, value_name = "NAME", requires = "password_file")]
+        user: Option<String>,
+        /// File holding the --from user's password.
+        #[arg(long, value_name = "FILE", requires = "user")]
+        password_file: Option<PathBuf>,
     },
 }
 
@@ -90,6 +105,7 @@ pub(crate) struct Settings {
     pub(crate) writers: Option<Vec<String>>,
     pub(crate) namespace: String,
     pub(crate) upstream: Option<UpstreamSettings>,
+    pub(crate) peers: PeerSettings,
     pub(crate) max_connections: usize,
     pub(crate) max_manifest: u64,
     pub(crate) header_timeout: Duration,
@@ -106,11 +122,20 @@ pub(crate) struct UpstreamSettings {
     pub(crate) ttl: Option<Duration>,
 }
 
+/// The other masters (`--peer`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PeerSettings {
+    pub(crate) urls: Vec<String>,
+    pub(crate) ca: Option<PathBuf>,
+    /// User and password file.
+    pub(crate) credentials: Option<(String, PathBuf)>,
+}
+
 /// The default namespace.
 pub(crate) const DEFAULT_NAMESPACE: &str = "system/deckhouse";
 
 /// Keys a config file may hold (the flags, plus limits that have no flag).
-const KEYS: [&str; 20] = [
+const KEYS: [&str; 21] = [
     "root",
     "listen",
     "tlsCert",
@@ -126,6 +151,7 @@ const KEYS: [&str; 20] = [
     "peers",
     "peerUser",
     "peerPasswordFile",
+    "peerCa",
     "maxConnections",
     "maxManifestBytes",
     "headerTimeoutSeconds",
@@ -295,17 +321,24 @@ impl Cli {
                 })
             }
         };
-        // Peers are part of the command line contract but not built yet: refuse them rather
-        // than silently serving without them.
-        let peers = !self.peer.is_empty()
-            || self.peer_user.is_some()
-            || self.peer_password_file.is_some()
-            || ["peers", "peerUser", "peerPasswordFile"]
-                .iter()
-                .any(|k| file.as_ref().is_some_and(|f| f.get(k).is_some()));
-        if peers {
-            return Err("--peer and its options are not implemented in this registryd yet".into());
+        let mut peers = self.peer;
+        if peers.is_empty() {
+            peers = f_list("peers")?.unwrap_or_default();
         }
+        let peer_user = self.peer_user.or(f_str("peerUser")?);
+        let peer_password_file = self.peer_password_file.or(f_path("peerPasswordFile")?);
+        if peer_user.is_some() != peer_password_file.is_some() {
+            return Err("--peer-user and --peer-password-file go together".into());
+        }
+        let peer_ca = self.peer_ca.or(f_path("peerCa")?);
+        if peers.is_empty() && (peer_user.is_some() || peer_ca.is_some()) {
+            return Err("--peer-user, --peer-password-file and --peer-ca need --peer".into());
+        }
+        let peers = PeerSettings {
+            urls: peers,
+            ca: peer_ca,
+            credentials: peer_user.zip(peer_password_file),
+        };
         let secs = |k: &str, d: u64| f_num(k).map(|o| Duration::from_secs(o.unwrap_or(d)));
         Ok(Settings {
             root,
@@ -315,6 +348,7 @@ impl Cli {
             writers,
             namespace,
             upstream,
+            peers,
             max_connections: f_num("maxConnections")?.unwrap_or(1024) as usize,
             max_manifest: f_num("maxManifestBytes")?.unwrap_or(4 << 20),
             header_timeout: secs("headerTimeoutSeconds", 30)?,

@@ -30,6 +30,7 @@ mod proxy;
 mod repos;
 mod router;
 mod server;
+mod sync;
 mod uploads;
 mod upstream;
 mod view;
@@ -51,12 +52,16 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Sync { root, from }) = &cli.command {
-        eprintln!(
-            "registryd sync --root {} --from {from}: not implemented in this registryd yet",
-            root.display()
-        );
-        return ExitCode::from(EXIT_USAGE);
+    if let Some(Command::Sync {
+        root,
+        from,
+        namespace,
+        ca,
+        user,
+        password_file,
+    }) = cli.command
+    {
+        return sync_command(&root, &from, &namespace, ca, user.zip(password_file));
     }
     let settings = match cli.settings() {
         Ok(s) => s,
@@ -87,6 +92,77 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The client of a peer registryd serving `namespace` at `url`.
+fn peer_client(
+    url: &str,
+    namespace: &str,
+    ca: Option<&std::path::Path>,
+    credentials: Option<&(String, std::path::PathBuf)>,
+) -> Result<upstream::Upstream, String> {
+    let creds = credentials
+        .map(|(u, f)| upstream::Credentials::load(u, f))
+        .transpose()?;
+    let base = format!(
+        "{}/{}",
+        url.trim_end_matches('/'),
+        namespace.trim_matches('/')
+    );
+    upstream::Upstream::new(&base, ca, creds)
+}
+
+/// `registryd sync`: one pass, then exit (0: done, 1: failed, 2: unusable arguments).
+fn sync_command(
+    root: &std::path::Path,
+    from: &str,
+    namespace: &str,
+    ca: Option<std::path::PathBuf>,
+    credentials: Option<(String, std::path::PathBuf)>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("registryd sync: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let peer = match peer_client(from, namespace, ca.as_deref(), credentials.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("registryd sync: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let store = match Store::open(root) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("registryd sync: --root {}: {e}", root.display());
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        match sync::pass(&store, &peer).await {
+            Ok(r) => {
+                println!(
+                    "synced from {}: {} repositories, {} tags set, {} blobs and manifests ({} bytes) copied",
+                    peer.url(),
+                    r.repositories,
+                    r.tags,
+                    r.fetched,
+                    r.bytes
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("registryd sync from {}: {e}", peer.url());
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 enum Failure {
@@ -120,6 +196,20 @@ async fn serve(s: Settings) -> Result<(), Failure> {
             Some(proxy::Proxy::new(up, u.ttl))
         }
     };
+    let peers = s
+        .peers
+        .urls
+        .iter()
+        .map(|u| {
+            peer_client(
+                u,
+                &s.namespace,
+                s.peers.ca.as_deref(),
+                s.peers.credentials.as_ref(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::Usage)?;
     let store = Store::open(&s.root)
         .map_err(|e| Failure::Usage(format!("--root {}: {e}", s.root.display())))?;
     let listener = TcpListener::bind(s.listen)
@@ -149,6 +239,9 @@ async fn serve(s: Settings) -> Result<(), Failure> {
     let local = listener
         .local_addr()
         .map_err(|e| Failure::Runtime(format!("--listen {}: {e}", s.listen)))?;
+    if !peers.is_empty() {
+        tokio::spawn(sync::peer_loop(app.store.clone(), peers));
+    }
     if let Some(ttl) = app.proxy.as_ref().and_then(|p| p.ttl) {
         tokio::spawn(proxy::expire_loop(app.clone(), ttl));
     }

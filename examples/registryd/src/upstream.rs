@@ -307,11 +307,47 @@ impl Upstream {
         accept: Option<&str>,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let name = self.name(repo);
-        let uri = format!(
-            "{}://{}/v2/{name}/{kind}/{reference}",
-            self.scheme, self.authority
-        );
-        let scope = format!("repository:{name}:pull");
+        let path = format!("/v2/{name}/{kind}/{reference}");
+        self.request(method, &path, &format!("repository:{name}:pull"), accept)
+            .await
+    }
+
+    /// The upstream name of a store repository, as the upstream lists it.
+    pub(crate) fn name_of(&self, repo: &Repository) -> String {
+        self.name(repo)
+    }
+
+    /// The store repository of an upstream name (`None` if outside the upstream's path or not
+    /// a valid repository path).
+    pub(crate) fn repository_of(&self, name: &str) -> Option<Repository> {
+        if self.path.is_empty() {
+            return Repository::parse(name).ok();
+        }
+        if name == self.path {
+            return Some(Repository::root());
+        }
+        let rest = name.strip_prefix(&self.path)?.strip_prefix('/')?;
+        Repository::parse(rest).ok()
+    }
+
+    /// `GET` of any API path (with its query), authenticating for `scope` as asked.
+    pub(crate) async fn get(
+        &self,
+        path: &str,
+        scope: &str,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        self.request(&Method::GET, path, scope, None).await
+    }
+
+    async fn request(
+        &self,
+        method: &Method,
+        path: &str,
+        scope: &str,
+        accept: Option<&str>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let uri = format!("{}://{}{path}", self.scheme, self.authority);
+        let scope = scope.to_string();
         let cached = lock(&self.tokens)
             .get(&scope)
             .filter(|(_, until)| Instant::now() < *until)
