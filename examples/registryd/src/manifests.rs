@@ -52,7 +52,6 @@ pub(crate) fn parse_reference(r: &str) -> Result<Reference, ApiError> {
 /// What a checked manifest references.
 #[derive(Debug)]
 struct Checked {
-    media_type: String,
     /// Blobs and manifests that must be stored before it.
     needs: Vec<Digest>,
     subject: Option<Digest>,
@@ -135,11 +134,7 @@ fn check(bytes: &[u8], content_type: Option<&str>) -> Result<Checked, ApiError> 
         None | Some(Value::Null) => None,
         Some(s) => Some(descriptor_digest(s, "subject")?),
     };
-    Ok(Checked {
-        media_type,
-        needs,
-        subject,
-    })
+    Ok(Checked { needs, subject })
 }
 
 fn too_large(max: u64) -> ApiError {
@@ -236,7 +231,6 @@ pub(crate) async fn put(
     if let Some(s) = &checked.subject {
         body::set(&mut r, "OCI-Subject", &s.to_string());
     }
-    let _ = checked.media_type;
     Ok(r)
 }
 
