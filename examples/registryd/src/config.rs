@@ -37,7 +37,7 @@ pub(crate) struct Cli {
     /// The repository path the store's root repository is served at.
     #[arg(long, value_name = "PATH")]
     namespace: Option<String>,
-    /// Proxy mode: the upstream registry (https://host[:port]/path).
+    /// Proxy mode: the upstream registry (`https://host[:port]/path`).
     #[arg(long, value_name = "URL")]
     upstream: Option<String>,
     /// CA bundle for the upstream.
