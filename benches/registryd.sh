@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # registryd side by side with CNCF distribution 2.8 (Debian's docker-registry): one blob of
-# SIZE_MIB (default 1024) pushed monolithically (POST, then PUT ?digest= with the whole body)
+# SIZE_MIB (default 1024) pushed monolithically (POST, then PUT ?digest= with the whole body,
+# streamed from the file)
 # and pulled, over TLS with the same certificate, by the same client (curl), on loopback.
 # Each figure is the wall time curl reports; RUNS (default 3) runs each, min and max shown,
 # and the ratio of the medians. The blob is deleted through the API between push runs, so
@@ -52,7 +53,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 DIST=127.0.0.1:$(free_port)
 cat >"$W/distribution.yml" <<EOF
 version: 0.1
-log: {level: error}
+log: {level: error, accesslog: {disabled: true}}
 storage:
   filesystem: {rootdirectory: $W/distribution}
   delete: {enabled: true}
@@ -72,7 +73,8 @@ for a in "$DIST" "$RD"; do
   for _ in $(seq 100); do curl -sf -u bench:bench-password --cacert "$W/ca.crt" "https://$a/v2/" >/dev/null && break; sleep 0.1; done
 done
 
-C=(curl -sf -u bench:bench-password --cacert "$W/ca.crt")
+# HTTP/1.1 for both (distribution would negotiate HTTP/2 with curl; registryd speaks 1.1).
+C=(curl -sf --http1.1 -u bench:bench-password --cacert "$W/ca.crt")
 push() { # push ADDR [FILE DIGEST]: seconds for the PUT that carries the whole blob
   local file=${2:-$W/blob} digest=${3:-$DIGEST} loc
   loc=$("${C[@]}" -X POST -D - -o /dev/null "https://$1/v2/bench/blob/blobs/uploads/" |
@@ -80,7 +82,7 @@ push() { # push ADDR [FILE DIGEST]: seconds for the PUT that carries the whole b
   [[ $loc == /* ]] && loc=https://$1$loc
   [[ $loc == *\?* ]] && loc="$loc&digest=$digest" || loc="$loc?digest=$digest"
   "${C[@]}" -o /dev/null -w '%{time_total}\n' -X PUT -H 'Content-Type: application/octet-stream' \
-    --data-binary "@$file" "$loc"
+    -T "$file" "$loc"
 }
 pull() { "${C[@]}" -o /dev/null -w '%{time_total}\n' "https://$1/v2/bench/blob/blobs/$DIGEST"; }
 drop() { "${C[@]}" -o /dev/null -X DELETE "https://$1/v2/bench/blob/blobs/$DIGEST"; }
