@@ -24,8 +24,6 @@ pub(crate) type Resp = Response<Body>;
 
 /// Bytes a blob is read in per step.
 const READ_CHUNK: usize = 256 << 10;
-/// Bytes of a request body handed to the store's writer at once.
-const WRITE_CHUNK: usize = 1 << 20;
 
 pub(crate) fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
@@ -208,7 +206,6 @@ pub(crate) async fn stream_into(
     });
     let mut received = 0u64;
     let mut result = Ok(());
-    let mut pending = bytes::BytesMut::with_capacity(WRITE_CHUNK);
     loop {
         let frame = match tokio::time::timeout(idle, body.frame()).await {
             Err(_) => {
@@ -235,14 +232,9 @@ pub(crate) async fn stream_into(
             result = Err(BodyFailure::TooLong(m));
             break;
         }
-        // TLS delivers ~16 KiB frames; the writer is far cheaper per call with large pieces.
-        pending.extend_from_slice(&data);
-        if pending.len() >= WRITE_CHUNK && tx.send(pending.split().freeze()).await.is_err() {
+        if tx.send(data).await.is_err() {
             break;
         }
-    }
-    if !pending.is_empty() {
-        let _ = tx.send(pending.freeze()).await;
     }
     drop(tx);
     let (writer, written) = match task.await {
