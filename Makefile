@@ -1,7 +1,8 @@
 # The two entry points of the README:
 #   make demo   the main job: registryctl on the bundled example configs
-#   make test   every check CI runs: formatting, lints, Rust tests, Go tests, fuzz smoke runs
-# Both install what they need (cargo-fuzz, Go modules) on a fresh machine.
+#   make test   every check CI runs, fast ones first: formatting, lints and docs, the Rust tests,
+#               then the C ABI, the Go packages, the Python package and the fuzz smoke runs
+# Both install what they need (cargo-fuzz, cbindgen, valgrind, Go modules) on a fresh machine.
 
 SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
@@ -10,13 +11,24 @@ FUZZ_SECONDS ?= 20
 CARGO_FUZZ_VERSION := 0.13.2
 GO_MODULES := $(shell find . -name go.mod -not -path './target/*' -not -path './fuzz/*' -not -path '*/node_modules/*' -exec dirname {} \; | sort)
 TEST_LOG := target/test-output.log
+# Everything the tests put in a temporary folder goes here (TMPDIR is honoured by Rust's
+# temp_dir, mktemp, Go and Python), and `make test` removes it at the end, also on failure.
+TEST_TMP := $(CURDIR)/target/test-tmp
 
-.PHONY: demo test deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test registryd-test
+.PHONY: demo test test-steps deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test registryd-test
 
 demo:
 	./scripts/demo.sh
 
-test: deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test rust-test registryd-test
+test:
+	@rm -rf "$(TEST_TMP)" && mkdir -p "$(TEST_TMP)"
+	@status=0; TMPDIR="$(TEST_TMP)" $(MAKE) --no-print-directory test-steps || status=$$?; \
+	  rm -rf "$(TEST_TMP)" || echo "could not remove all of $(TEST_TMP)" >&2; \
+	  if [[ $$status -ne 0 ]]; then echo "make test: FAILED (see above)"; else echo "make test: all checks passed"; fi; \
+	  exit $$status
+
+# Fast checks first, then the Rust tests, then the slow binding and fuzz steps.
+test-steps: deps fmt-check clippy rust-test nginx-test registryd-test c-test go-binding-test go-test python-test fuzz-smoke
 
 deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
@@ -29,11 +41,13 @@ fmt-check:
 	  if [[ -n "$$out" ]]; then echo "gofmt needed in $$m: $$out"; exit 1; fi; done
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --workspace --no-deps --quiet
 
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain take them.
 fuzz-smoke:
+	@# cargo fuzz has no --locked: refuse a Cargo.lock that is out of date before it builds.
+	cd fuzz && $(CARGO) metadata --locked --format-version 1 >/dev/null
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build
 	@cd fuzz && for t in $$(cargo fuzz list); do \
 	  mkdir -p corpus/$$t; \
@@ -65,9 +79,27 @@ python-test:
 registryd-test:
 	examples/registryd/test.sh
 
-# The last line is the plain "N passed, N failed" total over every cargo test binary.
+# The rendered node load balancer under real nginx (nginx -t, and a proxy over two loopback
+# backends). Installs Debian's nginx-light and libnginx-mod-stream if nginx or its stream module
+# is missing (and stops the nginx service the package starts under systemd); REQUIRE_NGINX=1 makes the test fail instead of skipping when nginx is absent.
+nginx-test:
+	@if [[ ! -x /usr/sbin/nginx || ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]]; then \
+	  sudo=""; [[ $$(id -u) -eq 0 ]] || sudo="sudo"; \
+	  echo "== installing nginx-light libnginx-mod-stream"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nginx-light libnginx-mod-stream; \
+	  if command -v systemctl >/dev/null; then $$sudo systemctl disable --now nginx 2>/dev/null || true; fi; \
+	fi
+	REQUIRE_NGINX=1 $(CARGO) test --locked -p registry-core --test nginx_real
+
+# Every test binary runs even after one fails (--no-fail-fast). The last lines are the failed
+# tests, if any, and the plain "N passed, N failed" total over every cargo test binary, printed
+# whether or not everything passed; the step fails if cargo test did.
 rust-test:
 	@mkdir -p target
-	$(CARGO) test --workspace 2>&1 | tee $(TEST_LOG)
-	@awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
-	  END { printf "%d passed, %d failed\n", p, f }' $(TEST_LOG)
+	@status=0; $(CARGO) test --locked --workspace --no-fail-fast 2>&1 | tee $(TEST_LOG) || status=$$?; \
+	  grep -E '^test .* \.\.\. FAILED$$' $(TEST_LOG) || true; \
+	  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
+	    END { printf "%d passed, %d failed\n", p, f }' $(TEST_LOG); \
+	  if [[ $$status -ne 0 ]] && ! grep -q '^test result: FAILED' $(TEST_LOG); then \
+	    echo "cargo test failed before running some tests (a build error?): see $(TEST_LOG)"; fi; \
+	  exit $$status

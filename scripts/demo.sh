@@ -4,18 +4,25 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --release -p registryctl || exit 1
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+# Cargo's own progress (a bar on a terminal, one line per crate otherwise): the first build
+# compiles about 150 crates, a few minutes on two cores.
+echo "== building registryctl (release)"
+cargo build --locked --release -p registryctl || exit 1
+target_dir=$(cargo metadata --locked --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 ctl="$target_dir/release/registryctl"
 cfg=examples/configs
 failures=0
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+last="$out/last-stdout"
 
+# Runs registryctl, shows its output, keeps its stdout in $last, and checks its exit code.
 step() {
   local expected=$1
   shift
   printf '\n$ registryctl %s\n' "$*"
-  "$ctl" "$@"
-  local code=$?
+  "$ctl" "$@" | tee "$last"
+  local code=${PIPESTATUS[0]}
   if [[ $code -ne $expected ]]; then
     printf '!! exit %d, expected %d\n' "$code" "$expected"
     failures=$((failures + 1))
@@ -35,8 +42,6 @@ step 1 plan --current "$cfg/local.yaml" --desired "$cfg/proxy.yaml" --cluster "$
 step 1 plan --current "$cfg/direct.yaml" --desired "$cfg/local.yaml" --cluster "$cfg/cluster-cloud.yaml"
 step 1 plan --current "$cfg/proxy.yaml" --desired "$cfg/unmanaged-legacy.yaml" --format json
 
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
 step 0 render --desired "$cfg/proxy.yaml" --previous "$cfg/direct.yaml" --cluster "$cfg/cluster.yaml" --out "$out/node"
 printf '\n--- %s\n' "$out/node/etc/containerd/registry.d/registry.d8-system.svc:5001/hosts.toml (credentials shown as base64 here only)"
 sed 's/auth = ".*"/auth = "<base64 user:password>"/' "$out/node/etc/containerd/registry.d/registry.d8-system.svc:5001/hosts.toml"
@@ -47,7 +52,7 @@ step 1 render --desired "$cfg/direct.yaml" --dialect upstream --out "$out/stock"
 # The blob store: content goes in by digest, comes out verified, and a tampered blob is caught.
 printf 'layer bytes\n' > "$out/blob"
 step 0 store --root "$out/store" put "$out/blob"
-digest=$("$ctl" store --root "$out/store" put "$out/blob")
+digest=$(cat "$last")
 step 0 store --root "$out/store" stat "$digest"
 step 1 store --root "$out/store" put --digest "sha256:$(printf '0%.0s' {1..64})" "$out/blob"
 step 0 store --root "$out/store" verify

@@ -34,12 +34,19 @@ trap 'rm -rf "$work"' EXIT
 (cd "$here" && cbindgen --quiet --config cbindgen.toml --crate deckhouse-registry-ffi --output "$work/generated.h" .)
 if [[ "${1:-}" == "--regen" ]]; then
   cp "$work/generated.h" "$header"
-  echo "wrote $header"
+  cp "$work/generated.h" "$root/bindings/go/include/deckhouse_registry.h"
+  echo "wrote $header and its copy in bindings/go/include"
 elif ! diff -u "$header" "$work/generated.h"; then
   echo "include/deckhouse_registry.h is out of date: run bindings/c/test.sh --regen and commit it" >&2
   exit 1
 else
   echo "header up to date"
+fi
+
+echo "== header: bindings/go/include holds the same header"
+if ! cmp "$here/include/deckhouse_registry.h" "$root/bindings/go/include/deckhouse_registry.h"; then
+  echo "bindings/go/include/deckhouse_registry.h differs: copy bindings/c/include/deckhouse_registry.h over it" >&2
+  exit 1
 fi
 
 # catch_unwind (the panic boundary of every entry point) needs unwinding panics.
@@ -85,4 +92,13 @@ echo "== README snippet"
 awk '/^```c$/{on=1;next} /^```$/{on=0} on' "$here/README.md" >"$work/readme.c"
 "$cc" -std=c11 "${flags[@]}" "$work/readme.c" "$lib/libdeckhouse_registry.a" "${native_libs[@]}" -o "$work/readme"
 (cd "$work" && ./readme)
+echo "== README snippet against the shared library, as the README says (LD_LIBRARY_PATH, no rpath)"
+"$cc" -std=c11 "${flags[@]}" "$work/readme.c" -L "$lib" -ldeckhouse_registry -o "$work/readme-so"
+if (cd "$work" && ./readme-so >/dev/null 2>&1); then
+  echo "readme-so ran without the library on the loader path: it is not using the .so" >&2
+  exit 1
+fi
+rm -rf "$work/readme-store"
+(cd "$work" && LD_LIBRARY_PATH="$lib" ./readme-so)
+LD_LIBRARY_PATH="$lib" ldd "$work/readme-so" | grep -q "libdeckhouse_registry.so => $lib/" || { LD_LIBRARY_PATH="$lib" ldd "$work/readme-so"; exit 1; }
 echo "C ABI: header, build, Valgrind and ASan runs passed"

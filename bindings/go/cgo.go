@@ -1,13 +1,15 @@
 // Package registry is the Go API of deckhouse-registry: the Deckhouse registry module's settings
 // validation, switch rules, containerd configuration rendering and content-addressed blob store,
 // running the same Rust code as every other consumer through its C ABI
-// (bindings/c/include/deckhouse_registry.h).
+// (include/deckhouse_registry.h in this module, an identical copy of
+// bindings/c/include/deckhouse_registry.h).
 //
 // # Linking
 //
-// The package links the static library libdeckhouse_registry.a. By default it is looked up in
-// the repository's target/release folder (what `cargo build --release -p deckhouse-registry-c`
-// produces); another location is added with CGO_LDFLAGS="-L/path/to/dir". See README.md.
+// The package links the static library libdeckhouse_registry.a. Inside the repository it is
+// found in target/release (what `cargo build --release -p deckhouse-registry-c` produces); a
+// program that gets this module with `go get` names the library's folder with
+// CGO_LDFLAGS="-L/path/to/dir". See README.md.
 //
 // # Errors
 //
@@ -17,7 +19,7 @@
 package registry
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../c/include
+#cgo CFLAGS: -I${SRCDIR}/include
 #cgo LDFLAGS: -L${SRCDIR}/../../target/release -l:libdeckhouse_registry.a -lgcc_s -lutil -lrt -lpthread -lm -ldl
 #include <stdlib.h>
 #include "deckhouse_registry.h"
@@ -39,7 +41,7 @@ func init() {
 	}
 }
 
-// Version is the version of the linked library ("0.1.0").
+// Version is the version of the linked library (the workspace version in Cargo.toml).
 func Version() string {
 	return C.GoString(C.dr_version())
 }

@@ -318,10 +318,15 @@ type ApplyReport struct {
 	Changed           []string `json:"changed"`
 	Removed           []string `json:"removed"`
 	RestartContainerd bool     `json:"restartContainerd"`
+	// Warnings name what was left alone: state file entries that are not host[:port] folder
+	// names, a state file that cannot be read.
+	Warnings []string `json:"warnings"`
 }
 
 // Apply writes rendered files under root (the node's "/" or a test folder): only what
-// changed, atomically, removing host folders written before and not now.
+// changed, atomically, removing host folders written before and not now. A set with a path
+// the renderer does not write, a bad host folder name, or a symbolic link on the way under
+// root is refused before anything is written (ErrInvalidArgument, naming the path).
 func Apply(r *Rendered, root string) (*ApplyReport, error) {
 	if r == nil {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "rendered files are required"}
@@ -414,4 +419,24 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// MergeConfig merges the rendered config.toml part (deckhouse.d/registry.toml) into a node's
+// main config.toml, as containerd 1.x needs it: 1.x loads an imports file by replacing each
+// plugin table it names. The part's keys win; every other key of main, and main's comments and
+// order, stay. A file that is not TOML, or two files with different versions, gives
+// ErrInvalidDocument with a message naming which. On containerd 2.x, imports merge by
+// themselves.
+func MergeConfig(main, part string) (string, error) {
+	args, free, err := cstrs(main, part)
+	if err != nil {
+		return "", err
+	}
+	defer free()
+	var out *C.char
+	var cerr *C.dr_error
+	if err := takeError(C.dr_merge_config(args[0], args[1], &out, &cerr), cerr); err != nil {
+		return "", err
+	}
+	return takeString(out), nil
 }

@@ -8,7 +8,6 @@ import "C"
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"runtime/cgo"
 )
 
@@ -30,7 +29,7 @@ type ProgressFunc func(Progress) bool
 type progressState struct {
 	ctx context.Context
 	fn  ProgressFunc
-	// panicked holds a panic of fn, re-raised as an error after the call.
+	// panicked holds a panic of fn, re-raised in the caller's goroutine after the call.
 	panicked any
 }
 
@@ -48,15 +47,19 @@ func newProgress(ctx context.Context, fn ProgressFunc) (C.uintptr_t, *progressSt
 	return C.uintptr_t(h), st, h.Delete
 }
 
-// finish adds the context's error or the callback's panic to a cancellation.
+// finish re-raises a panic of the callback in the caller's goroutine (the operation was
+// stopped, and the store left unchanged, before that), and adds the context's error to a
+// cancellation. A panic is a bug in the caller's code, not a cancellation: it propagates as a
+// panic would from any other callback.
 func (st *progressState) finish(err error) error {
+	if st.panicked != nil {
+		panic(st.panicked)
+	}
 	e, ok := err.(*Error)
 	if !ok || e.Status != StatusCancelled {
 		return err
 	}
-	if st.panicked != nil {
-		e.cause = fmt.Errorf("progress callback panicked: %v", st.panicked)
-	} else if cerr := st.ctx.Err(); cerr != nil {
+	if cerr := st.ctx.Err(); cerr != nil {
 		e.cause = cerr
 	}
 	return e

@@ -28,9 +28,38 @@ func validate(t *testing.T, name string) *Settings {
 	return s
 }
 
+// workspaceVersion reads [workspace.package] version from the workspace Cargo.toml, the
+// version every crate of the repository (the C library too) takes.
+func workspaceVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "Cargo.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = line
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if ok && section == "[workspace.package]" && strings.TrimSpace(key) == "version" {
+			return strings.Trim(strings.TrimSpace(value), `"`)
+		}
+	}
+	t.Fatal("no [workspace.package] version in Cargo.toml")
+	return ""
+}
+
 func TestVersion(t *testing.T) {
-	if ABIVersion != 100 || Version() != "0.1.0" {
-		t.Fatalf("ABI %d, version %q", ABIVersion, Version())
+	want := workspaceVersion(t)
+	if Version() != want {
+		t.Fatalf("library version %q, Cargo.toml says %q", Version(), want)
+	}
+	// The library's ABI equals the header's: init panics otherwise, so reaching here proves it.
+	if ABIVersion <= 0 {
+		t.Fatalf("ABI %d", ABIVersion)
 	}
 	if StatusNotFound.String() != "NotFound" || Status(999).String() != "Unknown" {
 		t.Fatal("status names")
@@ -265,5 +294,40 @@ func TestSettingsRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("%s: library %s, Go %s", name, raw, again)
 		}
+	}
+}
+
+// A bad option value is named in the error as it was given (options hold no secrets).
+func TestBadOptionValuesAreQuoted(t *testing.T) {
+	s := validate(t, "direct.yaml")
+	_, err := Render(s, nil, nil, RenderOptions{Containerd: "v2", Version: "x.y"})
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), `"x.y"`) || strings.Contains(err.Error(), "…") {
+		t.Fatalf("version x.y: %v", err)
+	}
+	_, err = Render(s, nil, nil, RenderOptions{Dialect: "fancy"})
+	if err == nil || !strings.Contains(err.Error(), "fancy") || strings.Contains(err.Error(), "…") {
+		t.Fatalf("dialect fancy: %v", err)
+	}
+}
+
+// An empty path would be the current directory: OpenStore, Apply and Preflight refuse it, and a
+// missing preflight folder is an error (registryctl preflight exits 2 for it), not an empty report.
+func TestEmptyPathsAndMissingPreflightFolder(t *testing.T) {
+	if _, err := OpenStore("", StoreOptions{}); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "empty path") {
+		t.Fatalf("OpenStore(\"\"): %v", err)
+	}
+	r, err := Render(validate(t, "direct.yaml"), nil, nil, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(r, ""); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "empty path") {
+		t.Fatalf("Apply(r, \"\"): %v", err)
+	}
+	if _, err := Preflight(""); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "empty path") {
+		t.Fatalf("Preflight(\"\"): %v", err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	if rep, err := Preflight(missing); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("Preflight(missing): %v %+v", err, rep)
 	}
 }

@@ -25,7 +25,9 @@ import "C"
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -373,26 +375,39 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-// Get reads a whole blob.
+// getChunk is how many bytes Get copies per library call. A blob is read through a reader
+// handle in chunks, so no single call has a length limit and no library buffer is involved.
+var getChunk = 16 << 20
+
+// Get reads a whole blob, of any size.
 func (s *Store) Get(digest string) ([]byte, error) {
-	var out []byte
-	err := s.use(func(p *C.dr_store) error {
-		d, err := cstr(digest)
-		if err != nil {
-			return err
+	r, err := s.OpenBlob(digest)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return readAll(r, getChunk)
+}
+
+// readAll reads the reader's whole blob, chunk bytes per call.
+func readAll(r *BlobReader, chunk int) ([]byte, error) {
+	size := r.Size()
+	if size < 0 || uint64(size) > uint64(math.MaxInt) {
+		return nil, &Error{Status: StatusIO, Message: fmt.Sprintf("blob of %d bytes does not fit in memory; use OpenBlob", size)}
+	}
+	out := make([]byte, size)
+	for off := int64(0); off < size; {
+		end := min(off+int64(chunk), size)
+		n, err := r.ReadAt(out[off:end], off)
+		off += int64(n)
+		if err == io.EOF && off < size {
+			return nil, &Error{Status: StatusIO, Message: fmt.Sprintf("blob ended after %d of %d bytes", off, size)}
 		}
-		defer freeC(d)
-		var data *C.uint8_t
-		var n C.size_t
-		var cerr *C.dr_error
-		if err := takeError(C.dr_store_get(p, d, &data, &n, &cerr), cerr); err != nil {
-			return err
+		if err != nil && err != io.EOF {
+			return nil, err
 		}
-		out = C.GoBytes(unsafe.Pointer(data), C.int(n))
-		C.dr_bytes_free(data, n)
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // BlobReader reads one stored blob: io.Reader, io.ReaderAt and io.Closer. Used by one goroutine

@@ -228,10 +228,19 @@ func TestExportImportCancel(t *testing.T) {
 	if _, err := dst.Import(ctx, tarPath, ImportOptions{}, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ended ctx %v", err)
 	}
-	// A panicking callback cancels the operation and comes back as an error.
-	_, err = dst.Import(context.Background(), tarPath, ImportOptions{}, func(Progress) bool { panic("boom") })
-	if !errors.Is(err, ErrCancelled) || !strings.Contains(errText(err), "boom") {
-		t.Fatalf("panic %v", err)
+	// A panicking callback stops the operation (the store stays unchanged) and the panic
+	// comes back as a panic in the caller, not as a cancellation.
+	recovered := func() (r any) {
+		defer func() { r = recover() }()
+		_, err := dst.Import(context.Background(), tarPath, ImportOptions{}, func(Progress) bool { panic("boom") })
+		t.Errorf("Import returned %v instead of panicking", err)
+		return nil
+	}()
+	if recovered != "boom" {
+		t.Fatalf("recovered %#v, want the callback's panic value", recovered)
+	}
+	if tags, _ := dst.Tags(); len(tags) != 0 {
+		t.Fatalf("tags after the panic %+v", tags)
 	}
 	ir, err := dst.Import(context.Background(), tarPath, ImportOptions{}, nil)
 	if err != nil || ir.BlobsAdded != 3 || strings.Join(ir.Tags, ",") != "v1" {
@@ -420,5 +429,58 @@ func TestUploadsAndCompleteness(t *testing.T) {
 	rep, err = s.Completeness([]string{"v1"})
 	if err != nil || rep.Complete || len(rep.Missing) != 1 || rep.Missing[0] != layer.Digest {
 		t.Fatalf("incomplete %v %+v", err, rep)
+	}
+}
+
+// Get streams a blob through the reader handle in chunks: a blob spanning many chunks (and
+// ending inside one) reads back whole, so nothing limits the size to one call's length.
+func TestGetReadsInChunks(t *testing.T) {
+	s := openStore(t)
+	data := make([]byte, 1000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	put, err := s.Put(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int) { getChunk = old }(getChunk)
+	for _, chunk := range []int{1, 7, 999, 1000, 1001, 1 << 20} {
+		getChunk = chunk
+		got, err := s.Get(put.Digest)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("chunk %d: %v, %d bytes", chunk, err, len(got))
+		}
+	}
+	getChunk = 3
+	empty, err := s.Put(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(empty.Digest); err != nil || len(got) != 0 {
+		t.Fatalf("empty blob: %v %q", err, got)
+	}
+}
+
+// The 32-bit path (C.GoBytes with a C.int length, which panics at 2 GiB and leaked the
+// library's buffer) is gone from the package: no source file converts a length to C.int.
+func TestNoThirtyTwoBitLengths(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"C.GoBytes(", "C.int(n)", "dr_store_get("} {
+			if bytes.Contains(src, []byte(bad)) {
+				t.Errorf("%s still uses %s", f, bad)
+			}
+		}
 	}
 }

@@ -40,7 +40,7 @@ fn preflight_finds_registry_sections_with_their_lines() {
     );
     write(root, "conf2.d/30-broken.toml", "version = 3\n[plugins\n");
     write(root, "conf.d/README", "registry = 1\n");
-    let report = preflight(root);
+    let report = preflight(root).unwrap();
     let found: Vec<(&str, usize, &str)> = report
         .findings
         .iter()
@@ -79,9 +79,47 @@ fn preflight_of_a_clean_node_is_empty() {
         "conf.d/10.toml",
         "[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  snapshotter = \"overlayfs\"\n",
     );
-    let report = preflight(dir.path());
+    let report = preflight(dir.path()).unwrap();
     assert!(!report.has_custom_registry_config(), "{report:?}");
-    assert!(!preflight(&dir.path().join("missing")).has_custom_registry_config());
+    // A folder without drop-in folders is a node without custom configuration.
+    let bare = tempfile::tempdir().unwrap();
+    assert!(!preflight(bare.path()).unwrap().has_custom_registry_config());
+}
+
+/// A missing folder is not "a node without custom configuration": it is an error naming the
+/// folder, as `registryctl preflight` exits 2 for it; an empty path too.
+#[test]
+fn preflight_refuses_a_missing_folder_and_an_empty_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let e = preflight(&missing).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert!(
+        e.to_string().contains(&missing.display().to_string()),
+        "{e}"
+    );
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    assert!(preflight(&file).is_err());
+    let e = preflight(Path::new("")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("empty path"), "{e}");
+}
+
+/// An empty root would mean the current directory: refused before anything is written.
+#[test]
+fn apply_refuses_an_empty_root() {
+    let s = load(
+        br#"{"apiVersion": "deckhouse.io/v1alpha1", "kind": "ModuleConfig", "metadata": {"name": "deckhouse"},
+             "spec": {"settings": {"registry": {"mode": "Direct", "direct": {}}}}}"#,
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let config = node_config(&s, None, &ClusterFacts::default()).unwrap();
+    let rendered = render(&config, &RenderOptions::default()).unwrap();
+    let e = apply(&rendered, Path::new("")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("empty path"), "{e}");
 }
 
 #[test]

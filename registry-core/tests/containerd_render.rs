@@ -232,8 +232,22 @@ fn proxy_and_local_pull_through_the_node_load_balancer() {
             .collect();
         assert_eq!(
             servers,
-            ["server 10.0.0.10:5001;", "server 10.0.0.11:5001;"]
+            [
+                "server 10.0.0.10:5001 max_fails=0;",
+                "server 10.0.0.11:5001 max_fails=0;"
+            ]
         );
+        // A complete main configuration: what `nginx -c` needs besides the stream block
+        // (nginx_real.rs runs nginx on it).
+        for directive in [
+            "include /etc/nginx/modules-enabled/*.conf;",
+            "pid \"/tmp/registry-proxy-nginx.pid\";",
+            "error_log stderr warn;",
+            "events {",
+            "stream {",
+        ] {
+            assert!(nginx.contains(directive), "{directive} missing:\n{nginx}");
+        }
         assert!(nginx.contains("listen 127.0.0.1:5001;") && nginx.contains("least_conn;"));
         assert_eq!(mode_of(&r, NGINX_CONF), 0o640);
     }
@@ -372,6 +386,46 @@ fn config_part_per_generation() {
         Some(REGISTRY_D)
     );
     assert!(v2["plugins"].get("io.containerd.grpc.v1.cri").is_none());
+}
+
+/// containerd's RELEASES.md: config version 2 from 1.3, 3 from 2.0, 4 from 2.3; a release line
+/// migrates (and logs it) any older version, and refuses a newer one.
+#[test]
+fn config_part_version_per_release_line() {
+    let s = settings(json!({"mode": "Local"}));
+    for (line, want) in [
+        ("1.6", 2),
+        ("1.7", 2),
+        ("2.0", 3),
+        ("2.1", 3),
+        ("2.2", 3),
+        ("2.3", 4),
+        ("2.4", 4),
+    ] {
+        let version: ContainerdVersion = line.parse().unwrap();
+        let options = RenderOptions {
+            version,
+            ..RenderOptions::new(version.generation())
+        };
+        let part: Table = file(&rendered(&s, None, &options), CONFIG_PART)
+            .parse()
+            .unwrap();
+        assert_eq!(
+            part["version"].as_integer(),
+            Some(want),
+            "containerd {line}"
+        );
+        let plugin = if want == 2 {
+            "io.containerd.grpc.v1.cri"
+        } else {
+            "io.containerd.cri.v1.images"
+        };
+        assert_eq!(
+            part["plugins"][plugin]["registry"]["config_path"].as_str(),
+            Some(REGISTRY_D),
+            "containerd {line}"
+        );
+    }
 }
 
 #[test]

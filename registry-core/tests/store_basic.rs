@@ -304,7 +304,21 @@ fn upload_survives_reopen_and_resumes_without_rereading() {
     )
     .unwrap();
     assert_eq!(state["hash"]["length"], part1.len() as u64);
-    let mut up = store.resume_upload(&id).unwrap();
+    let state_len = std::fs::metadata(
+        dir.path()
+            .join(".registry-store/uploads")
+            .join(format!("{id}.json")),
+    )
+    .unwrap()
+    .len();
+    let (up, reread) = bytes_read_by(|| store.resume_upload(&id).unwrap());
+    let mut up = up;
+    // The resume reads the saved state and nothing of the 5 MiB of data (slack for the
+    // counter's own read of /proc).
+    assert!(
+        reread <= state_len + 4096,
+        "resume read {reread} bytes; the state file is {state_len}"
+    );
     assert_eq!(up.written(), part1.len() as u64);
     // Held by a writer: a second resume is refused.
     assert_eq!(store.resume_upload(&id).unwrap_err().code(), "Locked");
@@ -337,14 +351,36 @@ fn upload_tail_written_after_last_save_is_hashed_on_resume() {
                 .join(format!("{id}.data")),
         )
         .unwrap();
-    f.write_all(b"world").unwrap();
+    let tail = bytes(13, 1 << 20);
+    f.write_all(&tail).unwrap();
     drop(f);
-    let up = store.resume_upload(&id).unwrap();
-    assert_eq!(up.written(), 11);
-    assert_eq!(
-        up.commit(Some(&d256(b"hello world")), None).unwrap(),
-        d256(b"hello world")
+    let (up, reread) = bytes_read_by(|| store.resume_upload(&id).unwrap());
+    // Exactly the unsaved tail is read again (plus the small state file), not the saved part.
+    let tail_len = tail.len() as u64;
+    assert!(
+        (tail_len..tail_len + 8192).contains(&reread),
+        "resume read {reread} bytes for a {tail_len}-byte tail"
     );
+    let mut all = b"hello ".to_vec();
+    all.extend_from_slice(&tail);
+    assert_eq!(up.written(), all.len() as u64);
+    assert_eq!(up.commit(Some(&d256(&all)), None).unwrap(), d256(&all));
+}
+
+/// Bytes this thread read through `read(2)` and friends while `f` ran, as the kernel counts them
+/// (`rchar` in `/proc/thread-self/io`): an independent count of everything `f` read from files.
+fn bytes_read_by<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    fn rchar() -> u64 {
+        let io = std::fs::read_to_string("/proc/thread-self/io")
+            .expect("this test needs Linux task I/O accounting (/proc/thread-self/io)");
+        io.lines()
+            .find_map(|l| l.strip_prefix("rchar: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("an rchar line")
+    }
+    let before = rchar();
+    let out = f();
+    (out, rchar() - before)
 }
 
 #[test]
@@ -937,4 +973,12 @@ fn checking_for_an_old_layer_protects_it_until_the_manifest_arrives() {
     assert!(store.has(&layer).unwrap());
     let r = store.gc(&GcOptions::default(), None).unwrap();
     assert!(r.deleted.is_empty(), "{:?}", r.deleted);
+}
+
+/// An empty root would be the current directory: refused with a message saying so.
+#[test]
+fn an_empty_root_is_refused() {
+    let e = Store::open("").unwrap_err();
+    assert_eq!(e.code(), "Io");
+    assert!(e.to_string().contains("empty path"), "{e}");
 }

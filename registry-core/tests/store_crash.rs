@@ -21,14 +21,15 @@ const TAR_ENV: &str = "STORE_CRASH_CHILD_TAR";
 const SEED_ENV: &str = "STORE_CRASH_CHILD_SEED";
 const ROUNDS: u64 = 20;
 
-/// The child's workload. Runs only when re-executed by `sigkill_at_random_points`.
+/// The child's workload, run only by `sigkill_at_random_points` (which re-executes this binary
+/// with `--ignored` and the environment below). Ignored in a normal run, so it never counts as
+/// a pass; run by hand without its parent's environment it fails.
 #[test]
+#[ignore = "the child process of sigkill_at_random_points"]
 fn crash_child() {
-    let Ok(root) = std::env::var(CHILD_ENV) else {
-        return;
-    };
-    let tar = std::fs::read(std::env::var(TAR_ENV).unwrap()).unwrap();
-    let seed: u64 = std::env::var(SEED_ENV).unwrap().parse().unwrap();
+    let root = child_env(CHILD_ENV);
+    let tar = std::fs::read(child_env(TAR_ENV)).unwrap();
+    let seed: u64 = child_env(SEED_ENV).parse().unwrap();
     let store = Store::open(&root).unwrap();
     let mut i = seed * 1_000_000;
     loop {
@@ -66,10 +67,24 @@ fn crash_child() {
     }
 }
 
+/// A variable a child test needs from its parent; without it the child fails.
+fn child_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: this test is a child process, run by its parent test")
+    })
+}
+
+/// Re-executes this test binary to run only the ignored child test `name`.
+fn child_command(name: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--ignored", "--test-threads=1"]);
+    cmd
+}
+
 fn spawn(root: &Path, tar: &Path, seed: u64, log: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+    child_command("crash_child")
+        .arg("--nocapture")
         .env(CHILD_ENV, root)
         .env(TAR_ENV, tar)
         .env(SEED_ENV, seed.to_string())
@@ -128,9 +143,6 @@ fn check(root: &Path, round: u64) {
 
 #[test]
 fn sigkill_at_random_points() {
-    if std::env::var(CHILD_ENV).is_ok() || std::env::var(MP_ENV).is_ok() {
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let layout = work.path().join("layout");
@@ -178,13 +190,12 @@ fn sigkill_at_random_points() {
 
 const MP_ENV: &str = "STORE_MP_CHILD_ROOT";
 
-/// Child of `processes_race_and_exactly_one_commit_wins`: puts 20 blobs, prints how many it
-/// created.
+/// Child of `processes_race_and_exactly_one_commit_wins`: puts 20 blobs, writes how many it
+/// created. Ignored in a normal run, like `crash_child`.
 #[test]
+#[ignore = "the child process of processes_race_and_exactly_one_commit_wins"]
 fn mp_child() {
-    let Ok(root) = std::env::var(MP_ENV) else {
-        return;
-    };
+    let root = child_env(MP_ENV);
     let store = Store::open(&root).unwrap();
     let mut created = 0;
     for i in 0..20u64 {
@@ -194,7 +205,7 @@ fn mp_child() {
         }
     }
     std::fs::write(
-        std::env::var("STORE_MP_CHILD_OUT").unwrap(),
+        child_env("STORE_MP_CHILD_OUT"),
         format!("CREATED={created}"),
     )
     .unwrap();
@@ -202,16 +213,12 @@ fn mp_child() {
 
 #[test]
 fn processes_race_and_exactly_one_commit_wins() {
-    if std::env::var(CHILD_ENV).is_ok() || std::env::var(MP_ENV).is_ok() {
-        return;
-    }
     let root = tempfile::tempdir().unwrap();
     Store::open(root.path()).unwrap();
     let outs = tempfile::tempdir().unwrap();
     let kids: Vec<_> = (0..4)
         .map(|k| {
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "mp_child", "--test-threads=1"])
+            child_command("mp_child")
                 .env(MP_ENV, root.path())
                 .env("STORE_MP_CHILD_OUT", outs.path().join(format!("{k}")))
                 .stdout(std::process::Stdio::piped())
@@ -240,4 +247,37 @@ fn processes_race_and_exactly_one_commit_wins() {
     assert_eq!(total, 20, "each blob is created by exactly one process");
     assert_eq!(all_blobs_valid(root.path()), Ok(20));
     assert!(tmp_files(root.path()).is_empty());
+}
+
+/// The child tests are ignored in a normal run (never a silent pass), and run without their
+/// parent's environment they fail instead of returning at once.
+#[test]
+fn child_tests_are_ignored_and_fail_without_their_parent() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--list", "--ignored"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for name in ["crash_child", "mp_child"] {
+        assert!(
+            listed.lines().any(|l| l == format!("{name}: test")),
+            "{name} is not an ignored test:\n{listed}"
+        );
+        let run = child_command(name)
+            .env_remove(CHILD_ENV)
+            .env_remove(MP_ENV)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            !run.status.success(),
+            "{name} passed without its parent:\n{text}"
+        );
+        assert!(
+            text.contains("test result: FAILED. 0 passed; 1 failed"),
+            "{text}"
+        );
+    }
 }

@@ -51,8 +51,19 @@ fn full_disk_checks(root: &Path, store: &Store, big: usize) {
     store.put_bytes(&bytes(3, 50_000), None).unwrap();
 }
 
+/// Held by the test that mounts a tmpfs and by the tests that keep a forked child (which
+/// holds copies of every open descriptor, and would make the unmount fail while it does).
+static MOUNT_OR_FORK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    MOUNT_OR_FORK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn full_disk_mid_write() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     match try_tmpfs(dir.path(), "4m") {
         Some(_mount) => {
@@ -177,33 +188,135 @@ fn truncated_and_damaged_blobs_are_reported() {
     assert!(store.has(&d).unwrap(), "without quarantine nothing moves");
 }
 
+/// A child process stopped between fork and exec. It holds a copy of every descriptor this
+/// process had open when it was forked, as every child that any thread of a process spawns does
+/// for a moment (under load, for a long moment). Dropping it lets it exec `true` and reaps it.
+struct ForkedChild {
+    release: Option<std::io::PipeWriter>,
+    spawner: Option<std::thread::JoinHandle<std::io::Result<std::process::ExitStatus>>>,
+}
+
+impl ForkedChild {
+    fn start() -> ForkedChild {
+        use std::io::{Read, Write};
+        use std::os::unix::process::CommandExt;
+        let (release_r, release_w) = std::io::pipe().unwrap();
+        let (forked_r, forked_w) = std::io::pipe().unwrap();
+        // `spawn` waits for the exec, so it runs on its own thread while this one carries on.
+        let spawner = std::thread::spawn(move || {
+            let mut cmd = Command::new("true");
+            // SAFETY: the hook runs in the forked child and only calls write(2) and read(2),
+            // which are async-signal-safe.
+            #[allow(unsafe_code)]
+            unsafe {
+                cmd.pre_exec(move || {
+                    (&forked_w).write_all(b"f")?;
+                    let mut b = [0u8; 1];
+                    let _ = (&release_r).read(&mut b)?;
+                    Ok(())
+                });
+            }
+            cmd.status()
+        });
+        let mut b = [0u8; 1];
+        (&forked_r).read_exact(&mut b).unwrap();
+        ForkedChild {
+            release: Some(release_w),
+            spawner: Some(spawner),
+        }
+    }
+}
+
+impl Drop for ForkedChild {
+    fn drop(&mut self) {
+        use std::io::Write;
+        if let Some(w) = self.release.take() {
+            let _ = (&w).write_all(b"x");
+        }
+        if let Some(h) = self.spawner.take() {
+            let status = h.join().unwrap().unwrap();
+            assert!(status.success());
+        }
+    }
+}
+
+/// How a test gives up a writer (drop or close).
+type GiveUp = fn(BlobWriter);
+
+/// Writes `len` bytes of `data` to a new upload, then gives it up the way `finish` says, while
+/// a forked child holds copies of the upload's descriptors; returns its id.
+fn give_up_while_forked(store: &Store, data: &[u8], finish: GiveUp) -> (UploadId, ForkedChild) {
+    let mut up = store.begin_upload(Algorithm::Sha256).unwrap();
+    up.write_bytes(data).unwrap();
+    let id = up.upload_id().unwrap().clone();
+    let child = ForkedChild::start();
+    finish(up);
+    (id, child)
+}
+
 #[test]
 fn an_upload_survives_a_full_disk_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
+    let _serial = serial();
     let data = bytes(8, 5 << 20);
-    let id = {
-        let opts = StoreOptions {
-            fail_writes_after: Some(3 << 20),
-            ..Default::default()
+    // Several rounds, each resuming at once after the failed writer is dropped while a child
+    // process (as any other thread may spawn) holds copies of its descriptors.
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (id, child) = {
+            let opts = StoreOptions {
+                fail_writes_after: Some(3 << 20),
+                ..Default::default()
+            };
+            let full = Store::open_with(dir.path(), opts).unwrap();
+            let mut up = full.begin_upload(Algorithm::Sha256).unwrap();
+            up.write_bytes(&data[..2 << 20]).unwrap();
+            up.save().unwrap();
+            let e = up.write_bytes(&data[2 << 20..4 << 20]).unwrap_err();
+            assert_eq!(e.code(), "NoSpace");
+            let id = up.upload_id().unwrap().clone();
+            let child = ForkedChild::start();
+            drop(up);
+            (id, child)
         };
-        let full = Store::open_with(dir.path(), opts).unwrap();
-        let mut up = full
-            .begin_upload(registry_core::store::Algorithm::Sha256)
+        // Space was freed; another process picks the upload up where the file ends.
+        let store = Store::open(dir.path()).unwrap();
+        let resumed = store.resume_upload(&id);
+        drop(child);
+        let mut up = resumed.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let at = up.written() as usize;
+        assert_eq!(at, 2 << 20);
+        up.write_bytes(&data[at..]).unwrap();
+        let d = up
+            .commit(Some(&d256(&data)), Some(data.len() as u64))
             .unwrap();
-        up.write_bytes(&data[..2 << 20]).unwrap();
-        up.save().unwrap();
-        let e = up.write_bytes(&data[2 << 20..4 << 20]).unwrap_err();
-        assert_eq!(e.code(), "NoSpace");
-        up.upload_id().unwrap().clone()
-    };
-    // Space was freed; another process picks the upload up where the file ends.
+        assert_eq!(store.read(&d).unwrap(), data);
+    }
+}
+
+/// Dropping or closing an upload releases its lock before it returns, whether the writer used
+/// the background thread (past 4 MiB) or not, so a client that retries at once can resume.
+#[test]
+fn a_dropped_or_closed_upload_can_be_resumed_at_once() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let mut up = store.resume_upload(&id).unwrap();
-    let at = up.written() as usize;
-    assert_eq!(at, 2 << 20);
-    up.write_bytes(&data[at..]).unwrap();
-    let d = up
-        .commit(Some(&d256(&data)), Some(data.len() as u64))
-        .unwrap();
-    assert_eq!(store.read(&d).unwrap(), data);
+    let close: GiveUp = |w| w.close().unwrap();
+    let cases: [(&str, usize, GiveUp); 4] = [
+        ("drop, small", 1000, drop),
+        ("drop, background writer", 6 << 20, drop),
+        ("close, small", 1000, close),
+        ("close, background writer", 6 << 20, close),
+    ];
+    for round in 0..5u64 {
+        for (case, (what, len, finish)) in (0u64..).zip(cases) {
+            let data = bytes(round * 10 + case, len);
+            let (id, child) = give_up_while_forked(&store, &data, finish);
+            let resumed = store.resume_upload(&id);
+            drop(child);
+            let up = resumed.unwrap_or_else(|e| panic!("{what}, round {round}: {e}"));
+            assert_eq!(up.written(), len as u64, "{what}");
+            let d = up.commit(Some(&d256(&data)), Some(len as u64)).unwrap();
+            assert_eq!(store.read(&d).unwrap(), data, "{what}");
+        }
+    }
 }

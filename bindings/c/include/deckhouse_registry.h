@@ -117,7 +117,9 @@ uint32_t dr_abi_version(void);
 // Writes rendered files (`rendered_json` as `dr_render` returns) under `root` (the node's `/`,
 // or a test folder), only what changed, atomically; removes host folders the previous state
 // file lists and the new one does not (the cleanup). `*report_json` receives `{"changed",
-// "removed", "restartContainerd"}`.
+// "removed", "restartContainerd", "warnings"}`. A set with a path the renderer does not write, a
+// bad host folder name, or a symbolic link on the way under `root` is refused before anything
+// is written: `DR_STATUS_INVALID_ARGUMENT`, the message naming the path and the reason.
 dr_status dr_apply(const char *rendered_json,
                    const char *root,
                    char **report_json,
@@ -148,6 +150,19 @@ const char *dr_error_message(const struct dr_error *err);
 // `{"path", "code", "message"}`; NULL otherwise. Borrowed: valid until `dr_error_free(err)`.
 const char *dr_error_problems_json(const struct dr_error *err);
 
+// Merges the rendered config.toml part (`part_toml`, `deckhouse.d/registry.toml` as `dr_render`
+// returns it) into a node's main config.toml (`main_toml`), as containerd 1.x needs it: 1.x
+// loads an `imports` file by replacing each plugin table it names. PART's keys win; every
+// other key of MAIN, and MAIN's comments and order, stay.
+//
+// `*merged_toml` receives the merged file (free with `dr_string_free`; it holds credentials if
+// the part does). A file that is not TOML, or two files with different `version`s:
+// `DR_STATUS_INVALID_DOCUMENT`, the message naming which.
+dr_status dr_merge_config(const char *main_toml,
+                          const char *part_toml,
+                          char **merged_toml,
+                          struct dr_error **err);
+
 // Builds the node configuration model for `desired_json` (with `previous_json`, may be NULL:
 // the transition phase) under `facts` (may be NULL). `*node_config_json` receives the model
 // plus its version hash: `{"version": "<hex>", "config": {...}}`.
@@ -173,7 +188,8 @@ dr_status dr_plan(const char *current_json,
 // Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections in
 // `conf.d` / `conf2.d`. `*report_json` receives `{"findings": [{"file", "line", "key"}],
 // "unreadable": [{"file", "message"}]}`; any finding or unreadable file means custom registry
-// configuration that must be migrated before the first switch.
+// configuration that must be migrated before the first switch. A missing, unreadable or
+// empty `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report).
 dr_status dr_preflight(const char *etc_containerd_dir, char **report_json, struct dr_error **err);
 
 // Frees a reader. NULL is a no-op; call it at most once.

@@ -195,7 +195,8 @@ pub extern "C" fn dr_render(
 /// Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections in
 /// `conf.d` / `conf2.d`. `*report_json` receives `{"findings": [{"file", "line", "key"}],
 /// "unreadable": [{"file", "message"}]}`; any finding or unreadable file means custom registry
-/// configuration that must be migrated before the first switch.
+/// configuration that must be migrated before the first switch. A missing, unreadable or
+/// empty `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_preflight(
     etc_containerd_dir: *const c_char,
@@ -206,7 +207,8 @@ pub extern "C" fn dr_preflight(
         // SAFETY: NUL-terminated string per the API contract.
         let dir = unsafe { arg_str(etc_containerd_dir, "etc_containerd_dir") }?;
         out_ptr(report_json, "report_json")?;
-        let report = containerd::preflight(Path::new(dir));
+        let report = containerd::preflight(Path::new(dir))
+            .map_err(|e| Fail::new(dr_status::Io, e.to_string()))?;
         put_string(report_json, to_json(&report)?);
         Ok(())
     })
@@ -239,7 +241,9 @@ pub extern "C" fn dr_cleanup_plan(
 /// Writes rendered files (`rendered_json` as `dr_render` returns) under `root` (the node's `/`,
 /// or a test folder), only what changed, atomically; removes host folders the previous state
 /// file lists and the new one does not (the cleanup). `*report_json` receives `{"changed",
-/// "removed", "restartContainerd"}`.
+/// "removed", "restartContainerd", "warnings"}`. A set with a path the renderer does not write, a
+/// bad host folder name, or a symbolic link on the way under `root` is refused before anything
+/// is written: `DR_STATUS_INVALID_ARGUMENT`, the message naming the path and the reason.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_apply(
     rendered_json: *const c_char,
@@ -254,9 +258,47 @@ pub extern "C" fn dr_apply(
         let root = unsafe { arg_str(root, "root") }?;
         out_ptr(report_json, "report_json")?;
         let rendered: Rendered = from_json(rendered, "rendered files")?;
-        let report = containerd::apply(&rendered, Path::new(root))
-            .map_err(|e| Fail::new(dr_status::Io, format!("apply under {root}: {e}")))?;
+        let report =
+            containerd::apply(&rendered, Path::new(root)).map_err(|e| apply_error(&e, root))?;
         put_string(report_json, to_json(&report)?);
+        Ok(())
+    })
+}
+
+/// Apply's refusals (`InvalidInput`: a hostile path, a link under the root) are invalid
+/// arguments; the rest are I/O errors.
+fn apply_error(e: &std::io::Error, root: &str) -> Fail {
+    let code = match e.kind() {
+        std::io::ErrorKind::InvalidInput => dr_status::InvalidArgument,
+        _ => dr_status::Io,
+    };
+    Fail::new(code, format!("apply under {root}: {e}"))
+}
+
+/// Merges the rendered config.toml part (`part_toml`, `deckhouse.d/registry.toml` as `dr_render`
+/// returns it) into a node's main config.toml (`main_toml`), as containerd 1.x needs it: 1.x
+/// loads an `imports` file by replacing each plugin table it names. PART's keys win; every
+/// other key of MAIN, and MAIN's comments and order, stay.
+///
+/// `*merged_toml` receives the merged file (free with `dr_string_free`; it holds credentials if
+/// the part does). A file that is not TOML, or two files with different `version`s:
+/// `DR_STATUS_INVALID_DOCUMENT`, the message naming which.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_merge_config(
+    main_toml: *const c_char,
+    part_toml: *const c_char,
+    merged_toml: *mut *mut c_char,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    boundary(err, || {
+        // SAFETY: NUL-terminated strings per the API contract.
+        let main = unsafe { arg_str(main_toml, "main_toml") }?;
+        // SAFETY: as above.
+        let part = unsafe { arg_str(part_toml, "part_toml") }?;
+        out_ptr(merged_toml, "merged_toml")?;
+        let merged = containerd::merge_config(main, part)
+            .map_err(|e| Fail::new(dr_status::InvalidDocument, e.to_string()))?;
+        put_string(merged_toml, merged);
         Ok(())
     })
 }

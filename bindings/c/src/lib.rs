@@ -423,13 +423,15 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) 
 }
 
 /// Parses optional JSON options over the type's defaults: keys given replace the defaults, keys
-/// the type does not have are refused.
+/// the type does not have are refused. Options never hold secrets, so their messages quote the
+/// offending value as it was given (`"x.y" is not a containerd version …`), unlike documents.
 pub(crate) fn options<T>(text: Option<&str>, base: T, what: &str) -> Result<T, Fail>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
     let Some(text) = text else { return Ok(base) };
-    let given: serde_json::Value = from_json(text, what)?;
+    let given: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Fail::arg(format!("{what}: {e}")))?;
     let serde_json::Value::Object(given) = given else {
         return Err(Fail::arg(format!("{what}: expected a JSON object")));
     };
@@ -444,7 +446,7 @@ where
         merged.insert(k, v);
     }
     serde_json::from_value(serde_json::Value::Object(merged))
-        .map_err(|e| Fail::arg(format!("{what}: {}", mask_quoted(&e.to_string()))))
+        .map_err(|e| Fail::arg(format!("{what}: {e}")))
 }
 
 /// The status of an error object (`DR_STATUS_INVALID_ARGUMENT` for NULL).
@@ -597,6 +599,32 @@ mod tests {
         // SAFETY: as above.
         let unknown = unsafe { CStr::from_ptr(dr_status_name(999)) };
         assert_eq!(unknown.to_str().unwrap(), "Unknown");
+    }
+
+    #[test]
+    fn bad_option_values_are_quoted_as_given() {
+        let e = options(
+            Some(r#"{"version": "x.y"}"#),
+            registry_core::containerd::RenderOptions::default(),
+            "render options",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains(r#""x.y" is not a containerd version"#),
+            "{}",
+            e.message
+        );
+        let e = options(
+            Some(r#"{"dialect": "fancy"}"#),
+            registry_core::containerd::RenderOptions::default(),
+            "render options",
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("fancy") && !e.message.contains('…'),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -695,6 +695,64 @@ static void test_store(void) {
   free(garbage);
 }
 
+/* Hostile rendered sets: a path out of the root, a bad host folder name, a link under the root.
+ * Each is refused as an invalid argument naming the path, and the file outside stays as it was. */
+static void test_apply_hostile(void) {
+  char *node = path_in_work("hostile-node");
+  char *outside = path_in_work("outside-x");
+  FILE *f = fopen(outside, "w");
+  CHECK(f != NULL);
+  if (f) {
+    fputs("keep", f);
+    fclose(f);
+  }
+  /* node/etc/containerd/registry.d/../../../../outside-x is WORK/outside-x. */
+  const char *sets[] = {
+      "{\"version\":\"v\",\"configPath\":\"/etc/containerd/registry.d\",\"hostDirs\":[],\"warnings\":[],"
+      "\"files\":[{\"path\":\"/etc/containerd/registry.d/../../../../outside-x\",\"contents\":\"owned\","
+      "\"mode\":\"0644\"}]}",
+      "{\"version\":\"v\",\"configPath\":\"/etc/containerd/registry.d\",\"hostDirs\":[],\"warnings\":[],"
+      "\"files\":[{\"path\":\"/../outside-x\",\"contents\":\"owned\",\"mode\":\"0644\"}]}",
+      "{\"version\":\"v\",\"configPath\":\"/etc/containerd/registry.d\",\"hostDirs\":[\"../../../..\"],"
+      "\"warnings\":[],\"files\":[]}",
+  };
+  const char *named[] = {"../../../../outside-x", "/../outside-x", "../../../.."};
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+    char *report = NULL;
+    last_message[0] = '\0';
+    EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_apply(sets[i], node, &report, E));
+    CHECK(report == NULL);
+    CHECK(strstr(last_message, named[i]) != NULL && strstr(last_message, "refused") != NULL);
+  }
+  size_t len = 0;
+  f = fopen(outside, "r");
+  char buf[64] = {0};
+  if (f) {
+    len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+  }
+  CHECK(len == 4 && strcmp(buf, "keep") == 0);
+  free(outside);
+  free(node);
+}
+
+/* The config.toml part merged into a main config.toml (containerd 1.x). */
+static void test_merge_config(void) {
+  const char *main_toml = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause\"\n";
+  const char *part = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/r\"\n";
+  char *merged = NULL;
+  EXPECT(DR_STATUS_OK, dr_merge_config(main_toml, part, &merged, E));
+  CHECK(merged && strstr(merged, "sandbox_image = \"pause\"") && strstr(merged, "config_path = \"/r\""));
+  dr_string_free(merged);
+  merged = NULL;
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_merge_config("version = 3\n", part, &merged, E));
+  CHECK(merged == NULL && strstr(last_message, "version 3") != NULL);
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_merge_config("[x\n", part, &merged, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_merge_config(main_toml, NULL, &merged, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_merge_config(main_toml, part, NULL, E));
+  CHECK(merged == NULL);
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s REPO_ROOT WORK_DIR\n", argv[0]);
@@ -707,6 +765,8 @@ int main(int argc, char **argv) {
   test_validate();
   test_plan();
   test_render_apply();
+  test_apply_hostile();
+  test_merge_config();
   test_store();
   printf("C ABI test: %d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;

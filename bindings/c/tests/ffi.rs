@@ -209,3 +209,190 @@ fn store_round_trip_and_cancellation() {
     assert_eq!(take_err(err).0, dr_status::Cancelled);
     dr_store_free(store);
 }
+
+/// An empty path would be the current directory: the store, apply and preflight refuse it with
+/// a message saying so, and a missing preflight folder is an error, not an empty report.
+#[test]
+fn empty_paths_and_a_missing_preflight_folder_are_errors() {
+    let mut store = null_mut();
+    let mut err = null_mut();
+    assert_eq!(
+        dr_store_open(c"".as_ptr(), null(), &mut store, &mut err),
+        dr_status::Io
+    );
+    assert!(store.is_null());
+    assert!(take_err(err).1.contains("empty path"));
+
+    let direct = validate("direct.yaml");
+    let mut rendered = null_mut();
+    assert_eq!(
+        dr_render(
+            direct.as_ptr(),
+            null(),
+            null(),
+            null(),
+            &mut rendered,
+            null_mut()
+        ),
+        dr_status::Ok
+    );
+    let rendered = CString::new(take(rendered)).unwrap();
+    let mut report = null_mut();
+    let mut err = null_mut();
+    assert_eq!(
+        dr_apply(rendered.as_ptr(), c"".as_ptr(), &mut report, &mut err),
+        dr_status::InvalidArgument
+    );
+    assert!(report.is_null());
+    assert!(take_err(err).1.contains("empty path"));
+
+    let mut err = null_mut();
+    assert_eq!(
+        dr_preflight(c"".as_ptr(), &mut report, &mut err),
+        dr_status::Io
+    );
+    assert!(take_err(err).1.contains("empty path"));
+    let dir = tempfile::tempdir().unwrap();
+    let missing = CString::new(dir.path().join("missing").to_str().unwrap()).unwrap();
+    let mut err = null_mut();
+    assert_eq!(
+        dr_preflight(missing.as_ptr(), &mut report, &mut err),
+        dr_status::Io
+    );
+    assert!(report.is_null());
+    assert!(take_err(err).1.contains("missing: cannot read the folder"));
+}
+
+/// Every entry below `dir`, links not followed: relative path → kind and contents.
+fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let what = if meta.file_type().is_symlink() {
+                format!("link {:?}", std::fs::read_link(&path).unwrap())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_owned()
+            } else {
+                format!("file {:?}", std::fs::read(&path).unwrap())
+            };
+            let rel = path.strip_prefix(dir).unwrap().display().to_string();
+            out.insert(rel, what);
+        }
+    }
+    out
+}
+
+#[test]
+fn apply_refuses_hostile_json_and_changes_nothing_outside_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(dir.path().join("sentinel"), "keep").unwrap();
+    std::fs::write(dir.path().join("x-ca.crt"), "keep").unwrap();
+    let root_c = CString::new(root.to_str().unwrap()).unwrap();
+    let file = |path: &str| serde_json::json!({"path": path, "contents": "owned", "mode": "0644"});
+    let set = |config_path: &str, host_dirs: serde_json::Value, files: Vec<serde_json::Value>| {
+        let doc = serde_json::json!({"version": "v", "configPath": config_path,
+            "hostDirs": host_dirs, "files": files, "warnings": []});
+        CString::new(doc.to_string()).unwrap()
+    };
+    let d = "/etc/containerd/registry.d";
+    let cases = [
+        (set(d, serde_json::json!([]), vec![file("/../x")]), "/../x"),
+        (
+            set(
+                d,
+                serde_json::json!([]),
+                vec![file("/etc/containerd/registry.d/../../../../x")],
+            ),
+            "../../../../x",
+        ),
+        (
+            set(d, serde_json::json!([]), vec![file("/etc/cron.d/x")]),
+            "/etc/cron.d/x",
+        ),
+        (
+            set(d, serde_json::json!(["../../../.."]), vec![]),
+            "../../../..",
+        ),
+        (
+            set("/etc/../..", serde_json::json!([]), vec![]),
+            "/etc/../..",
+        ),
+    ];
+    let before = tree(dir.path());
+    for (doc, named) in &cases {
+        let mut out = std::ptr::dangling_mut::<c_char>();
+        let mut err = null_mut();
+        let st = dr_apply(doc.as_ptr(), root_c.as_ptr(), &mut out, &mut err);
+        assert_eq!(st, dr_status::InvalidArgument, "{named}");
+        let (code, message, _) = take_err(err);
+        assert_eq!(code, dr_status::InvalidArgument);
+        assert!(
+            message.contains(named) && message.contains("refused"),
+            "{message}"
+        );
+        assert_eq!(out, std::ptr::dangling_mut::<c_char>(), "output touched");
+    }
+    // A link under the root is refused the same way.
+    std::os::unix::fs::symlink(dir.path(), root.join("etc/containerd")).unwrap();
+    let direct = validate("direct.yaml");
+    let mut rendered = null_mut();
+    let st = dr_render(
+        direct.as_ptr(),
+        null(),
+        null(),
+        null(),
+        &mut rendered,
+        null_mut(),
+    );
+    assert_eq!(st, dr_status::Ok);
+    let rendered = CString::new(take(rendered)).unwrap();
+    let mut out = null_mut();
+    let mut err = null_mut();
+    let st = dr_apply(rendered.as_ptr(), root_c.as_ptr(), &mut out, &mut err);
+    assert_eq!(st, dr_status::InvalidArgument);
+    assert!(take_err(err).1.contains("symbolic link"));
+    let mut after = tree(dir.path());
+    after.remove("root/etc/containerd");
+    assert_eq!(after, before);
+}
+
+#[test]
+fn merge_config_keeps_main_and_takes_the_part() {
+    let main = c"version = 2\n# pause\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\"\n";
+    let part = c"version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/registry.d\"\n";
+    let mut out = null_mut();
+    assert_eq!(
+        dr_merge_config(main.as_ptr(), part.as_ptr(), &mut out, null_mut()),
+        dr_status::Ok
+    );
+    // The core's tests check the merge itself; here, that both sides arrive.
+    let merged = take(out);
+    assert!(merged.starts_with("version = 2\n# pause\n"), "{merged}");
+    assert!(merged.contains("sandbox_image = \"pause:3.9\""), "{merged}");
+    assert!(
+        merged.contains("[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/registry.d\""),
+        "{merged}"
+    );
+    for (main, part, named) in [
+        (c"version = 3\n", part, "version 3"),
+        (c"[plugins\n", part, "main config"),
+        (main, c"x = ", "part"),
+    ] {
+        let mut out = std::ptr::dangling_mut::<c_char>();
+        let mut err = null_mut();
+        let st = dr_merge_config(main.as_ptr(), part.as_ptr(), &mut out, &mut err);
+        assert_eq!(st, dr_status::InvalidDocument);
+        assert!(take_err(err).1.contains(named));
+        assert_eq!(out, std::ptr::dangling_mut::<c_char>());
+    }
+    let mut err = null_mut();
+    let st = dr_merge_config(null(), part.as_ptr(), &mut out, &mut err);
+    assert_eq!(st, dr_status::InvalidArgument);
+    assert!(take_err(err).1.contains("main_toml"));
+}

@@ -129,6 +129,7 @@ pub(crate) fn apply<'py>(
 #[pyfunction]
 pub(crate) fn preflight(py: Python<'_>, etc_containerd: PathBuf) -> PyResult<Bound<'_, PyAny>> {
     let report = py.detach(|| containerd::preflight(&etc_containerd));
+    let report = report.map_err(|e| errors::io(py, &e))?;
     let custom = report.has_custom_registry_config();
     let out = ser(py, &report)?;
     out.set_item("hasCustomRegistryConfig", custom)?;

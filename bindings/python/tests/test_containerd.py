@@ -73,9 +73,9 @@ def test_render_errors(facts: dr.ClusterFacts) -> None:
     assert info.value.kind == "InvalidOptions"
     assert isinstance(info.value, dr.RegistryError)
     with pytest.raises(ValueError):
-        dr.render_node_config(load("direct.yaml"), dialect="klingon")
+        dr.render_node_config(load("direct.yaml"), dialect="klingon")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        dr.render_node_config(load("direct.yaml"), containerd="v3")
+        dr.render_node_config(load("direct.yaml"), containerd="v3")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         dr.render_node_config(load("direct.yaml"), version="1.2")
 
@@ -119,6 +119,7 @@ def test_apply_error(tmp_path: Path) -> None:
 
 def test_preflight(tmp_path: Path) -> None:
     etc = tmp_path / "etc-containerd"
+    etc.mkdir()
     assert dr.preflight(etc) == dr.PreflightReport(findings=(), unreadable=(), has_custom_registry_config=False)
     (etc / "conf.d").mkdir(parents=True)
     (etc / "conf.d" / "10-other.toml").write_text('[plugins."io.containerd.grpc.v1.cri"]\nsandbox_image = "x"\n')

@@ -18,7 +18,9 @@ def test_every_input_form_gives_the_same_settings() -> None:
     path = config("direct.yaml")
     text = path.read_text()
     from_path = dr.load_settings(path)
-    assert dr.load_settings(text) == from_path
+    assert dr.load_settings(str(path)) == from_path
+    assert dr.parse_settings(text) == from_path
+    assert dr.parse_settings(text.encode()) == from_path
     assert dr.load_settings(text.encode()) == from_path
     as_dict = {
         "apiVersion": "deckhouse.io/v1alpha1",
@@ -39,7 +41,7 @@ def test_every_input_form_gives_the_same_settings() -> None:
         },
     }
     assert dr.load_settings(as_dict) == from_path
-    assert dr.load_settings(json.dumps(as_dict)) == from_path
+    assert dr.parse_settings(json.dumps(as_dict)) == from_path
 
 
 def test_direct_settings_are_typed_and_normalised() -> None:
@@ -155,7 +157,7 @@ def test_bootstrap_rules() -> None:
 )
 def test_unusable_input_is_a_document_error(text: str) -> None:
     with pytest.raises(dr.DocumentError) as info:
-        dr.load_settings(text)
+        dr.parse_settings(text)
     assert isinstance(info.value, dr.RegistryError) and isinstance(info.value, ValueError)
     assert info.value.message == str(info.value)
 
@@ -193,7 +195,7 @@ def test_facts_errors() -> None:
     with pytest.raises(dr.FactsError):
         dr.load_facts({"unknownKey": 1})
     with pytest.raises(dr.DocumentError):
-        dr.load_facts("a: [")
+        dr.parse_facts("a: [")
 
 
 def test_errors_survive_pickling() -> None:

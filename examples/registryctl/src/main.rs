@@ -3,6 +3,7 @@
 //! A stable contract: exit 0 when the input is valid or the switch is allowed, 1 when it is
 //! invalid or refused, 2 when the input is unusable (with a one-line reason on stderr).
 
+mod containerd_cmd;
 mod input;
 mod plan_cmd;
 mod preflight_cmd;
@@ -35,6 +36,8 @@ enum Command {
     Preflight(preflight_cmd::PreflightArgs),
     /// Write the containerd configuration a node needs for the settings.
     Render(render_cmd::RenderArgs),
+    /// Work on a node's containerd configuration files (merge the registry part).
+    Containerd(containerd_cmd::ContainerdArgs),
     /// Work with a content-addressed blob store.
     Store(store_cmd::StoreArgs),
 }
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Plan(args) => plan_cmd::run(&args),
         Command::Render(args) => render_cmd::run(&args),
+        Command::Containerd(args) => containerd_cmd::run(&args),
         Command::Preflight(args) => preflight_cmd::run(&args),
         Command::Store(args) => store_cmd::run(args),
     }

@@ -21,13 +21,10 @@ pub(crate) struct PreflightArgs {
 /// Exit 0 when the node has no registry sections of its own, 1 when it has (or has files that
 /// could not be checked), 2 when the folder cannot be read.
 pub(crate) fn run(args: &PreflightArgs) -> ExitCode {
-    if let Err(e) = std::fs::read_dir(&args.dir) {
-        return input::unusable(&format!(
-            "{}: cannot read the folder: {e}",
-            args.dir.display()
-        ));
-    }
-    let report = preflight(&args.dir);
+    let report = match preflight(&args.dir) {
+        Ok(r) => r,
+        Err(e) => return input::unusable(&e.to_string()),
+    };
     match args.format {
         Format::Json => input::print_json(&serde_json::json!({
             "customRegistryConfig": report.has_custom_registry_config(),

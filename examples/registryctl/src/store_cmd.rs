@@ -319,8 +319,11 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&st)?;
             } else {
                 out(&format!(
-                    "{}\t{} bytes\tlast used {} ms after the Unix epoch",
-                    st.digest, st.size, st.last_used_ms
+                    "{}\t{} bytes\tcreated {}\tlast used {}",
+                    st.digest,
+                    st.size,
+                    rfc3339_utc(st.created_ms),
+                    rfc3339_utc(st.last_used_ms)
                 ))?;
             }
         }
@@ -380,7 +383,11 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 for p in &r.layout_problems {
                     out(&format!("layout\t{p}"))?;
                 }
-                eprintln!("verified {} blobs, {} bytes", r.checked, r.bytes);
+                eprintln!(
+                    "verified {}, {}",
+                    count(r.checked, "blob"),
+                    count(r.bytes, "byte")
+                );
             }
             if !r.is_clean() {
                 return Err(Failure::Problem(format!(
@@ -407,8 +414,8 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     ))?;
                 }
                 eprintln!(
-                    "{} blobs examined, {} reachable, {} young, {} {} ({} bytes)",
-                    r.examined,
+                    "{} examined, {} reachable, {} young, {} {} ({})",
+                    count(r.examined, "blob"),
                     r.reachable,
                     r.young,
                     r.deleted.len(),
@@ -417,7 +424,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     } else {
                         "deleted"
                     },
-                    r.deleted_bytes
+                    count(r.deleted_bytes, "byte")
                 );
             }
         }
@@ -443,8 +450,10 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     out(t)?;
                 }
                 eprintln!(
-                    "imported {} new blobs ({} bytes), {} already present",
-                    r.blobs_added, r.bytes_added, r.blobs_present
+                    "imported {} ({}), {} already present",
+                    count(r.blobs_added, "new blob"),
+                    count(r.bytes_added, "byte"),
+                    r.blobs_present
                 );
             }
         }
@@ -469,10 +478,10 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 print_json(&r)?;
             } else {
                 eprintln!(
-                    "exported {} tags, {} blobs, {} bytes",
-                    r.tags.len(),
-                    r.blobs,
-                    r.bytes
+                    "exported {}, {}, {}",
+                    count(r.tags.len() as u64, "tag"),
+                    count(r.blobs, "blob"),
+                    count(r.bytes, "byte")
                 );
             }
         }
@@ -527,4 +536,57 @@ fn export_file(
         let _ = std::fs::remove_file(&tmp);
     }
     r
+}
+
+/// `n` and the noun, plural unless `n` is 1: "1 blob", "2 blobs".
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Milliseconds since the Unix epoch as an RFC 3339 UTC timestamp with milliseconds
+/// (`2001-09-09T01:46:40.000Z`), from the proleptic Gregorian calendar (days to civil date as in
+/// Howard Hinnant's `civil_from_days`).
+fn rfc3339_utc(ms: u64) -> String {
+    let (secs, millis) = (ms / 1000, ms % 1000);
+    let (days, day_secs) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        day_secs / 3600,
+        day_secs / 60 % 60,
+        day_secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+        // 10^12 ms, a well-known instant; a leap day; the last millisecond of a year.
+        assert_eq!(rfc3339_utc(1_000_000_000_000), "2001-09-09T01:46:40.000Z");
+        assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_utc(1_767_225_599_999), "2025-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn counts_are_plural_except_one() {
+        assert_eq!(count(1, "blob"), "1 blob");
+        assert_eq!(count(0, "blob"), "0 blobs");
+        assert_eq!(count(2, "byte"), "2 bytes");
+    }
 }

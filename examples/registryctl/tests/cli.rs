@@ -204,7 +204,19 @@ fn plan_allowed_and_refused_shapes() {
         (v["allowed"].as_bool(), v["from"].as_str(), v["to"].as_str()),
         (Some(true), Some("Direct"), Some("Proxy"))
     );
-    assert!(v["stages"].as_array().unwrap().len() >= 5);
+    // DOMAIN.md §6.3, the Proxy pipeline's condition names in order.
+    assert_eq!(
+        v["stages"],
+        serde_json::json!([
+            "RegistryContainsRequiredImages",
+            "ContainerdConfigPreflightReady",
+            "NodeServicesReady",
+            "TransitionContainerdConfigReady",
+            "DeckhouseRegistrySwitchReady",
+            "FinalContainerdConfigReady",
+            "CleanupInClusterProxy"
+        ])
+    );
     assert_eq!(v["restarts"], serde_json::json!(["Deckhouse"]));
 
     let out = run(&[

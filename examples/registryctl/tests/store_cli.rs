@@ -96,3 +96,53 @@ fn unusable_input_exits_2() {
         Some(2)
     );
 }
+
+/// `stat` prints its times as RFC 3339 UTC dates (this blob was made moments ago), and
+/// `verify` counts one blob in the singular.
+#[test]
+fn stat_prints_dates_and_verify_counts_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let file = dir.path().join("blob");
+    std::fs::write(&file, b"one blob").unwrap();
+    let before = std::time::SystemTime::now();
+    let put = store(&root, &["put", file.to_str().unwrap()]);
+    assert_eq!(put.status.code(), Some(0), "{put:?}");
+    let digest = stdout(&put).trim().to_owned();
+    let stat = store(&root, &["stat", &digest]);
+    assert_eq!(stat.status.code(), Some(0), "{stat:?}");
+    let line = stdout(&stat);
+    let fields: Vec<&str> = line.trim().split('\t').collect();
+    assert_eq!(fields[..2], [digest.as_str(), "8 bytes"], "{line}");
+    // GNU date reads the timestamp back (an independent parser): within seconds of the put.
+    let secs = before
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for (field, label) in [(fields[2], "created "), (fields[3], "last used ")] {
+        let ts = field
+            .strip_prefix(label)
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(ts.ends_with('Z') && ts.contains('T'), "{ts}");
+        let parsed = std::process::Command::new("date")
+            .args(["-u", "-d", ts, "+%s"])
+            .output()
+            .unwrap();
+        assert!(parsed.status.success(), "date cannot read {ts}");
+        let at: u64 = String::from_utf8(parsed.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            at + 2 >= secs && at <= secs + 30,
+            "{ts} is not about {secs}"
+        );
+    }
+    let verify = store(&root, &["verify"]);
+    assert_eq!(verify.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&verify.stderr).contains("verified 1 blob, 8 bytes"),
+        "{verify:?}"
+    );
+}

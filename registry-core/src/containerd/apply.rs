@@ -1,17 +1,23 @@
-//! Applying rendered files to a directory (a node's root, or a staging folder): write only what
-//! changed, each file atomically (temp file, fsync, rename, fsync the folder), then remove the
-//! host folders the module wrote last time and no longer needs. Folders the user made are never
-//! touched: only names listed in `deckhouse_hosts_state.json` are candidates.
+//! Applying rendered files to a directory (a node's root, or a staging folder): check the whole
+//! set, then write only what changed, each file atomically (temp file, fsync, rename, fsync the
+//! folder), then remove the host folders the module wrote last time and no longer needs.
+//!
+//! The set is untrusted input. Before anything is written, every path must be one the renderer
+//! produces ([`super::node_paths`]), every host folder name a `host[:port]`, and no component
+//! of any path touched may be a symbolic link ([`super::confined`]); otherwise the whole set is
+//! refused. Folders the user made are never touched: only valid names listed in
+//! `deckhouse_hosts_state.json` are candidates for removal, and a bad name there is reported
+//! as a warning and left alone.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::io::{self, Write as _};
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::render::{CONFIG_PART, HOSTS_STATE_FILE, Rendered};
+use super::confined::{Root, refusal};
+use super::node_paths::{self, CA_SUFFIX, check_host_dir};
+use super::render::{CONFIG_PART, HOSTS_STATE_FILE, Rendered, RenderedFile};
 
 /// Which host folders to remove.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -19,7 +25,7 @@ use super::render::{CONFIG_PART, HOSTS_STATE_FILE, Rendered};
 pub struct CleanupPlan {
     /// Folders the module wrote before and does not write now.
     pub remove: Vec<String>,
-    /// Names in the old list that are not plain folder names (never removed).
+    /// Names in the old list that are not valid host folder names (never removed).
     pub ignored: Vec<String>,
 }
 
@@ -35,18 +41,13 @@ pub fn stale_host_dirs(previous: &[String], current: &[String]) -> CleanupPlan {
     let current: BTreeSet<&str> = current.iter().map(String::as_str).collect();
     let mut plan = CleanupPlan::default();
     for name in previous {
-        if !is_plain_name(name) {
+        if check_host_dir(name).is_err() {
             plan.ignored.push(name.clone());
         } else if !current.contains(name.as_str()) && !plan.remove.contains(name) {
             plan.remove.push(name.clone());
         }
     }
     plan
-}
-
-/// A single path component that cannot leave `registry.d`.
-fn is_plain_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 
 /// What [`apply`] did.
@@ -60,122 +61,147 @@ pub struct ApplyReport {
     /// Whether containerd must restart: its config.toml part changed (hosts.toml is re-read on
     /// every pull, so changes there need no restart).
     pub restart_containerd: bool,
+    /// Things left alone that need a look: entries of the state file that are not valid host
+    /// folder names, a state file that cannot be read.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Writes `rendered` under `root` (node paths become `root/etc/…`).
 ///
 /// # Errors
-/// The first I/O error, naming the path. Files already renamed into place stay (each is
-/// complete); the state file is written last, so a retry cleans up what a failed run left.
+/// An error of kind [`io::ErrorKind::InvalidInput`], before anything is written, when a path in
+/// the set is not one the renderer produces (not absolute and normalised, or outside
+/// `/etc/containerd/deckhouse.d/registry.toml`, `/etc/kubernetes/registry-proxy/nginx.conf`,
+/// `/opt/deckhouse/share/ca-certificates/` and the set's `configPath`, which must itself be in
+/// `/etc/containerd/`), when a host folder name
+/// is not `host[:port]`, or when a path to touch under `root` goes through a symbolic link; the
+/// message names the path and the reason. Otherwise the first I/O error, naming the path. Files
+/// already renamed into place stay (each is complete); the state file is written last, so a
+/// retry cleans up what a failed run left.
 pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
+    refuse_empty_root(root)?;
+    check_set(rendered)?;
+    let root = Root::new(root);
     let mut report = ApplyReport::default();
     let hosts_dir = rendered.config_path.as_str();
     let state_path = format!("{hosts_dir}/{HOSTS_STATE_FILE}");
-    let previous_dirs = read_state(&root_path(root, &state_path));
-    let (state, files): (Vec<_>, Vec<_>) =
+    let previous_dirs = read_state(&root, &state_path, &mut report.warnings)?;
+    let plan = stale_host_dirs(&previous_dirs, &rendered.host_dirs);
+    for name in &plan.ignored {
+        report.warnings.push(format!(
+            "{state_path} lists {name:?}, which is not a host[:port] folder name; left alone"
+        ));
+    }
+    let stale: Vec<String> = plan
+        .remove
+        .iter()
+        .map(|d| format!("{hosts_dir}/{d}"))
+        .collect();
+    let host_dirs: Vec<String> = rendered
+        .host_dirs
+        .iter()
+        .map(|d| format!("{hosts_dir}/{d}"))
+        .collect();
+    // Every path this run touches is examined before the first write.
+    for path in rendered
+        .files
+        .iter()
+        .map(|f| &f.path)
+        .chain(&host_dirs)
+        .chain(&stale)
+    {
+        root.examine(path)?;
+    }
+    let (state, files): (Vec<&RenderedFile>, Vec<&RenderedFile>) =
         rendered.files.iter().partition(|f| f.path == state_path);
-    for file in files.iter().chain(state.iter()) {
-        let target = root_path(root, &file.path);
-        if write_if_changed(&target, file.contents.as_bytes(), file.mode.bits())? {
+    for file in files.into_iter().chain(state) {
+        if root.write_if_changed(&file.path, file.contents.as_bytes(), file.mode.bits())? {
             report.changed.push(file.path.clone());
         }
     }
     let written: BTreeSet<&str> = rendered.files.iter().map(|f| f.path.as_str()).collect();
-    for dir in &rendered.host_dirs {
-        remove_stale_ca_files(root, &format!("{hosts_dir}/{dir}"), &written, &mut report)?;
+    for dir in &host_dirs {
+        remove_stale_ca_files(&root, dir, &written, &mut report)?;
     }
-    for dir in stale_host_dirs(&previous_dirs, &rendered.host_dirs).remove {
-        let path = root_path(root, &format!("{hosts_dir}/{dir}"));
-        match fs::remove_dir_all(&path) {
-            Ok(()) => report.removed.push(format!("{hosts_dir}/{dir}")),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(with_path(e, &path)),
+    for dir in stale {
+        if root.remove_dir_all(&dir)? {
+            report.removed.push(dir);
         }
     }
     report.restart_containerd = report.changed.iter().any(|p| p == CONFIG_PART);
     Ok(report)
 }
 
-fn root_path(root: &Path, node_path: &str) -> PathBuf {
-    root.join(node_path.trim_start_matches('/'))
+/// Refuses a set with any path the renderer does not produce, a bad host folder name, or one
+/// path twice.
+fn check_set(rendered: &Rendered) -> io::Result<()> {
+    let config_path = rendered.config_path.as_str();
+    node_paths::check_applied_config_path(config_path)
+        .map_err(|e| refusal(format!("refused: {e}")))?;
+    for dir in &rendered.host_dirs {
+        check_host_dir(dir).map_err(|e| {
+            refusal(format!(
+                "refused: host folder {dir:?} is not a host[:port] folder name: {e}"
+            ))
+        })?;
+    }
+    let mut seen = BTreeSet::new();
+    for file in &rendered.files {
+        node_paths::check_file_path(&file.path, config_path)
+            .map_err(|e| refusal(format!("refused: file path {:?} {e}", file.path)))?;
+        if !seen.insert(file.path.as_str()) {
+            return Err(refusal(format!(
+                "refused: file path {:?} appears twice in the set",
+                file.path
+            )));
+        }
+    }
+    Ok(())
 }
 
-/// The previous list of host folders; a missing or damaged file means none (nothing removed).
-fn read_state(path: &Path) -> Vec<String> {
-    fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+/// The previous list of host folders. A missing file means none; a damaged one means none too
+/// (nothing removed), with a warning.
+fn read_state(root: &Root<'_>, path: &str, warnings: &mut Vec<String>) -> io::Result<Vec<String>> {
+    let Some(bytes) = root.read(path)? else {
+        return Ok(Vec::new());
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(names) => Ok(names),
+        Err(e) => {
+            warnings.push(format!(
+                "{path} is not a JSON list of folder names ({e}); no host folder removed"
+            ));
+            Ok(Vec::new())
+        }
+    }
 }
 
 /// Removes CA files in a host folder (its node path) that this render did not write.
 fn remove_stale_ca_files(
-    root: &Path,
+    root: &Root<'_>,
     dir: &str,
     written: &BTreeSet<&str>,
     report: &mut ApplyReport,
 ) -> io::Result<()> {
-    let Ok(entries) = fs::read_dir(root_path(root, dir)) else {
-        return Ok(());
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in root.file_names(dir)? {
         let node_path = format!("{dir}/{name}");
-        if name.ends_with("-ca.crt") && !written.contains(node_path.as_str()) {
-            fs::remove_file(entry.path()).map_err(|e| with_path(e, &entry.path()))?;
+        if name.ends_with(CA_SUFFIX) && !written.contains(node_path.as_str()) {
+            root.remove_file(dir, &name)?;
             report.removed.push(node_path);
         }
     }
     Ok(())
 }
 
-/// Writes atomically unless the file already has these bytes and this mode.
-fn write_if_changed(target: &Path, contents: &[u8], mode: u32) -> io::Result<bool> {
-    if let (Ok(existing), Ok(meta)) = (fs::read(target), fs::metadata(target))
-        && existing == contents
-        && meta.permissions().mode() & 0o7777 == mode
-    {
-        return Ok(false);
+/// An empty root would put every node path under the current directory: refused, so a caller
+/// that lost its root value never writes into wherever the process happens to run.
+fn refuse_empty_root(root: &Path) -> io::Result<()> {
+    if root.as_os_str().is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "apply: the root is an empty path; name the folder to write under (\"/\" for the node itself)",
+        ));
     }
-    let dir = target
-        .parent()
-        .ok_or_else(|| io::Error::other(format!("{} has no parent folder", target.display())))?;
-    fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode_0600()
-            .open(&temp)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&temp, target)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result.map(|()| true).map_err(|e| with_path(e, target))
-}
-
-/// Opens new files owner-only, so a secret is never readable by others even for a moment.
-trait OwnerOnly {
-    fn mode_0600(&mut self) -> &mut Self;
-}
-
-impl OwnerOnly for fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
-    }
-}
-
-fn with_path(e: io::Error, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    Ok(())
 }

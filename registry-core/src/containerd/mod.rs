@@ -1,8 +1,8 @@
 //! containerd configuration for every mode: the node configuration model built from the
 //! settings (final phase, or transition phase with the previous settings), the files rendered
 //! from it for containerd 1.x and 2.x in the Deckhouse and stock dialects, the preflight scan of
-//! a node's own registry sections, the cleanup of host folders written earlier, and applying
-//! the files to a directory atomically.
+//! a node's own registry sections, the cleanup of host folders written earlier, applying
+//! the files to a directory atomically, and merging the config.toml part into a main config.toml.
 //!
 //! ```
 //! use registry_core::containerd::{node_config, render, RenderOptions, ContainerdMajor};
@@ -21,7 +21,11 @@
 
 mod apply;
 mod build;
+mod confined;
+mod merge;
 mod model;
+mod nginx;
+mod node_paths;
 mod options;
 mod preflight;
 mod render;
@@ -33,7 +37,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use apply::{ApplyReport, CleanupPlan, apply, stale_host_dirs};
 pub use build::{LOCAL_ENDPOINT, REGISTRY_PORT, node_config};
+pub use merge::{MergeError, merge_config};
 pub use model::{Mirror, MirrorAuth, NodeConfig, Rewrite};
+pub use nginx::{NGINX_MODULES_INCLUDE, NGINX_PID, NginxOptions, nginx_conf};
+pub use node_paths::check_host_dir;
 pub use options::{ContainerdMajor, ContainerdVersion, Dialect, RenderOptions};
 pub use preflight::{PreflightFinding, PreflightReport, UnreadableFile, preflight};
 pub use render::{

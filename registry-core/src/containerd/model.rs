@@ -94,15 +94,21 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// A hex sha256 over a canonical encoding of the model: identical models give identical
-    /// versions, any change gives another. The encoding is JSON with Go's field order and
-    /// escaping, so the Go side can compute the same value.
+    /// versions, any change of a mirror gives another. The encoding is the JSON Go's
+    /// `encoding/json` writes for the registry module's `Config` struct (with `version` empty),
+    /// so the Go side computes the same value. The phase is not part of it: a transition config
+    /// with the same mirrors as the final one is the same config.
     pub fn version(&self) -> String {
         hex_sha256(canonical_json(self).as_bytes())
     }
 }
 
-/// The model as Go's `encoding/json` would write it: struct fields in declaration order, map
-/// keys sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped.
+/// The model as Go's `encoding/json` writes the registry module's `Config` (DOMAIN.md §7.1-7.2):
+/// fields `mode`, `version` (empty), `imagesBase`, `proxyEndpoints` (omitted when empty),
+/// `hosts`; per mirror `host`, `scheme` (lowercase), `ca` (omitted when empty), `auth`
+/// (always, with `username`, `password` and `auth` = base64 of `user:password`), `rewrites`
+/// (omitted when empty); map keys sorted; `<`, `>`, `&`, U+2028 and U+2029 escaped.
+/// `conformance/versionhash` computes the same with Go itself.
 pub(crate) fn canonical_json(config: &NodeConfig) -> String {
     let hosts: BTreeMap<&str, serde_json::Value> = config
         .hosts
@@ -112,9 +118,11 @@ pub(crate) fn canonical_json(config: &NodeConfig) -> String {
             (host.as_str(), serde_json::json!({ "mirrors": mirrors }))
         })
         .collect();
+    // The Go struct has a `version` field, hashed empty; it has no phase flag (a transition
+    // config differs from the final one by its mirrors, or is the same config).
     let mut doc = serde_json::json!({
         "mode": config.mode.as_str(),
-        "transition": config.transition,
+        "version": "",
         "imagesBase": config.images_base,
     });
     if !config.proxy_endpoints.is_empty() {

@@ -12,7 +12,8 @@ pub enum ContainerdMajor {
     /// containerd 1.x: config `version = 2`, plugin `io.containerd.grpc.v1.cri`.
     #[default]
     V1,
-    /// containerd 2.x: config `version = 3`, plugin `io.containerd.cri.v1.images`.
+    /// containerd 2.x: config `version = 3` (2.0–2.2) or `4` (2.3 and later), plugin
+    /// `io.containerd.cri.v1.images`.
     V2,
 }
 
@@ -41,6 +42,23 @@ impl ContainerdVersion {
     /// Whether hosts.toml accepts the `referrers` capability (2.2 and later).
     pub fn supports_referrers(self) -> bool {
         self >= ContainerdVersion { major: 2, minor: 2 }
+    }
+
+    /// The config.toml `version` this release line reads without migrating: 2 for 1.x, 3 for
+    /// 2.0–2.2, 4 from 2.3 (containerd's RELEASES.md table; 2.3+ logs `Configuration migrated
+    /// from version 3` for every older file, and 2.0–2.2 refuse version 4).
+    ///
+    /// ```
+    /// use registry_core::containerd::ContainerdVersion;
+    /// let v = |s: &str| s.parse::<ContainerdVersion>().unwrap().config_version();
+    /// assert_eq!((v("1.7"), v("2.2"), v("2.3"), v("2.4")), (2, 3, 4, 4));
+    /// ```
+    pub fn config_version(self) -> u8 {
+        match (self.major, self.minor) {
+            (0..=1, _) => 2,
+            (2, 0..=2) => 3,
+            _ => 4,
+        }
     }
 
     /// The default release line for a generation.

@@ -52,8 +52,25 @@ impl PreflightReport {
 }
 
 /// Scans a copy of a node's `/etc/containerd` for registry sections in `conf.d/*.toml` and
-/// `conf2.d/*.toml`. Missing folders are fine; unreadable or unparseable files are reported.
-pub fn preflight(etc_containerd: &Path) -> PreflightReport {
+/// `conf2.d/*.toml`. Missing drop-in folders are fine; unreadable or unparseable files are
+/// reported.
+///
+/// # Errors
+/// `etc_containerd` itself is empty, missing or not a readable folder: a node without it is not
+/// "a node without custom configuration", so the scan refuses to guess (the CLI exits 2).
+pub fn preflight(etc_containerd: &Path) -> std::io::Result<PreflightReport> {
+    if etc_containerd.as_os_str().is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "preflight: the folder is an empty path; name a node's /etc/containerd (or a copy)",
+        ));
+    }
+    if let Err(e) = std::fs::read_dir(etc_containerd) {
+        return Err(std::io::Error::new(
+            e.kind(),
+            format!("{}: cannot read the folder: {e}", etc_containerd.display()),
+        ));
+    }
     let mut report = PreflightReport::default();
     for dir in DROP_IN_DIRS {
         let Ok(entries) = std::fs::read_dir(etc_containerd.join(dir)) else {
@@ -76,7 +93,7 @@ pub fn preflight(etc_containerd: &Path) -> PreflightReport {
             }
         }
     }
-    report
+    Ok(report)
 }
 
 fn scan(file: &str, text: &str, report: &mut PreflightReport) {

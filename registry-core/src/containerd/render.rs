@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Mirror, NodeConfig, canonical_json, hex_sha256};
-use super::options::{ContainerdMajor, Dialect, RenderOptions};
+use super::nginx::{NginxOptions, nginx_conf};
+use super::node_paths;
+use super::options::{ContainerdMajor, ContainerdVersion, Dialect, RenderOptions};
 use super::toml::{toml_array, toml_string};
 use super::{FileMode, RenderError};
 use crate::settings::{Mode, Scheme};
@@ -68,7 +70,7 @@ pub struct Rendered {
 /// [`RenderError::Refused`] when the upstream dialect cannot express the configuration
 /// (a path rewrite, or two credentials for one mirror host).
 pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, RenderError> {
-    check_config_path(&options.config_path)?;
+    node_paths::check_config_path(&options.config_path).map_err(RenderError::InvalidOptions)?;
     if options.version.generation() != options.containerd {
         return Err(RenderError::InvalidOptions(format!(
             "containerd {} is not a {:?} release",
@@ -80,7 +82,7 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
         && !config.transition
         && options.containerd == ContainerdMajor::V1;
     if legacy_inline {
-        render_legacy_inline(config, &mut out);
+        render_legacy_inline(config, options, &mut out);
     } else {
         if options.dialect == Dialect::Upstream {
             check_upstream_dialect(config)?;
@@ -98,11 +100,17 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
         FileMode::PUBLIC,
     );
     if !config.proxy_endpoints.is_empty() {
-        out.add(NGINX_CONF, nginx_conf(config), FileMode::GROUP_READ);
+        out.add(
+            NGINX_CONF,
+            nginx_conf(&config.proxy_endpoints, &NginxOptions::default()),
+            FileMode::GROUP_READ,
+        );
     }
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     let options_json = serde_json::to_string(options).unwrap_or_default();
-    let version = hex_sha256(format!("{}\n{options_json}", canonical_json(config)).as_bytes());
+    // The phase is hashed too: legacy 1.x renders other files in the final phase.
+    let (model, phase) = (canonical_json(config), config.transition);
+    let version = hex_sha256(format!("{model}\n{phase}\n{options_json}").as_bytes());
     Ok(Rendered {
         version,
         config_path: options.config_path.clone(),
@@ -110,22 +118,6 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
         host_dirs: out.host_dirs,
         warnings: out.warnings,
     })
-}
-
-/// An absolute, normalised path without control characters: it is written into config.toml.
-fn check_config_path(path: &str) -> Result<(), RenderError> {
-    let normal = path.starts_with('/')
-        && path.len() > 1
-        && !path.ends_with('/')
-        && path[1..]
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
-    if !normal || path.chars().any(char::is_control) {
-        return Err(RenderError::InvalidOptions(format!(
-            "config path {path:?} must be an absolute path without '.', '..', empty segments or a trailing '/'"
-        )));
-    }
-    Ok(())
 }
 
 #[derive(Default)]
@@ -232,22 +224,17 @@ fn render_host_dir(host: &str, mirrors: &[Mirror], options: &RenderOptions, out:
     );
 }
 
-/// The plugin table prefix for a generation.
-fn plugin(containerd: ContainerdMajor) -> (&'static str, &'static str) {
-    match containerd {
-        ContainerdMajor::V1 => (
-            "version = 2",
-            "plugins.\"io.containerd.grpc.v1.cri\".registry",
-        ),
-        ContainerdMajor::V2 => (
-            "version = 3",
-            "plugins.\"io.containerd.cri.v1.images\".registry",
-        ),
-    }
+/// The `version = N` line for the release line, and the plugin table prefix of its generation.
+fn plugin(version: ContainerdVersion) -> (String, &'static str) {
+    let prefix = match version.generation() {
+        ContainerdMajor::V1 => "plugins.\"io.containerd.grpc.v1.cri\".registry",
+        ContainerdMajor::V2 => "plugins.\"io.containerd.cri.v1.images\".registry",
+    };
+    (format!("version = {}", version.config_version()), prefix)
 }
 
 fn render_config_part(config: &NodeConfig, options: &RenderOptions, out: &mut Output) {
-    let (version, prefix) = plugin(options.containerd);
+    let (version, prefix) = plugin(options.version);
     let mut toml = format!(
         "{version}\n\n[{prefix}]\n  config_path = {}\n",
         toml_string(&options.config_path)
@@ -282,8 +269,8 @@ fn render_config_part(config: &NodeConfig, options: &RenderOptions, out: &mut Ou
 
 /// The pre-module containerd 1.x form: inline mirrors and per-mirror configs in config.toml,
 /// with exactly one `tls` table per mirror (never the duplicate of DOMAIN.md §13).
-fn render_legacy_inline(config: &NodeConfig, out: &mut Output) {
-    let (version, prefix) = plugin(ContainerdMajor::V1);
+fn render_legacy_inline(config: &NodeConfig, options: &RenderOptions, out: &mut Output) {
+    let (version, prefix) = plugin(options.version);
     let mut toml = format!("{version}\n\n[{prefix}]\n[{prefix}.mirrors]\n");
     let _ = write!(
         toml,
@@ -333,18 +320,4 @@ fn render_legacy_inline(config: &NodeConfig, out: &mut Output) {
     }
     let mode = FileMode::holding_secrets(secret);
     out.add(CONFIG_PART, toml, mode);
-}
-
-/// nginx stream configuration: `least_conn` over every master's registry, on 127.0.0.1:5001.
-fn nginx_conf(config: &NodeConfig) -> String {
-    let mut conf = String::from(
-        "# Written by deckhouse-registry. Changes are overwritten.\nstream {\n  upstream registry {\n    least_conn;\n",
-    );
-    for endpoint in &config.proxy_endpoints {
-        let _ = writeln!(conf, "    server {endpoint};");
-    }
-    conf.push_str(
-        "  }\n  server {\n    listen 127.0.0.1:5001;\n    proxy_pass registry;\n    proxy_connect_timeout 1s;\n    proxy_timeout 1h;\n  }\n}\n",
-    );
-    conf
 }

@@ -103,7 +103,32 @@ pub fn read_documents(input: &[u8], limits: &Limits) -> Result<Vec<Value>, Docum
         offset: e.valid_up_to(),
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    refuse_raw_controls(text)?;
     Builder::new(limits).run(text)
+}
+
+/// Neither YAML nor JSON allows a raw C0 control character other than tab, line feed and
+/// carriage return anywhere (escapes such as `\u0000` in quoted strings are fine). The YAML
+/// parser would stop at a NUL and report the input as empty; name the character instead.
+fn refuse_raw_controls(text: &str) -> Result<(), DocumentError> {
+    let Some((offset, c)) = text
+        .char_indices()
+        .find(|&(_, c)| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{7f}'))
+    else {
+        return Ok(());
+    };
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Err(DocumentError::Syntax {
+        line,
+        column,
+        message: format!(
+            "control character U+{:04X}; YAML and JSON allow only tab, line feed and carriage \
+             return unescaped",
+            u32::from(c)
+        ),
+    })
 }
 
 /// A collection under construction.
@@ -493,6 +518,23 @@ mod tests {
     fn empty_documents_are_skipped_and_nothing_is_an_error() {
         assert_eq!(read("---\n---\na: 1\n").unwrap(), vec![json!({"a": 1})]);
         assert_eq!(read("# only a comment\n"), Err(DocumentError::Empty));
+        // NUL bytes are not an empty input but a character neither format allows.
+        match read("\0\0\0") {
+            Err(DocumentError::Syntax {
+                line: 1,
+                column: 1,
+                message,
+            }) => assert!(message.contains("U+0000"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        match read("a: 1\nb: x\u{1}y\n") {
+            Err(DocumentError::Syntax {
+                line: 2, column: 5, ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        // Escaped, the same characters are fine.
+        assert!(read("a: \"\\u0000\"\n").is_ok());
     }
 
     #[test]

@@ -25,7 +25,7 @@
 mod ca;
 pub mod document;
 mod fields;
-mod grammar;
+pub(crate) mod grammar;
 mod init_configuration;
 mod module_config;
 mod problem;

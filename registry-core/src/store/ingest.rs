@@ -602,15 +602,34 @@ impl BlobWriter {
         self.pending_reserved = 0;
     }
 
+    /// Gives up the data file and its lock, in that order of certainty: the writer thread (which
+    /// holds a duplicate of the descriptor) is joined first, then the lock is released
+    /// explicitly. Closing alone is not enough: an `flock` belongs to the open file description,
+    /// and a child process forked by any thread of this process holds a copy of every descriptor
+    /// until it execs, so the upload would stay locked for a moment after this writer is gone
+    /// and a client that resumes at once would get `Locked`.
+    fn release_file(&mut self) {
+        if let Some(mut p) = self.pipeline.take() {
+            let _ = p.finish();
+        }
+        if let Some(f) = self.file.take() {
+            let _ = f.unlock();
+        }
+    }
+
     /// Removes this writer's files (temp data, upload state).
     fn discard(&mut self) {
-        self.file = None;
+        if let Some(mut p) = self.pipeline.take() {
+            let _ = p.finish();
+        }
         // Data before state, the reverse of creation, so a crash in between leaves only an
-        // orphan state file (removed by expiry), never data without its state.
+        // orphan state file (removed by expiry), never data without its state. The lock is
+        // released last, so nobody can resume an upload that is being removed.
         let _ = fs::remove_file(&self.path);
         if let Some(u) = &self.upload {
             let _ = fs::remove_file(self.store.layout().uploads().join(u.id.state_file()));
         }
+        self.release_file();
         if self.pending_reserved > 0 {
             self.release_reservation(0);
         }
@@ -627,7 +646,7 @@ impl BlobWriter {
         }
         fs::rename(&self.path, dest).at(dest)?;
         self.done = true;
-        self.file = None;
+        self.release_file();
         Ok(std::mem::take(&mut self.pending_reserved))
     }
 
@@ -655,7 +674,7 @@ impl BlobWriter {
         if self.upload.is_some() && !self.poisoned {
             self.save()?;
             self.done = true;
-            self.file = None;
+            self.release_file();
             self.release_reservation(0);
         }
         Ok(())
@@ -678,15 +697,10 @@ impl Drop for BlobWriter {
             // prefix of the data, and resuming hashes whatever the saved state does not cover.
             if !self.poisoned {
                 let _ = self.save();
-            } else if let Some(p) = self.pipeline.as_mut() {
-                let _ = p.finish();
             }
-            self.file = None;
+            self.release_file();
             self.release_reservation(0);
         } else {
-            if let Some(p) = self.pipeline.as_mut() {
-                let _ = p.finish();
-            }
             self.discard();
         }
     }

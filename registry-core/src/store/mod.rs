@@ -160,6 +160,16 @@ impl Store {
 
     /// Opens the store with explicit options.
     pub fn open_with(root: impl AsRef<Path>, opts: StoreOptions) -> Result<Store> {
+        if root.as_ref().as_os_str().is_empty() {
+            // Would be the current directory: never guess where a store lives.
+            return Err(StoreError::Io {
+                path: PathBuf::from("\"\""),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the store root is an empty path; name its folder (\".\" for the current one)",
+                ),
+            });
+        }
         let layout = Layout {
             root: root.as_ref().to_path_buf(),
         };

@@ -21,6 +21,8 @@ from ._api import (
     cleanup_plan,
     load_facts,
     load_settings,
+    parse_facts,
+    parse_settings,
     plan_switch,
     preflight,
     render_node_config,
@@ -83,6 +85,8 @@ __all__ = [
     "__version__",
     # functions
     "load_settings",
+    "parse_settings",
+    "parse_facts",
     "load_facts",
     "plan_switch",
     "render_node_config",

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, TypeAlias
+from typing import IO, Any, Literal, TypeAlias, TypeVar
 
 from . import _native
 from ._errors import InvalidDigest
@@ -37,7 +37,9 @@ __all__ = [
     "Source",
     "ProgressCallback",
     "load_settings",
+    "parse_settings",
     "load_facts",
+    "parse_facts",
     "plan_switch",
     "render_node_config",
     "apply_node_config",
@@ -47,8 +49,9 @@ __all__ = [
     "BlobWriter",
 ]
 
-Source: TypeAlias = str | bytes | os.PathLike[str] | Mapping[str, Any]
-"""A YAML/JSON document: text (``str``), raw ``bytes``, a path (``os.PathLike``), or a mapping."""
+Source: TypeAlias = str | os.PathLike[str] | bytes | bytearray | Mapping[str, Any]
+"""A YAML/JSON document: a file path (``str`` or ``os.PathLike``), the document's raw ``bytes``,
+or a mapping. Document text in a ``str`` goes to :func:`parse_settings` / :func:`parse_facts`."""
 
 ProgressCallback: TypeAlias = Callable[[Progress], bool | None]
 """Called with each progress event; returning ``False`` cancels (the call then raises
@@ -57,42 +60,101 @@ ProgressCallback: TypeAlias = Callable[[Progress], bool | None]
 _CHUNK = 1 << 20
 
 
-def _read_source(source: Source) -> bytes:
-    if isinstance(source, bytes):
-        return source
-    if isinstance(source, str):
-        return source.encode()
-    if isinstance(source, os.PathLike):
-        return Path(source).read_bytes()
+def _read_source(source: Source, function: str) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as e:
+            # A str is a path, as for open(); say how text is passed, since that is the likely
+            # mistake when the "path" looks like a document.
+            hint = f"{function}() takes a str as a file path; pass document text to parse_{function[5:]}() or as bytes"
+            raise FileNotFoundError(e.errno, f"no such file ({hint})", os.fspath(source)) from None
     if isinstance(source, Mapping):
         return json.dumps(source).encode()
-    raise TypeError(f"expected str, bytes, a path or a mapping, not {type(source).__name__}")
+    raise TypeError(
+        f"{function}(): expected a path (str or os.PathLike), bytes or a mapping, not {type(source).__name__}"
+    )
+
+
+def _text(text: str | bytes, function: str) -> bytes:
+    if isinstance(text, str):
+        return text.encode()
+    if isinstance(text, (bytes, bytearray)):
+        return bytes(text)
+    raise TypeError(f"{function}(): expected the document's text (str or bytes), not {type(text).__name__}")
+
+
+_R = TypeVar("_R")
+
+
+def _result(value: object, cls: type[_R], parameter: str, made_by: str) -> _R:
+    """``value`` if it is a ``cls`` the library made; else a TypeError naming the parameter."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{parameter} must be a {cls.__name__} from {made_by}(), not {type(value).__name__}")
+    return value
+
+
+def _uint(parameter: str, value: int | None, bits: int = 64) -> int | None:
+    """An unsigned integer argument, refused with its name when out of range."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{parameter} must be an int, not {type(value).__name__}")
+    if not 0 <= value < 1 << bits:
+        raise ValueError(f"{parameter} must be between 0 and 2**{bits} - 1, not {value}")
+    return value
 
 
 def load_settings(source: Source, *, bootstrap: bool = False) -> Settings:
     """Reads and validates registry settings: a ModuleConfig ``deckhouse``, an InitConfiguration
-    or a multi-document stream holding them. A ``str`` is the document's text; pass a
-    ``pathlib.Path`` to read a file.
+    or a multi-document stream holding them. A ``str`` or ``os.PathLike`` is a file path (as for
+    ``open``); ``bytes`` are the document itself; a mapping is the parsed document. For text in a
+    ``str``, use :func:`parse_settings`.
 
     With ``bootstrap=True`` the bootstrap rules apply (only Direct and the Unmanaged forms).
 
-    Raises :class:`DocumentError` for unusable input and :class:`ValidationError` with every
-    problem when the settings break the rules.
+    Raises :class:`DocumentError` for unusable input, :class:`ValidationError` with every
+    problem when the settings break the rules, and ``FileNotFoundError`` for a missing file.
     """
-    wire, images_base, images_repo = _native.load_settings(_read_source(source), bootstrap)
+    return _settings(_read_source(source, "load_settings"), bootstrap)
+
+
+def parse_settings(text: str | bytes, *, bootstrap: bool = False) -> Settings:
+    """:func:`load_settings` for the document's text."""
+    return _settings(_text(text, "parse_settings"), bootstrap)
+
+
+def _settings(data: bytes, bootstrap: bool) -> Settings:
+    wire, images_base, images_repo = _native.load_settings(data, bootstrap)
     return Settings._from_native(wire, images_base, images_repo)
 
 
 def load_facts(source: Source) -> ClusterFacts:
-    """Reads cluster facts (one YAML/JSON document; every key optional).
+    """Reads cluster facts (one YAML/JSON document; every key optional) from a file path
+    (``str`` or ``os.PathLike``), ``bytes`` or a mapping; text in a ``str`` goes to
+    :func:`parse_facts`.
 
     Raises :class:`DocumentError` or :class:`FactsError` naming the wrong field.
     """
-    return ClusterFacts._from_native(_native.load_facts(_read_source(source)))
+    return ClusterFacts._from_native(_native.load_facts(_read_source(source, "load_facts")))
+
+
+def parse_facts(text: str | bytes) -> ClusterFacts:
+    """:func:`load_facts` for the document's text."""
+    return ClusterFacts._from_native(_native.load_facts(_text(text, "parse_facts")))
 
 
 def _facts(facts: ClusterFacts | None) -> dict[str, Any] | None:
-    return None if facts is None else facts._wire
+    if facts is None:
+        return None
+    return _result(facts, ClusterFacts, "facts", "load_facts")._wire
+
+
+def _settings_wire(settings: Settings, parameter: str) -> dict[str, Any]:
+    return _result(settings, Settings, parameter, "load_settings")._wire
 
 
 def plan_switch(current: Settings, desired: Settings, facts: ClusterFacts | None = None) -> Plan:
@@ -101,7 +163,9 @@ def plan_switch(current: Settings, desired: Settings, facts: ClusterFacts | None
 
     Raises :class:`TransitionRefused` with the reasons and the shortest legal route.
     """
-    return Plan._from_wire(_native.plan(current._wire, desired._wire, _facts(facts)))
+    return Plan._from_wire(
+        _native.plan(_settings_wire(current, "current"), _settings_wire(desired, "desired"), _facts(facts))
+    )
 
 
 def render_node_config(
@@ -109,9 +173,9 @@ def render_node_config(
     previous: Settings | None = None,
     facts: ClusterFacts | None = None,
     *,
-    containerd: str = "v1",
+    containerd: Literal["v1", "v2"] = "v1",
     version: str | None = None,
-    dialect: str = "deckhouse",
+    dialect: Literal["deckhouse", "upstream"] = "deckhouse",
     http_tls_fallback: bool = False,
     config_path: str | None = None,
 ) -> Rendered:
@@ -123,9 +187,9 @@ def render_node_config(
 
     Raises :class:`RenderError`.
     """
-    prev = None if previous is None else previous._wire
+    prev = None if previous is None else _settings_wire(previous, "previous")
     wire, model_version = _native.render(
-        desired._wire,
+        _settings_wire(desired, "desired"),
         prev,
         _facts(facts),
         containerd,
@@ -142,12 +206,14 @@ def apply_node_config(rendered: Rendered, root: str | os.PathLike[str]) -> Apply
     only those that changed, then removes the host folders the previous apply wrote and this
     one does not. Releases the GIL. Raises :class:`ApplyError`.
     """
-    return _build(ApplyReport, _native.apply(rendered._wire, os.fspath(root)))
+    wire = _result(rendered, Rendered, "rendered", "render_node_config")._wire
+    return _build(ApplyReport, _native.apply(wire, os.fspath(root)))
 
 
 def preflight(etc_containerd: str | os.PathLike[str]) -> PreflightReport:
     """Scans a copy of a node's ``/etc/containerd`` for registry sections in
-    ``conf.d/*.toml`` and ``conf2.d/*.toml``."""
+    ``conf.d/*.toml`` and ``conf2.d/*.toml``. A missing or unreadable folder (or an empty path)
+    raises :class:`ApplyError`, as ``registryctl preflight`` exits 2 for it."""
     wire = _native.preflight(os.fspath(etc_containerd))
     return _build(
         PreflightReport,
@@ -205,7 +271,8 @@ class BlobWriter:
 
         Raises :class:`DigestMismatch` (nothing is stored) or another :class:`StoreError`.
         """
-        self.result = _build(PutResult, self._native.commit(expected, expected_size))
+        size = _uint("expected_size", expected_size)
+        self.result = _build(PutResult, self._native.commit(expected, size))
         return self.result
 
     def abort(self) -> None:
@@ -247,7 +314,11 @@ class Store:
         (for caches); ``quota`` caps stored bytes; ``gc_grace`` (seconds, default 3600) protects
         young blobs from :meth:`gc`."""
         self._native = _native.Store(
-            os.fspath(root), durable=durable, quota=quota, gc_grace=gc_grace, track_use=track_use
+            os.fspath(root),
+            durable=durable,
+            quota=_uint("quota", quota),
+            gc_grace=gc_grace,
+            track_use=track_use,
         )
 
     @property
@@ -292,7 +363,7 @@ class Store:
 
     def read_range(self, digest: str, offset: int, length: int) -> bytes:
         """Up to ``length`` bytes from ``offset`` (clamped to the blob's end)."""
-        return self._native.read_range(digest, offset, length)
+        return self._native.read_range(digest, _uint("offset", offset) or 0, _uint("length", length) or 0)
 
     def stat(self, digest: str) -> BlobStat:
         """The blob's size and times. Raises :class:`BlobNotFound`."""
@@ -349,7 +420,8 @@ class Store:
     ) -> GcReport:
         """Deletes blobs not reachable from tags, leases or the grace period (``grace``
         seconds; default the store's ``gc_grace``)."""
-        return _build(GcReport, self._native.gc(grace=grace, dry_run=dry_run, progress=_progress(progress)))
+        wire = self._native.gc(grace=grace, dry_run=dry_run, progress=_progress(progress))
+        return _build(GcReport, wire)
 
     def import_path(
         self,

@@ -50,18 +50,35 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+def _make(cls: type[_T], **values: Any) -> _T:
+    """An instance set up by the library. It bypasses ``__init__``, which the results that carry
+    the library's own copy of their data (:class:`Settings`, :class:`ClusterFacts`,
+    :class:`Rendered`) refuse, so that ``dataclasses.replace()`` on them fails loudly."""
+    obj = cls.__new__(cls)
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+    return obj
+
+
 def _build(cls: type[_T], wire: dict[str, Any], **override: Any) -> _T:
     """Builds a dataclass from a camelCase dict: lists become tuples, absent keys None."""
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if not f.init:
-            continue
         if f.name in override:
             kwargs[f.name] = override[f.name]
             continue
+        if not f.init:
+            continue
         value = wire.get(_camel(f.name))
         kwargs[f.name] = tuple(value) if isinstance(value, list) else value
-    return cls(**kwargs)
+    return _make(cls, **kwargs)
+
+
+def _refuse_edits(cls: str, again: str) -> None:
+    raise TypeError(
+        f"{cls} objects are made by the library and cannot be created or edited (dataclasses.replace): "
+        f"the library acts on the document it read, not on these fields. Change the input and call {again} again."
+    )
 
 
 class Secret:
@@ -182,11 +199,15 @@ class Settings:
     """Proxy mode's cache TTL (e.g. ``72h0m0s``)."""
     images_base: str | None
     """Where platform image references point (None for legacy settings naming no registry)."""
-    _wire: dict[str, Any] = field(repr=False, compare=False)
+    _wire: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _refuse_edits("Settings", "load_settings()")
 
     @classmethod
     def _from_native(cls, wire: dict[str, Any], images_base: str | None, images_repo: str | None) -> Settings:
-        return cls(
+        return _make(
+            cls,
             mode=wire["mode"],
             upstream=_upstream(wire.get("upstream"), images_repo),
             ttl=wire.get("ttl"),
@@ -235,12 +256,16 @@ class ClusterFacts:
     """The module's CA (PEM), needed to render Proxy and Local."""
     read_only_user: str | None
     """The name of the module's read-only registry user (its password is kept, not shown)."""
-    _wire: dict[str, Any] = field(repr=False, compare=False)
+    _wire: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _refuse_edits("ClusterFacts", "load_facts()")
 
     @classmethod
     def _from_native(cls, wire: dict[str, Any]) -> ClusterFacts:
         ro = wire.get("readOnlyUser")
-        return cls(
+        return _make(
+            cls,
             cluster_type=wire["clusterType"],
             bootstrapped=wire["bootstrapped"],
             managed_kubernetes=wire["managedKubernetes"],
@@ -291,12 +316,15 @@ class Rendered:
     files: tuple[RenderedFile, ...]
     host_dirs: tuple[str, ...]
     warnings: tuple[str, ...]
-    _wire: dict[str, Any] = field(repr=False, compare=False)
+    _wire: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _refuse_edits("Rendered", "render_node_config()")
 
     @classmethod
     def _from_native(cls, wire: dict[str, Any], model_version: str) -> Rendered:
         files = tuple(
-            RenderedFile(path=f["path"], contents=f["contents"], mode=int(f["mode"], 8)) for f in wire["files"]
+            _make(RenderedFile, path=f["path"], contents=f["contents"], mode=int(f["mode"], 8)) for f in wire["files"]
         )
         return _build(cls, wire, files=files, model_version=model_version, _wire=wire)
 

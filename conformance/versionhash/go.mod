@@ -1,0 +1,3 @@
+module github.com/deckhouse/deckhouse-registry/conformance/versionhash
+
+go 1.26

@@ -1,0 +1,236 @@
+//! File-system work confined to a root folder (a node's `/`, or a staging folder).
+//!
+//! Node paths (`/etc/…`) map to `root/etc/…`. Before any read, write, listing or removal,
+//! every component below the root is examined with `lstat`: a symbolic link anywhere refuses
+//! the operation, and every component but the last must be a real folder. So a symlinked
+//! `etc/containerd` or host folder can never send a write or a delete outside the root. The
+//! root itself is the caller's choice and may be reached through links.
+//!
+//! The checks are made right before each operation; they do not guard against a process that
+//! swaps folders for links under the root *while* apply runs (that needs `openat`, which std
+//! does not offer safely). Whoever can do that already owns the root.
+
+use std::fs::{self, Metadata};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+/// A root folder and the node paths below it.
+pub(crate) struct Root<'a> {
+    root: &'a Path,
+}
+
+/// An error of kind [`io::ErrorKind::InvalidInput`]: apply refuses this, nothing was done to it.
+pub(crate) fn refusal(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// `e` with the path it is about in front.
+pub(crate) fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+impl<'a> Root<'a> {
+    pub(crate) fn new(root: &'a Path) -> Self {
+        Root { root }
+    }
+
+    /// Where a node path is under the root. Node paths are checked absolute and normalised
+    /// before they get here.
+    pub(crate) fn path(&self, node_path: &str) -> PathBuf {
+        self.root.join(node_path.trim_start_matches('/'))
+    }
+
+    /// Examines every component of `node_path` below the root. Returns the metadata of the last
+    /// one, or `None` when some component does not exist (nor anything below it).
+    ///
+    /// # Errors
+    /// A refusal when a component is a symbolic link; an error when a component before the last
+    /// is not a folder, or cannot be examined.
+    pub(crate) fn examine(&self, node_path: &str) -> io::Result<Option<Metadata>> {
+        let mut current = self.root.to_path_buf();
+        let segments: Vec<&str> = node_path.split('/').filter(|s| !s.is_empty()).collect();
+        for (i, segment) in segments.iter().enumerate() {
+            current.push(segment);
+            let meta = match fs::symlink_metadata(&current) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(with_path(e, &current)),
+            };
+            if meta.file_type().is_symlink() {
+                return Err(refusal(format!(
+                    "{}: is a symbolic link; apply never follows links under the root {}",
+                    current.display(),
+                    self.root.display()
+                )));
+            }
+            let last = i + 1 == segments.len();
+            if last {
+                return Ok(Some(meta));
+            }
+            if !meta.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{}: is not a folder", current.display()),
+                ));
+            }
+        }
+        fs::symlink_metadata(self.root)
+            .map(Some)
+            .map_err(|e| with_path(e, self.root))
+    }
+
+    /// Creates the folder `node_dir` and its missing parents below the root, one component at a
+    /// time, refusing links as [`Root::examine`] does.
+    fn create_dirs(&self, node_dir: &str) -> io::Result<()> {
+        // The root is the caller's to name: made if missing, links on the way to it allowed.
+        fs::create_dir_all(self.root).map_err(|e| with_path(e, self.root))?;
+        let mut prefix = String::new();
+        for segment in node_dir.split('/').filter(|s| !s.is_empty()) {
+            prefix.push('/');
+            prefix.push_str(segment);
+            match self.examine(&prefix)? {
+                Some(meta) if meta.is_dir() => {}
+                Some(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotADirectory,
+                        format!("{}: is not a folder", self.path(&prefix).display()),
+                    ));
+                }
+                None => {
+                    let path = self.path(&prefix);
+                    match fs::create_dir(&path) {
+                        Ok(()) => {}
+                        // Made by someone else meanwhile: examined again on the next round.
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(with_path(e, &path)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes of a regular file, `None` if it does not exist.
+    pub(crate) fn read(&self, node_path: &str) -> io::Result<Option<Vec<u8>>> {
+        match self.examine(node_path)? {
+            None => Ok(None),
+            Some(meta) if meta.is_file() => {
+                let path = self.path(node_path);
+                fs::read(&path).map(Some).map_err(|e| with_path(e, &path))
+            }
+            Some(_) => Err(not_a_file(&self.path(node_path))),
+        }
+    }
+
+    /// Writes a file atomically (temp file opened 0600, mode set, fsync, rename, fsync the
+    /// folder) unless it already has these bytes and this mode. Returns whether it wrote.
+    pub(crate) fn write_if_changed(
+        &self,
+        node_path: &str,
+        contents: &[u8],
+        mode: u32,
+    ) -> io::Result<bool> {
+        let (dir, name) = node_path
+            .rsplit_once('/')
+            .ok_or_else(|| refusal(format!("{node_path}: has no parent folder")))?;
+        self.create_dirs(dir)?;
+        let target = self.path(node_path);
+        if let Some(meta) = self.examine(node_path)? {
+            if !meta.is_file() {
+                return Err(not_a_file(&target));
+            }
+            let existing = fs::read(&target).map_err(|e| with_path(e, &target))?;
+            if existing == contents && meta.permissions().mode() & 0o7777 == mode {
+                return Ok(false);
+            }
+        }
+        let dir = self.path(dir);
+        let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        // A temp file left by a crashed run of the same pid (or anything else there) goes; the
+        // new one is created exclusively (O_EXCL), so a link planted under that name meanwhile
+        // makes the open fail instead of being followed.
+        match fs::remove_file(&temp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(with_path(e, &temp)),
+        }
+        let result = (|| {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp)?;
+            file.set_permissions(fs::Permissions::from_mode(mode))?;
+            file.write_all(contents)?;
+            file.sync_all()?;
+            fs::rename(&temp, &target)?;
+            fs::File::open(&dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map(|()| true).map_err(|e| with_path(e, &target))
+    }
+
+    /// The names of the regular files and links directly in a folder; empty if it does not exist.
+    pub(crate) fn file_names(&self, node_dir: &str) -> io::Result<Vec<String>> {
+        match self.examine(node_dir)? {
+            None => return Ok(Vec::new()),
+            Some(meta) if meta.is_dir() => {}
+            Some(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotADirectory,
+                    format!("{}: is not a folder", self.path(node_dir).display()),
+                ));
+            }
+        }
+        let path = self.path(node_dir);
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&path).map_err(|e| with_path(e, &path))? {
+            let entry = entry.map_err(|e| with_path(e, &path))?;
+            let kind = entry.file_type().map_err(|e| with_path(e, &entry.path()))?;
+            if (kind.is_file() || kind.is_symlink())
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Removes a file (a link itself, never its target) in a folder checked free of links.
+    pub(crate) fn remove_file(&self, node_dir: &str, name: &str) -> io::Result<()> {
+        self.examine(node_dir)?;
+        let path = self.path(&format!("{node_dir}/{name}"));
+        fs::remove_file(&path).map_err(|e| with_path(e, &path))
+    }
+
+    /// Removes a folder and everything in it; `false` if it did not exist. The folder itself must
+    /// not be a link; std's `remove_dir_all` does not follow links inside it.
+    pub(crate) fn remove_dir_all(&self, node_dir: &str) -> io::Result<bool> {
+        match self.examine(node_dir)? {
+            None => Ok(false),
+            Some(meta) if meta.is_dir() => {
+                let path = self.path(node_dir);
+                match fs::remove_dir_all(&path) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(with_path(e, &path)),
+                }
+            }
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{}: is not a folder", self.path(node_dir).display()),
+            )),
+        }
+    }
+}
+
+fn not_a_file(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: exists and is not a regular file", path.display()),
+    )
+}
