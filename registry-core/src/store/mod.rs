@@ -31,6 +31,7 @@
 
 mod completeness;
 mod digest;
+mod entries;
 mod error;
 mod export;
 mod gc;
@@ -46,6 +47,7 @@ mod refs;
 mod repository;
 mod scrub;
 mod upload;
+mod upload_as;
 
 use std::fs;
 use std::path::{Path, PathBuf};
