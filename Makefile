@@ -15,7 +15,7 @@ TEST_LOG := target/test-output.log
 # temp_dir, mktemp, Go and Python), and `make test` removes it at the end, also on failure.
 TEST_TMP := $(CURDIR)/target/test-tmp
 
-.PHONY: demo test test-steps deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test
+.PHONY: demo test test-steps deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test registryd-test
 
 demo:
 	./scripts/demo.sh
@@ -28,7 +28,7 @@ test:
 	  exit $$status
 
 # Fast checks first, then the Rust tests, then the slow binding and fuzz steps.
-test-steps: deps fmt-check clippy rust-test nginx-test c-test go-binding-test go-test python-test fuzz-smoke
+test-steps: deps fmt-check clippy rust-test nginx-test registryd-test c-test go-binding-test go-test python-test fuzz-smoke
 
 deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
@@ -78,6 +78,10 @@ go-binding-test:
 # The Python package: its own lints, a fresh venv, wheel build, pytest, stubtest, mypy --strict.
 python-test:
 	bindings/python/test.sh
+
+# registryd against the OCI conformance suite (plain HTTP; TLS + htpasswd) and real clients.
+registryd-test:
+	examples/registryd/test.sh
 
 # The rendered node load balancer under real nginx (nginx -t, and a proxy over two loopback
 # backends). Installs Debian's nginx-light and libnginx-mod-stream if nginx or its stream module

@@ -32,6 +32,7 @@
 mod bundle;
 mod completeness;
 mod digest;
+mod entries;
 mod error;
 mod export;
 mod gc;
@@ -48,6 +49,7 @@ mod repository;
 mod scrub;
 mod untagged;
 mod upload;
+mod upload_as;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,3 @@
+module github.com/deckhouse/deckhouse-registry/benches/registryd-load
+
+go 1.24

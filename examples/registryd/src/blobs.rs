@@ -1,0 +1,185 @@
+//! Blobs: `HEAD`/`GET` (whole or one `Range`) and `DELETE`. Blobs are global in the store, so
+//! every repository serves every stored blob; a whole-blob `GET` is verified as it streams.
+
+use hyper::StatusCode;
+use hyper::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue};
+use registry_core::store::{BlobReader, Digest, StoreError};
+
+use crate::app::{Call, blocking};
+use crate::body::{self, Resp};
+use crate::errors::{ApiError, Code};
+use crate::repos::Repository;
+
+/// Parses a digest from a path or query, as `DIGEST_INVALID` on failure.
+pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
+    Digest::parse(s).map_err(|e| match e {
+        StoreError::InvalidDigest { reason, .. } => ApiError::digest_invalid(s, reason),
+        other => ApiError::digest_invalid(s, other),
+    })
+}
+
+/// One satisfiable byte range `[start, end]` of a blob of `size` bytes, from a `Range` header.
+/// Only the single-range `bytes=` forms are served; anything else is refused.
+pub(crate) fn parse_range(header: &str, size: u64) -> Result<(u64, u64), ApiError> {
+    let bad = |why: &str| {
+        ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            Code::RangeInvalid,
+            format!("Range {}: {why}", crate::errors::shown(header)),
+        )
+        .header("Content-Range", &format!("bytes */{size}"))
+    };
+    let spec = header
+        .trim()
+        .strip_prefix("bytes=")
+        .ok_or_else(|| bad("only bytes=START-END is supported"))?;
+    if spec.contains(',') {
+        return Err(bad("multiple ranges are not supported"));
+    }
+    let (a, b) = spec
+        .split_once('-')
+        .ok_or_else(|| bad("expected START-END"))?;
+    let num = |s: &str| -> Result<u64, ApiError> {
+        if s.is_empty() || s.len() > 19 || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad("bounds must be non-negative decimal numbers"));
+        }
+        s.parse().map_err(|_| bad("bound too large"))
+    };
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n = num(suffix)?;
+            if n == 0 || size == 0 {
+                return Err(bad("empty suffix range"));
+            }
+            (size - n.min(size), size - 1)
+        }
+        (s, "") => (num(s)?, size.saturating_sub(1)),
+        (s, e) => (num(s)?, num(e)?.min(size.saturating_sub(1))),
+    };
+    if size == 0 || start >= size || start > end {
+        return Err(bad("outside the blob"));
+    }
+    Ok((start, end))
+}
+
+/// Opens a stored blob; `None` if it is not stored.
+async fn open(call: &Call, digest: &Digest) -> Result<Option<BlobReader>, ApiError> {
+    let store = call.app.store.clone();
+    let d = digest.clone();
+    blocking(move || match store.open_blob(&d) {
+        Ok(r) => Ok(Some(r)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(ApiError::store(e)),
+    })
+    .await
+}
+
+/// `HEAD`/`GET /v2/<name>/blobs/<digest>` (in Proxy mode a miss goes to the upstream).
+pub(crate) async fn get(call: Call, repo: Repository, digest: &str) -> Result<Resp, ApiError> {
+    let digest = parse_digest(digest)?;
+    let head = call.is_head();
+    let range = call.header("range").map(str::to_owned);
+    let opened = match open(&call, &digest).await? {
+        Some(r) => r,
+        None => {
+            let app = call.app.clone();
+            let Some(proxy) = &app.proxy else {
+                return Err(ApiError::blob_unknown(&digest));
+            };
+            if let Some(resp) =
+                crate::proxy::blob(&app, proxy, &repo, &digest, head, range.is_some()).await?
+            {
+                return Ok(resp);
+            }
+            open(&call, &digest)
+                .await?
+                .ok_or_else(|| ApiError::blob_unknown(&digest))?
+        }
+    };
+    let size = opened.size();
+    let (status, start, len) = match &range {
+        None => (StatusCode::OK, 0, size),
+        Some(r) => {
+            let (s, e) = parse_range(r, size)?;
+            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
+        }
+    };
+    let body = if head {
+        body::empty()
+    } else if start == 0 && len == size {
+        body::stream_reader(opened, size)
+    } else {
+        let ranged = opened.range(start, len).map_err(|e| {
+            ApiError::store(StoreError::Io {
+                path: call.app.store.blob_path(&digest),
+                source: e,
+            })
+        })?;
+        body::stream_reader(ranged, len)
+    };
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    body::set(&mut resp, "Docker-Content-Digest", &digest.to_string());
+    body::set(&mut resp, "ETag", &format!("\"{digest}\""));
+    if status == StatusCode::PARTIAL_CONTENT {
+        body::set(
+            &mut resp,
+            CONTENT_RANGE.as_str(),
+            &format!("bytes {start}-{}/{size}", start + len - 1),
+        );
+    }
+    Ok(resp)
+}
+
+/// `DELETE /v2/<name>/blobs/<digest>`: removes the blob from the store now.
+pub(crate) async fn delete(call: Call, digest: &str) -> Result<Resp, ApiError> {
+    let digest = parse_digest(digest)?;
+    let store = call.app.store.clone();
+    blocking(move || match store.delete(&digest) {
+        Ok(()) => Ok(body::status(StatusCode::ACCEPTED)),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::blob_unknown(&digest)),
+        Err(e) => Err(ApiError::store(e)),
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_ranges_are_served() {
+        assert_eq!(parse_range("bytes=0-9", 100).ok(), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100).ok(), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100).ok(), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-1000", 100).ok(), Some((0, 99)));
+        assert_eq!(parse_range("bytes=50-1000", 100).ok(), Some((50, 99)));
+    }
+
+    #[test]
+    fn bad_ranges_are_refused() {
+        for r in [
+            "bytes=100-",
+            "bytes=5-4",
+            "bytes=0-1,3-4",
+            "bytes=-0",
+            "bytes=--5",
+            "bytes=-5-6",
+            "items=0-1",
+            "bytes=99999999999999999999-",
+            "bytes=a-b",
+            "bytes=",
+        ] {
+            let e = parse_range(r, 100).expect_err(r);
+            assert_eq!(e.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{r}");
+        }
+        assert!(parse_range("bytes=0-0", 0).is_err());
+    }
+}
