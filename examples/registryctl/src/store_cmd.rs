@@ -389,7 +389,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                     print_json(&t)?;
                 } else {
                     for t in t {
-                        out(&format!("{}\t{}\t{}", t.name, t.digest, t.size))?;
+                        out(&format!("{}\t{}\t{}", t.reference(), t.digest, t.size))?;
                     }
                 }
             } else {

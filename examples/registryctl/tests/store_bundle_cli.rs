@@ -103,6 +103,14 @@ fn a_bundle_folder_imports_and_reports_every_layout() {
         "{err}"
     );
 
+    // `ls --tags` names each tag with its repository, as `completeness` and `export` take it.
+    let o = store(&root, &["ls", "--tags"]);
+    let listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(listed, ["install:v1.69.0", "v1.69.0"]);
+
     let o = store(&root, &["completeness", "v1.69.0", "install:v1.69.0"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let o = store(&root, &["completeness", "install:v9"]);
