@@ -33,10 +33,9 @@ fn harness(version: &str) -> &'static Path {
         let module = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../conformance/hostscheck")
             .join(version);
-        let out = std::env::temp_dir().join(format!(
-            "deckhouse-registry-hostscheck-{version}-{}",
-            std::process::id()
-        ));
+        // In cargo's per-target scratch folder, not /tmp: nothing is left outside target/.
+        // `go build` replaces the file atomically, so concurrent test runs share it safely.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("hostscheck-{version}"));
         let status = Command::new("go")
             .args(["build", "-o"])
             .arg(&out)

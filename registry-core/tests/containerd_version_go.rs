@@ -28,10 +28,9 @@ fn harness() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/versionhash");
-        let out = std::env::temp_dir().join(format!(
-            "deckhouse-registry-versionhash-{}",
-            std::process::id()
-        ));
+        // In cargo's per-target scratch folder, not /tmp: nothing is left outside target/.
+        // `go build` replaces the file atomically, so concurrent test runs share it safely.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("versionhash");
         let status = Command::new("go")
             .args(["build", "-o"])
             .arg(&out)

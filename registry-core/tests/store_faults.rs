@@ -51,8 +51,10 @@ fn full_disk_checks(root: &Path, store: &Store, big: usize) {
     store.put_bytes(&bytes(3, 50_000), None).unwrap();
 }
 
-/// Held by the test that mounts a tmpfs and by the tests that keep a forked child (which
-/// holds copies of every open descriptor, and would make the unmount fail while it does).
+/// Held by every test of this binary that mounts a tmpfs or starts a process. A child holds
+/// copies of every open descriptor until it execs (for a forked child in these tests, until it
+/// is released): a deleted temp file on the 4 MiB tmpfs keeps its space meanwhile (the full-disk
+/// test then sees ENOSPC where space was just freed) and the unmount fails.
 static MOUNT_OR_FORK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -119,6 +121,7 @@ fn is_root() -> bool {
 
 #[test]
 fn permission_errors_name_the_path_and_leave_nothing() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let blobs = dir.path().join("blobs/sha256");
