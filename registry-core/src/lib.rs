@@ -7,6 +7,8 @@
 //! * [`containerd`]: the node configuration model and the files containerd 1.x and 2.x read,
 //!   plus preflight, cleanup and atomic apply.
 //! * [`store`]: content-addressed blob storage laid out as an OCI image layout.
+//! * [`orchestrator`]: one pure reconcile step of an automatic mode switch.
+//! * [`utc`]: calendar arithmetic for the timestamps the library and its front ends print.
 //!
 //! Everything except `store` and `containerd::apply`/`preflight` is pure and deterministic; nothing opens a network connection.
 #![forbid(unsafe_code)]
@@ -16,3 +18,4 @@ pub mod orchestrator;
 pub mod settings;
 pub mod store;
 pub mod transition;
+pub mod utc;

@@ -738,27 +738,9 @@ fn count(n: u64, noun: &str) -> String {
     }
 }
 
-/// Milliseconds since the Unix epoch as an RFC 3339 UTC timestamp with milliseconds
-/// (`2001-09-09T01:46:40.000Z`), from the proleptic Gregorian calendar (days to civil date as in
-/// Howard Hinnant's `civil_from_days`).
+/// Milliseconds since the Unix epoch as RFC 3339 UTC (`2001-09-09T01:46:40.000Z`).
 fn rfc3339_utc(ms: u64) -> String {
-    let (secs, millis) = (ms / 1000, ms % 1000);
-    let (days, day_secs) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        day_secs / 3600,
-        day_secs / 60 % 60,
-        day_secs % 60
-    )
+    registry_core::utc::rfc3339_millis(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -8,26 +8,7 @@ use hyper::{Method, StatusCode};
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a time since the Unix epoch.
 pub(crate) fn utc(t: Duration) -> String {
-    let secs = t.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        t.subsec_millis()
-    )
+    registry_core::utc::rfc3339_millis(i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Writes a message line (startup, shutdown, errors outside requests).
