@@ -8,6 +8,8 @@
 //!   plus preflight, cleanup and atomic apply.
 //! * [`store`]: content-addressed blob storage laid out as an OCI image layout.
 //! * [`orchestrator`]: one pure reconcile step of an automatic mode switch.
+//! * [`wire`]: every shape the bindings carry (requests, options, results, [`wire::ErrorCode`],
+//!   [`wire::Failure`]) and the JSON Schema generated from them.
 //! * [`utc`]: calendar arithmetic for the timestamps the library and its front ends print.
 //!
 //! Everything except `store` and `containerd::apply`/`preflight` is pure and deterministic; nothing opens a network connection.
@@ -19,3 +21,4 @@ pub mod settings;
 pub mod store;
 pub mod transition;
 pub mod utc;
+pub mod wire;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of a validation problem. The names are a stable contract: bindings and scripts
 /// match on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ProblemCode {
     /// A field that must be present is missing.
     Required,
@@ -90,7 +90,7 @@ impl fmt::Display for ProblemCode {
 /// One thing wrong with the settings.
 ///
 /// Messages never contain secret values.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Problem {
     /// Dotted JSON path of the field, e.g. `spec.settings.registry.direct.password`.
     pub path: String,

@@ -17,7 +17,19 @@ pub const DEFAULT_IMAGES_REPO: &str = "registry.deckhouse.io/deckhouse/ce";
 pub const LICENSE_USERNAME: &str = "license-token";
 
 /// How the nodes and components of a cluster get their images.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum Mode {
     /// Pulls through the fixed in-cluster address, mapped straight to the upstream registry.
     Direct,

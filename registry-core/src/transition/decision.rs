@@ -43,7 +43,7 @@ pub enum Restart {
 }
 
 /// Why a switch is refused. The names are a stable contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum RefusalCode {
     /// Registry settings cannot change before bootstrap is complete.
     BootstrapInProgress,
@@ -66,7 +66,7 @@ pub enum RefusalCode {
 }
 
 /// One reason a switch is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reason {
     /// The stable kind of the reason.
     pub code: RefusalCode,

@@ -1,0 +1,81 @@
+//! The JSON Schema of every wire shape, generated from the Rust types with `schemars`.
+//!
+//! One document, `$defs` keyed by the type's name; the checked-in copy is at [`SCHEMA_PATH`].
+//! `cargo test -p registry-core --test wire_schema` fails when it is stale and rewrites it with
+//! `REGEN_WIRE_SCHEMA=1`.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, generate::SchemaSettings, json_schema};
+use serde_json::{Map, Value};
+
+use super::{ErrorCode, Failure};
+use crate::store::Digest;
+
+/// Where the checked-in schema lives, relative to the repository root.
+pub const SCHEMA_PATH: &str = "registry-core/wire-schema.json";
+
+/// The schema document: `{"$schema", "title", "$defs": {TypeName: schema, ...}}`.
+///
+/// ```
+/// let schema = registry_core::wire::schema();
+/// let codes = &schema["$defs"]["ErrorCode"];
+/// assert!(codes.to_string().contains("NotFound"));
+/// ```
+pub fn schema() -> Value {
+    let mut generator = SchemaGenerator::new(SchemaSettings::draft2020_12());
+    register(&mut generator);
+    let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    let mut root = Map::new();
+    root.insert(
+        "$schema".into(),
+        Value::String("https://json-schema.org/draft/2020-12/schema".into()),
+    );
+    root.insert(
+        "title".into(),
+        Value::String("deckhouse-registry wire shapes".into()),
+    );
+    root.insert("$defs".into(), Value::Object(defs));
+    Value::Object(root)
+}
+
+/// [`schema()`] as the text that is checked in (pretty, keys sorted, a final newline).
+pub fn schema_json() -> String {
+    let mut text = serde_json::to_string_pretty(&sorted(schema())).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Every type a binding carries. A type reached from these (a field's type) is listed by
+/// schemars itself.
+fn register(g: &mut SchemaGenerator) {
+    g.subschema_for::<ErrorCode>();
+    g.subschema_for::<Failure>();
+}
+
+/// Sorts every object's keys, so the checked-in file does not depend on insertion order.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+impl JsonSchema for Digest {
+    fn schema_name() -> Cow<'static, str> {
+        "Digest".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A content digest: `sha256:` and 64, or `sha512:` and 128, lowercase hex digits.",
+            "type": "string",
+            "pattern": "^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
+        })
+    }
+}
