@@ -28,6 +28,8 @@ const (
 	StatusRenderMissingInput   Status = C.DR_STATUS_RENDER_MISSING_INPUT
 	StatusRenderInvalidOptions Status = C.DR_STATUS_RENDER_INVALID_OPTIONS
 	StatusRenderRefused        Status = C.DR_STATUS_RENDER_REFUSED
+	StatusTransitionRefused    Status = C.DR_STATUS_TRANSITION_REFUSED
+	StatusApplyRefused         Status = C.DR_STATUS_APPLY_REFUSED
 	StatusIO                   Status = C.DR_STATUS_IO
 	StatusNotFound             Status = C.DR_STATUS_NOT_FOUND
 	StatusAlreadyExists        Status = C.DR_STATUS_ALREADY_EXISTS
@@ -42,6 +44,7 @@ const (
 	StatusImportRefused        Status = C.DR_STATUS_IMPORT_REFUSED
 	StatusInvalidUpload        Status = C.DR_STATUS_INVALID_UPLOAD
 	StatusLocked               Status = C.DR_STATUS_LOCKED
+	StatusInvalidRepository    Status = C.DR_STATUS_INVALID_REPOSITORY
 )
 
 // String is the status's stable name ("NotFound").
@@ -61,6 +64,8 @@ var (
 	ErrRenderMissingInput   = errors.New("input lacks what rendering needs")
 	ErrRenderInvalidOptions = errors.New("contradictory render options")
 	ErrRenderRefused        = errors.New("dialect cannot express the configuration")
+	ErrTransitionRefused    = errors.New("switch refused")
+	ErrApplyRefused         = errors.New("rendered files refused by apply")
 	ErrIO                   = errors.New("I/O error")
 	ErrNotFound             = errors.New("not found")
 	ErrAlreadyExists        = errors.New("already exists")
@@ -75,6 +80,7 @@ var (
 	ErrImportRefused        = errors.New("import refused")
 	ErrInvalidUpload        = errors.New("invalid upload")
 	ErrLocked               = errors.New("locked by another writer")
+	ErrInvalidRepository    = errors.New("invalid repository name")
 	// ErrClosed is returned by methods of a Store, Writer or BlobReader after Close.
 	ErrClosed = errors.New("deckhouse-registry: handle already closed")
 )
@@ -90,6 +96,8 @@ var sentinels = map[Status]error{
 	StatusRenderMissingInput:   ErrRenderMissingInput,
 	StatusRenderInvalidOptions: ErrRenderInvalidOptions,
 	StatusRenderRefused:        ErrRenderRefused,
+	StatusTransitionRefused:    ErrTransitionRefused,
+	StatusApplyRefused:         ErrApplyRefused,
 	StatusIO:                   ErrIO,
 	StatusNotFound:             ErrNotFound,
 	StatusAlreadyExists:        ErrAlreadyExists,
@@ -104,6 +112,7 @@ var sentinels = map[Status]error{
 	StatusImportRefused:        ErrImportRefused,
 	StatusInvalidUpload:        ErrInvalidUpload,
 	StatusLocked:               ErrLocked,
+	StatusInvalidRepository:    ErrInvalidRepository,
 }
 
 // Error is an error reported by the library: its status and message (messages never hold

@@ -22,8 +22,10 @@
 // Patch version of the library; `DR_VERSION_PATCH` in the header.
 #define DR_VERSION_PATCH 0
 
-// The status every fallible function returns. The values are fixed: one code per error kind of
-// the core, plus the binding's own (`INVALID_ARGUMENT`, `INVALID_STATE`, `PANIC`).
+// A stable code for one kind of failure, the same number and name in every language.
+//
+// `Ok` is the code of success: it is in the list so that the C status and this enum are one
+// list; no error's `code()` returns it. (This comment is copied into the C header.)
 enum dr_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
@@ -31,17 +33,18 @@ enum dr_status
  {
   // Success.
   DR_STATUS_OK = 0,
-  // A NULL pointer, invalid UTF-8, or a JSON argument that does not fit its schema.
+  // A NULL pointer, invalid UTF-8, or a request that does not fit its schema (the wire
+  // layer's own check).
   DR_STATUS_INVALID_ARGUMENT = 1,
-  // A Rust panic was caught at the boundary (a bug; the call had no effect you can rely on).
+  // A panic was caught at a binding's boundary (a bug; the call had no effect you can rely on).
   DR_STATUS_PANIC = 2,
-  // The progress callback returned nonzero; the store is unchanged by the call.
+  // The progress callback asked to stop; the store is unchanged by the call.
   DR_STATUS_CANCELLED = 3,
   // A handle used in a state that does not allow the call (e.g. a writer already committed).
   DR_STATUS_INVALID_STATE = 4,
   // Settings or cluster facts input that is unusable: not YAML/JSON, too large, wrong kind.
   DR_STATUS_INVALID_DOCUMENT = 10,
-  // Settings that break the rules; the error carries every problem (`dr_error_problems_json`).
+  // Settings that break the rules; the failure carries every problem.
   DR_STATUS_INVALID_SETTINGS = 11,
   // Cluster facts with a wrong field.
   DR_STATUS_INVALID_FACTS = 12,
@@ -51,11 +54,17 @@ enum dr_status
   DR_STATUS_RENDER_INVALID_OPTIONS = 21,
   // The requested containerd dialect cannot express the configuration.
   DR_STATUS_RENDER_REFUSED = 22,
+  // The switch the configuration belongs to is refused; the failure carries the reasons and
+  // the route.
+  DR_STATUS_TRANSITION_REFUSED = 23,
+  // A rendered set `apply` refuses to write (a path the renderer does not produce, a bad host
+  // folder name, a symbolic link under the root); nothing was written.
+  DR_STATUS_APPLY_REFUSED = 24,
   // An I/O error (file system), with the path in the message.
   DR_STATUS_IO = 30,
   // Blob, tag, upload or lease not found.
   DR_STATUS_NOT_FOUND = 40,
-  // The blob is already stored (only where the call cannot report it as a result).
+  // The blob or file is already there (only where the call cannot report it as a result).
   DR_STATUS_ALREADY_EXISTS = 41,
   // Content did not match the expected digest or size; nothing was stored.
   DR_STATUS_DIGEST_MISMATCH = 42,
@@ -79,6 +88,8 @@ enum dr_status
   DR_STATUS_INVALID_UPLOAD = 51,
   // Another writer holds the resource.
   DR_STATUS_LOCKED = 52,
+  // A repository name that does not match the repository grammar.
+  DR_STATUS_INVALID_REPOSITORY = 53,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

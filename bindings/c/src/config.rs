@@ -3,48 +3,21 @@
 use std::ffi::c_char;
 use std::path::Path;
 
-use registry_core::containerd::{
-    self, ContainerdMajor, NodeConfig, RenderError, RenderOptions, Rendered,
-};
-use registry_core::settings::{self, LoadError, LoadOptions, RegistrySettings};
-use registry_core::transition::{self, ClusterFacts, FactsError};
+use registry_core::containerd::{self, ContainerdMajor, NodeConfig, RenderOptions, Rendered};
+use registry_core::settings::{self, LoadOptions, RegistrySettings};
+use registry_core::transition::{self, ClusterFacts};
+use registry_core::wire::Failure;
 
 use crate::{
-    Fail, arg_bytes, arg_str, boundary, dr_error, dr_status, from_json, opt_str, options, out_ptr,
-    put_string, to_json,
+    Fail, arg_bytes, arg_str, boundary, dr_error, dr_status, fail, from_json, opt_str, options,
+    out_ptr, put_string, to_json,
 };
-
-fn load_error(e: LoadError) -> Fail {
-    match e {
-        LoadError::Document(d) => Fail::new(dr_status::InvalidDocument, d.to_string()),
-        LoadError::Invalid(problems) => Fail {
-            code: dr_status::InvalidSettings,
-            message: problems.to_string(),
-            problems: serde_json::to_string(&problems.0).ok(),
-        },
-    }
-}
-
-fn render_error(e: RenderError) -> Fail {
-    let code = match e {
-        RenderError::MissingInput(_) => dr_status::RenderMissingInput,
-        RenderError::InvalidOptions(_) => dr_status::RenderInvalidOptions,
-        RenderError::Refused(_) => dr_status::RenderRefused,
-    };
-    Fail::new(code, e.to_string())
-}
 
 fn facts(text: Option<&str>) -> Result<ClusterFacts, Fail> {
     match text {
         None => Ok(ClusterFacts::default()),
-        Some(t) => ClusterFacts::load(t.as_bytes()).map_err(|e| match e {
-            FactsError::Document(d) => {
-                Fail::new(dr_status::InvalidDocument, format!("cluster facts: {d}"))
-            }
-            FactsError::Field { .. } => {
-                Fail::new(dr_status::InvalidFacts, format!("cluster facts: {e}"))
-            }
-        }),
+        Some(t) => ClusterFacts::load(t.as_bytes())
+            .map_err(|e| Fail::from(Failure::from(e).context("cluster facts"))),
     }
 }
 
@@ -87,7 +60,7 @@ pub extern "C" fn dr_validate(
         let opts = unsafe { opt_str(options_json, "options_json") }?;
         out_ptr(settings_json, "settings_json")?;
         let opts: LoadOptions = options(opts, LoadOptions::default(), "load options")?;
-        let s = settings::load(input, &opts).map_err(load_error)?;
+        let s = settings::load(input, &opts).map_err(fail)?;
         put_string(settings_json, to_json(&s)?);
         Ok(())
     })
@@ -161,7 +134,7 @@ fn build(
         .map(|p| settings_json(p, "previous settings"))
         .transpose()?;
     let facts = facts(facts_text)?;
-    containerd::node_config(&desired, previous.as_ref(), &facts).map_err(render_error)
+    containerd::node_config(&desired, previous.as_ref(), &facts).map_err(fail)
 }
 
 /// Renders the files a node's containerd reads for `desired_json` (with `previous_json`, may be
@@ -186,7 +159,7 @@ pub extern "C" fn dr_render(
         out_ptr(rendered_json, "rendered_json")?;
         let opts = render_options(opts)?;
         let config = build(desired_json, previous_json, facts_text)?;
-        let rendered = containerd::render(&config, &opts).map_err(render_error)?;
+        let rendered = containerd::render(&config, &opts).map_err(fail)?;
         put_string(rendered_json, to_json(&rendered)?);
         Ok(())
     })
@@ -296,8 +269,7 @@ pub extern "C" fn dr_merge_config(
         // SAFETY: as above.
         let part = unsafe { arg_str(part_toml, "part_toml") }?;
         out_ptr(merged_toml, "merged_toml")?;
-        let merged = containerd::merge_config(main, part)
-            .map_err(|e| Fail::new(dr_status::InvalidDocument, e.to_string()))?;
+        let merged = containerd::merge_config(main, part).map_err(fail)?;
         put_string(merged_toml, merged);
         Ok(())
     })

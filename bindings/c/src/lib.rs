@@ -30,6 +30,7 @@ use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use registry_core::store::StoreError;
+use registry_core::wire::Failure;
 
 /// Major version of the library; `DR_VERSION_MAJOR` in the header.
 pub const DR_VERSION_MAJOR: u32 = 0;
@@ -41,124 +42,10 @@ pub const DR_VERSION_PATCH: u32 = 0;
 /// stable before 1.0: link statically and check `dr_abi_version() == DR_ABI_VERSION`.
 pub const DR_ABI_VERSION: u32 = 100;
 
-/// The status every fallible function returns. The values are fixed: one code per error kind of
-/// the core, plus the binding's own (`INVALID_ARGUMENT`, `INVALID_STATE`, `PANIC`).
-#[repr(i32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum dr_status {
-    /// Success.
-    Ok = 0,
-    /// A NULL pointer, invalid UTF-8, or a JSON argument that does not fit its schema.
-    InvalidArgument = 1,
-    /// A Rust panic was caught at the boundary (a bug; the call had no effect you can rely on).
-    Panic = 2,
-    /// The progress callback returned nonzero; the store is unchanged by the call.
-    Cancelled = 3,
-    /// A handle used in a state that does not allow the call (e.g. a writer already committed).
-    InvalidState = 4,
-    /// Settings or cluster facts input that is unusable: not YAML/JSON, too large, wrong kind.
-    InvalidDocument = 10,
-    /// Settings that break the rules; the error carries every problem (`dr_error_problems_json`).
-    InvalidSettings = 11,
-    /// Cluster facts with a wrong field.
-    InvalidFacts = 12,
-    /// Rendering needs something the input lacks (module CA, read-only user, masters...).
-    RenderMissingInput = 20,
-    /// Render options that contradict each other.
-    RenderInvalidOptions = 21,
-    /// The requested containerd dialect cannot express the configuration.
-    RenderRefused = 22,
-    /// An I/O error (file system), with the path in the message.
-    Io = 30,
-    /// Blob, tag, upload or lease not found.
-    NotFound = 40,
-    /// The blob is already stored (only where the call cannot report it as a result).
-    AlreadyExists = 41,
-    /// Content did not match the expected digest or size; nothing was stored.
-    DigestMismatch = 42,
-    /// A string that is not a valid, supported digest.
-    InvalidDigest = 43,
-    /// A tag that does not match the OCI ref grammar.
-    InvalidTag = 44,
-    /// The store's quota would be exceeded.
-    QuotaExceeded = 45,
-    /// The file system is full.
-    NoSpace = 46,
-    /// A stored blob whose content does not match its digest.
-    Corrupt = 47,
-    /// The store root is not a valid OCI image layout.
-    InvalidLayout = 48,
-    /// A manifest or index that cannot be parsed.
-    InvalidManifest = 49,
-    /// An import was refused; the store is unchanged.
-    ImportRefused = 50,
-    /// An upload that cannot be resumed or committed.
-    InvalidUpload = 51,
-    /// Another writer holds the resource.
-    Locked = 52,
-}
-
-impl dr_status {
-    /// Every status, in value order.
-    pub(crate) const ALL: [dr_status; 25] = [
-        dr_status::Ok,
-        dr_status::InvalidArgument,
-        dr_status::Panic,
-        dr_status::Cancelled,
-        dr_status::InvalidState,
-        dr_status::InvalidDocument,
-        dr_status::InvalidSettings,
-        dr_status::InvalidFacts,
-        dr_status::RenderMissingInput,
-        dr_status::RenderInvalidOptions,
-        dr_status::RenderRefused,
-        dr_status::Io,
-        dr_status::NotFound,
-        dr_status::AlreadyExists,
-        dr_status::DigestMismatch,
-        dr_status::InvalidDigest,
-        dr_status::InvalidTag,
-        dr_status::QuotaExceeded,
-        dr_status::NoSpace,
-        dr_status::Corrupt,
-        dr_status::InvalidLayout,
-        dr_status::InvalidManifest,
-        dr_status::ImportRefused,
-        dr_status::InvalidUpload,
-        dr_status::Locked,
-    ];
-
-    /// The stable name of the status (`"NotFound"`).
-    pub fn name(self) -> &'static CStr {
-        match self {
-            dr_status::Ok => c"Ok",
-            dr_status::InvalidArgument => c"InvalidArgument",
-            dr_status::Panic => c"Panic",
-            dr_status::Cancelled => c"Cancelled",
-            dr_status::InvalidState => c"InvalidState",
-            dr_status::InvalidDocument => c"InvalidDocument",
-            dr_status::InvalidSettings => c"InvalidSettings",
-            dr_status::InvalidFacts => c"InvalidFacts",
-            dr_status::RenderMissingInput => c"RenderMissingInput",
-            dr_status::RenderInvalidOptions => c"RenderInvalidOptions",
-            dr_status::RenderRefused => c"RenderRefused",
-            dr_status::Io => c"Io",
-            dr_status::NotFound => c"NotFound",
-            dr_status::AlreadyExists => c"AlreadyExists",
-            dr_status::DigestMismatch => c"DigestMismatch",
-            dr_status::InvalidDigest => c"InvalidDigest",
-            dr_status::InvalidTag => c"InvalidTag",
-            dr_status::QuotaExceeded => c"QuotaExceeded",
-            dr_status::NoSpace => c"NoSpace",
-            dr_status::Corrupt => c"Corrupt",
-            dr_status::InvalidLayout => c"InvalidLayout",
-            dr_status::InvalidManifest => c"InvalidManifest",
-            dr_status::ImportRefused => c"ImportRefused",
-            dr_status::InvalidUpload => c"InvalidUpload",
-            dr_status::Locked => c"Locked",
-        }
-    }
-}
+/// The status every fallible function returns: the core's one list of codes
+/// ([`registry_core::wire::ErrorCode`]), which cbindgen writes into the header as `dr_status`
+/// (`DR_STATUS_NOT_FOUND`, ...). A code added to the core appears here with no edit.
+pub use registry_core::wire::ErrorCode as dr_status;
 
 /// An error object: a status, a message and, for `DR_STATUS_INVALID_SETTINGS`, the problems as
 /// JSON. Created by the library, freed with [`dr_error_free`].
@@ -200,27 +87,32 @@ impl Fail {
     }
 }
 
+impl From<Failure> for Fail {
+    fn from(f: Failure) -> Fail {
+        let problems = match f.problems() {
+            [] => None,
+            list => serde_json::to_string(list).ok(),
+        };
+        Fail {
+            code: f.code,
+            message: f.message,
+            problems,
+        }
+    }
+}
+
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Fail {
-        let code = match &e {
-            StoreError::NotFound { .. } => dr_status::NotFound,
-            StoreError::AlreadyExists { .. } => dr_status::AlreadyExists,
-            StoreError::DigestMismatch { .. } => dr_status::DigestMismatch,
-            StoreError::InvalidDigest { .. } => dr_status::InvalidDigest,
-            StoreError::InvalidTag { .. } => dr_status::InvalidTag,
-            StoreError::QuotaExceeded { .. } => dr_status::QuotaExceeded,
-            StoreError::NoSpace { .. } => dr_status::NoSpace,
-            StoreError::Corrupt { .. } => dr_status::Corrupt,
-            StoreError::InvalidLayout { .. } => dr_status::InvalidLayout,
-            StoreError::InvalidManifest { .. } => dr_status::InvalidManifest,
-            StoreError::Import { .. } => dr_status::ImportRefused,
-            StoreError::InvalidUpload { .. } => dr_status::InvalidUpload,
-            StoreError::Locked { .. } => dr_status::Locked,
-            StoreError::Cancelled => dr_status::Cancelled,
-            _ => dr_status::Io,
-        };
-        Fail::new(code, e.to_string())
+        fail(e)
     }
+}
+
+/// Any core error as a [`Fail`], through the core's one mapping ([`Failure`]).
+pub(crate) fn fail<E>(e: E) -> Fail
+where
+    Failure: From<E>,
+{
+    Failure::from(e).into()
 }
 
 /// The library's side of a `dr_error`.
@@ -522,11 +414,23 @@ pub extern "C" fn dr_bytes_free(data: *mut u8, len: usize) {
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_status_name(code: i32) -> *const c_char {
     guard(c"Unknown".as_ptr(), || {
+        dr_status::from_value(code).map_or(c"Unknown".as_ptr(), |s| status_name(s).as_ptr())
+    })
+}
+
+/// The NUL-terminated names of every status, built once from the core's names.
+fn status_name(code: dr_status) -> &'static CStr {
+    static NAMES: std::sync::OnceLock<Vec<(dr_status, CString)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
         dr_status::ALL
             .iter()
-            .find(|s| **s as i32 == code)
-            .map_or(c"Unknown".as_ptr(), |s| s.name().as_ptr())
-    })
+            .map(|&c| (c, c_string(c.name().to_owned())))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(c"Unknown", |(_, n)| n.as_c_str())
 }
 
 /// The library version as `"MAJOR.MINOR.PATCH"`. Static: do not free.
@@ -588,11 +492,11 @@ mod tests {
     #[test]
     fn status_names_are_unique_and_values_fixed() {
         let mut seen = std::collections::HashSet::new();
-        for s in dr_status::ALL {
+        for &s in dr_status::ALL {
             assert!(seen.insert(s.name()));
             // SAFETY: dr_status_name returns a static string.
             let name = unsafe { CStr::from_ptr(dr_status_name(s as i32)) };
-            assert_eq!(name, s.name());
+            assert_eq!(name.to_str().unwrap(), s.name());
         }
         assert_eq!(dr_status::NotFound as i32, 40);
         assert_eq!(dr_status::Cancelled as i32, 3);

@@ -6,9 +6,10 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use registry_core::containerd::RenderError;
-use registry_core::settings::{DocumentError, LoadError};
+use registry_core::settings::LoadError;
 use registry_core::store::StoreError;
 use registry_core::transition::{FactsError, Refusal};
+use registry_core::wire::{Detail, ErrorCode, Failure};
 
 use crate::convert::ser;
 
@@ -40,69 +41,24 @@ fn int(py: Python<'_>, n: u64) -> Bound<'_, PyAny> {
     i.into_any()
 }
 
-/// `DocumentError` (unusable input).
-pub(crate) fn document(py: Python<'_>, e: &DocumentError) -> PyErr {
-    raise(py, "DocumentError", e.to_string(), &[])
-}
-
 /// Settings loading: `DocumentError` or `ValidationError` with every problem.
 pub(crate) fn load(py: Python<'_>, e: &LoadError) -> PyErr {
-    match e {
-        LoadError::Document(d) => document(py, d),
-        LoadError::Invalid(problems) => match ser(py, &problems.0) {
-            Ok(list) => raise(py, "ValidationError", e.to_string(), &[("problems", list)]),
-            Err(err) => err,
-        },
-    }
+    failure(py, Failure::from(e), Family::Node)
 }
 
 /// Cluster facts: `DocumentError` or `FactsError` naming the field.
 pub(crate) fn facts(py: Python<'_>, e: &FactsError) -> PyErr {
-    match e {
-        FactsError::Document(d) => document(py, d),
-        FactsError::Field { path, .. } => {
-            raise(py, "FactsError", e.to_string(), &[("path", s(py, path))])
-        }
-    }
+    failure(py, Failure::from(e), Family::Node)
 }
 
 /// A refused switch: `TransitionRefused` with its reasons and route.
 pub(crate) fn refused(py: Python<'_>, r: &Refusal) -> PyErr {
-    let build = || -> PyResult<PyErr> {
-        let route: Vec<&str> = r.route.iter().map(|m| m.as_str()).collect();
-        let side =
-            |m: Option<registry_core::settings::Mode>| m.map_or("invalid settings", |m| m.as_str());
-        let mut message = format!("switch from {} to {} refused:", side(r.from), side(r.to));
-        for reason in &r.reasons {
-            message.push_str(&format!("\n  {:?}: {}", reason.code, reason.message));
-        }
-        let none = py.None().into_bound(py);
-        Ok(raise(
-            py,
-            "TransitionRefused",
-            message,
-            &[
-                ("reasons", ser(py, &r.reasons)?),
-                ("route", ser(py, &route)?),
-                (
-                    "from_mode",
-                    r.from.map_or(none.clone(), |m| s(py, m.as_str())),
-                ),
-                ("to_mode", r.to.map_or(none, |m| s(py, m.as_str()))),
-            ],
-        ))
-    };
-    build().unwrap_or_else(|e| e)
+    failure(py, Failure::from(r), Family::Node)
 }
 
 /// Rendering: `RenderError` with its kind.
 pub(crate) fn render(py: Python<'_>, e: &RenderError) -> PyErr {
-    let kind = match e {
-        RenderError::MissingInput(_) => "MissingInput",
-        RenderError::InvalidOptions(_) => "InvalidOptions",
-        RenderError::Refused(_) => "Refused",
-    };
-    raise(py, "RenderError", e.to_string(), &[("kind", s(py, kind))])
+    failure(py, Failure::from(e), Family::Node)
 }
 
 /// File system work outside the store (apply): `ApplyError` (also an `OSError`).
@@ -114,39 +70,105 @@ pub(crate) fn io(py: Python<'_>, e: &std::io::Error) -> PyErr {
     raise(py, "ApplyError", e.to_string(), &[("errno", errno)])
 }
 
-/// A store error: the class per [`StoreError::code`], with the fields it carries.
+/// A store error: the class per its code, with the fields it carries.
 pub(crate) fn store(py: Python<'_>, e: &StoreError) -> PyErr {
-    let code = e.code();
-    let class = match code {
-        "NotFound" => "BlobNotFound",
-        "AlreadyExists" => "BlobExists",
-        "DigestMismatch" => "DigestMismatch",
-        "InvalidDigest" => "InvalidDigest",
-        "InvalidTag" => "InvalidTag",
-        "QuotaExceeded" => "QuotaExceeded",
-        "NoSpace" => "NoSpace",
-        "Corrupt" => "CorruptBlob",
-        "InvalidLayout" => "InvalidLayout",
-        "InvalidManifest" => "InvalidManifest",
-        "Import" => "ImportRefused",
-        "InvalidUpload" => "InvalidUpload",
-        "Locked" => "Locked",
-        "Cancelled" => "Cancelled",
-        _ => "StoreError",
-    };
-    let mut fields = vec![("code", s(py, code))];
-    if let StoreError::DigestMismatch {
-        expected,
-        actual,
-        expected_size,
-        actual_size,
-    } = e
-    {
-        let none = py.None().into_bound(py);
-        fields.push(("expected", s(py, expected.to_string())));
-        fields.push(("actual", s(py, actual.to_string())));
-        fields.push(("expected_size", expected_size.map_or(none, |n| int(py, n))));
-        fields.push(("actual_size", int(py, *actual_size)));
+    failure(py, Failure::from(e), Family::Store)
+}
+
+/// Which part of the library failed: picks the class of the codes both parts report (`Io`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// Settings, facts, switch planning, node configuration.
+    Node,
+    /// The blob store.
+    Store,
+}
+
+/// The `deckhouse_registry._errors` class for a code. Exhaustive: a code added to the core
+/// does not compile here until it has a class.
+fn class_of(code: ErrorCode, family: Family) -> &'static str {
+    match code {
+        ErrorCode::Ok | ErrorCode::Panic | ErrorCode::InvalidState => "RegistryError",
+        ErrorCode::InvalidArgument => "InvalidArgument",
+        ErrorCode::InvalidDocument => "DocumentError",
+        ErrorCode::InvalidSettings => "ValidationError",
+        ErrorCode::InvalidFacts => "FactsError",
+        ErrorCode::RenderMissingInput
+        | ErrorCode::RenderInvalidOptions
+        | ErrorCode::RenderRefused => "RenderError",
+        ErrorCode::TransitionRefused => "TransitionRefused",
+        ErrorCode::ApplyRefused => "ApplyError",
+        ErrorCode::Io => match family {
+            Family::Node => "ApplyError",
+            Family::Store => "StoreError",
+        },
+        ErrorCode::NotFound => "BlobNotFound",
+        ErrorCode::AlreadyExists => "BlobExists",
+        ErrorCode::DigestMismatch => "DigestMismatch",
+        ErrorCode::InvalidDigest => "InvalidDigest",
+        ErrorCode::InvalidTag => "InvalidTag",
+        ErrorCode::InvalidRepository => "InvalidRepository",
+        ErrorCode::QuotaExceeded => "QuotaExceeded",
+        ErrorCode::NoSpace => "NoSpace",
+        ErrorCode::Corrupt => "CorruptBlob",
+        ErrorCode::InvalidLayout => "InvalidLayout",
+        ErrorCode::InvalidManifest => "InvalidManifest",
+        ErrorCode::ImportRefused => "ImportRefused",
+        ErrorCode::InvalidUpload => "InvalidUpload",
+        ErrorCode::Locked => "Locked",
+        ErrorCode::Cancelled => "Cancelled",
     }
-    raise(py, class, e.to_string(), &fields)
+}
+
+/// The render kind a `RenderError` carries (`MissingInput`, ...), from its code.
+fn render_kind(code: ErrorCode) -> Option<&'static str> {
+    code.name().strip_prefix("Render")
+}
+
+/// Raises the exception for a failure, with its code and structured details as attributes.
+pub(crate) fn failure(py: Python<'_>, f: Failure, family: Family) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let class = class_of(f.code, family);
+        let mut fields: Vec<(&str, Bound<'_, PyAny>)> = Vec::new();
+        if family == Family::Store || f.code == ErrorCode::InvalidArgument {
+            fields.push(("code", s(py, f.code.name())));
+        }
+        if let Some(kind) = render_kind(f.code) {
+            fields.push(("kind", s(py, kind)));
+        }
+        let none = || py.None().into_bound(py);
+        match &f.detail {
+            None => {}
+            Some(Detail::Problems { problems }) => fields.push(("problems", ser(py, problems)?)),
+            Some(Detail::Field { path }) => fields.push(("path", s(py, path))),
+            Some(Detail::Refusal {
+                from,
+                to,
+                reasons,
+                route,
+            }) => {
+                let route: Vec<&str> = route.iter().map(|m| m.as_str()).collect();
+                fields.push(("reasons", ser(py, reasons)?));
+                fields.push(("route", ser(py, &route)?));
+                fields.push(("from_mode", from.map_or_else(none, |m| s(py, m.as_str()))));
+                fields.push(("to_mode", to.map_or_else(none, |m| s(py, m.as_str()))));
+            }
+            Some(Detail::DigestMismatch {
+                expected,
+                actual,
+                expected_size,
+                actual_size,
+            }) => {
+                fields.push(("expected", s(py, expected.to_string())));
+                fields.push(("actual", s(py, actual.to_string())));
+                fields.push((
+                    "expected_size",
+                    expected_size.map_or_else(none, |n| int(py, n)),
+                ));
+                fields.push(("actual_size", int(py, *actual_size)));
+            }
+        }
+        Ok(raise(py, class, f.message, &fields))
+    };
+    build().unwrap_or_else(|e| e)
 }

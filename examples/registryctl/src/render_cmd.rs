@@ -5,11 +5,10 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use registry_core::containerd::{
-    ApplyReport, ContainerdMajor, ContainerdVersion, Dialect, RenderError, RenderOptions, Rendered,
-    apply, node_config, render,
+    ApplyReport, ContainerdMajor, ContainerdVersion, Dialect, RenderOptions, Rendered, apply,
 };
 use registry_core::settings::RegistrySettings;
-use registry_core::transition::{Decision, plan};
+use registry_core::wire::{self, Detail, ErrorCode, Failure, SwitchCheck};
 use serde_json::json;
 
 use crate::input::line;
@@ -101,27 +100,33 @@ fn render_to_dir(args: &RenderArgs) -> Result<(Rendered, ApplyReport), Stop> {
     let desired = settings(&args.desired)?;
     let previous = args.previous.as_deref().map(settings).transpose()?;
     let facts = input::load_facts(args.cluster.as_deref()).map_err(Stop::Unusable)?;
-    if let Some(previous) = &previous
-        && let Decision::Refused(r) = plan(previous, &desired, &facts)
-    {
-        return Err(Stop::Refused(
-            r.reasons
-                .into_iter()
-                .map(|r| (format!("{:?}", r.code), r.message))
-                .collect(),
-        ));
-    }
-    let config = node_config(&desired, previous.as_ref(), &facts).map_err(stop)?;
-    let rendered = render(&config, &options).map_err(stop)?;
+    let rendered = wire::render(
+        &desired,
+        previous.as_ref(),
+        &facts,
+        &options,
+        SwitchCheck::Enforce,
+    )
+    .map_err(stop)?;
     let report = apply(&rendered, &args.out)
         .map_err(|e| Stop::Unusable(format!("cannot write into {}: {e}", args.out.display())))?;
     Ok((rendered, report))
 }
 
-fn stop(e: RenderError) -> Stop {
-    match e {
-        RenderError::Refused(m) => Stop::Refused(vec![("DialectCannotExpress".into(), m)]),
-        RenderError::MissingInput(m) | RenderError::InvalidOptions(m) => Stop::Unusable(m),
+/// A refusal (of the switch, or by the dialect) lists its reasons with the core's codes; any
+/// other failure is unusable input.
+fn stop(f: Failure) -> Stop {
+    match (f.code, f.detail) {
+        (ErrorCode::TransitionRefused, Some(Detail::Refusal { reasons, .. })) => Stop::Refused(
+            reasons
+                .into_iter()
+                .map(|r| (format!("{:?}", r.code), r.message))
+                .collect(),
+        ),
+        (ErrorCode::RenderRefused, _) => {
+            Stop::Refused(vec![(ErrorCode::RenderRefused.name().into(), f.message)])
+        }
+        _ => Stop::Unusable(f.message),
     }
 }
 

@@ -404,7 +404,7 @@ fn render_refusals_and_unusable_input() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(json(&out)["reasons"][0]["code"], "DialectCannotExpress");
+    assert_eq!(json(&out)["reasons"][0]["code"], "RenderRefused");
     // Proxy without the module CA in the facts is incomplete input.
     let out = render(&["--desired", &config("proxy.yaml")], dir.path());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

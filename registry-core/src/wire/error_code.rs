@@ -11,15 +11,7 @@ use serde::{Deserialize, Serialize};
 /// A stable code for one kind of failure, the same number and name in every language.
 ///
 /// `Ok` is the code of success: it is in the list so that the C status and this enum are one
-/// list; no error's `code()` returns it.
-///
-/// ```
-/// use registry_core::wire::ErrorCode;
-/// assert_eq!(ErrorCode::NotFound as i32, 40);
-/// assert_eq!(ErrorCode::NotFound.name(), "NotFound");
-/// assert_eq!(ErrorCode::from_value(40), Some(ErrorCode::NotFound));
-/// assert_eq!(ErrorCode::from_value(9999), None);
-/// ```
+/// list; no error's `code()` returns it. (This comment is copied into the C header.)
 #[repr(i32)]
 #[derive(
     Debug,
@@ -41,7 +33,7 @@ pub enum ErrorCode {
     /// Success.
     Ok = 0,
     /// A NULL pointer, invalid UTF-8, or a request that does not fit its schema (the wire
-    /// layer's own check), or a rendered set `apply` refuses to write.
+    /// layer's own check).
     InvalidArgument = 1,
     /// A panic was caught at a binding's boundary (a bug; the call had no effect you can rely on).
     Panic = 2,
@@ -64,6 +56,9 @@ pub enum ErrorCode {
     /// The switch the configuration belongs to is refused; the failure carries the reasons and
     /// the route.
     TransitionRefused = 23,
+    /// A rendered set `apply` refuses to write (a path the renderer does not produce, a bad host
+    /// folder name, a symbolic link under the root); nothing was written.
+    ApplyRefused = 24,
     /// An I/O error (file system), with the path in the message.
     Io = 30,
     /// Blob, tag, upload or lease not found.
@@ -101,6 +96,14 @@ impl ErrorCode {
     pub const ALL: &'static [ErrorCode] = <ErrorCode as strum::VariantArray>::VARIANTS;
 
     /// The stable name (`"NotFound"`): the variant's name, the same in every language.
+    ///
+    /// ```
+    /// use registry_core::wire::ErrorCode;
+    /// assert_eq!(ErrorCode::NotFound as i32, 40);
+    /// assert_eq!(ErrorCode::NotFound.name(), "NotFound");
+    /// assert_eq!(ErrorCode::from_value(40), Some(ErrorCode::NotFound));
+    /// assert_eq!(ErrorCode::from_value(9999), None);
+    /// ```
     pub fn name(self) -> &'static str {
         self.into()
     }

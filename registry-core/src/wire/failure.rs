@@ -106,10 +106,10 @@ impl Failure {
     }
 }
 
-impl From<LoadError> for Failure {
-    fn from(e: LoadError) -> Failure {
+impl From<&LoadError> for Failure {
+    fn from(e: &LoadError) -> Failure {
         let code = e.code();
-        let detail = match &e {
+        let detail = match e {
             LoadError::Document(_) => None,
             LoadError::Invalid(problems) => Some(Detail::Problems {
                 problems: problems.0.clone(),
@@ -123,8 +123,8 @@ impl From<LoadError> for Failure {
     }
 }
 
-impl From<Refusal> for Failure {
-    fn from(r: Refusal) -> Failure {
+impl From<&Refusal> for Failure {
+    fn from(r: &Refusal) -> Failure {
         let side = |m: Option<Mode>| m.map_or("invalid settings", Mode::as_str);
         let mut message = format!("switch from {} to {} refused:", side(r.from), side(r.to));
         for reason in &r.reasons {
@@ -136,16 +136,16 @@ impl From<Refusal> for Failure {
             detail: Some(Detail::Refusal {
                 from: r.from,
                 to: r.to,
-                reasons: r.reasons,
-                route: r.route,
+                reasons: r.reasons.clone(),
+                route: r.route.clone(),
             }),
         }
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Failure {
-        let detail = match &e {
+impl From<&StoreError> for Failure {
+    fn from(e: &StoreError) -> Failure {
+        let detail = match e {
             StoreError::DigestMismatch {
                 expected,
                 actual,
@@ -160,7 +160,7 @@ impl From<StoreError> for Failure {
             _ => None,
         };
         Failure {
-            code: super::codes::store_code(&e),
+            code: super::codes::store_code(e),
             message: e.to_string(),
             detail,
         }
@@ -170,8 +170,8 @@ impl From<StoreError> for Failure {
 /// Errors whose failure is their code and message alone.
 macro_rules! plain_failure {
     ($($ty:ty),* $(,)?) => {$(
-        impl From<$ty> for Failure {
-            fn from(e: $ty) -> Failure {
+        impl From<&$ty> for Failure {
+            fn from(e: &$ty) -> Failure {
                 Failure::new(e.code(), e.to_string())
             }
         }
@@ -184,9 +184,30 @@ plain_failure!(
     crate::containerd::MergeError,
 );
 
-impl From<crate::transition::FactsError> for Failure {
-    fn from(e: crate::transition::FactsError) -> Failure {
-        let detail = match &e {
+/// Every error converts by value too (`?` and `map_err(Failure::from)` take it by value).
+macro_rules! by_value {
+    ($($ty:ty),* $(,)?) => {$(
+        impl From<$ty> for Failure {
+            fn from(e: $ty) -> Failure {
+                Failure::from(&e)
+            }
+        }
+    )*};
+}
+
+by_value!(
+    LoadError,
+    Refusal,
+    StoreError,
+    crate::settings::DocumentError,
+    crate::containerd::RenderError,
+    crate::containerd::MergeError,
+    crate::transition::FactsError,
+);
+
+impl From<&crate::transition::FactsError> for Failure {
+    fn from(e: &crate::transition::FactsError) -> Failure {
+        let detail = match e {
             crate::transition::FactsError::Field { path, .. } => {
                 Some(Detail::Field { path: path.clone() })
             }

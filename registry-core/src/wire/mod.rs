@@ -10,8 +10,12 @@
 mod codes;
 mod error_code;
 mod failure;
+mod render;
 mod schema;
+mod store_ops;
 
 pub use error_code::ErrorCode;
 pub use failure::{Detail, Failure};
+pub use render::{SwitchCheck, render};
 pub use schema::{SCHEMA_PATH, schema, schema_json};
+pub use store_ops::{ExportRequest, export, read_range};

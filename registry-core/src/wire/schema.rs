@@ -51,6 +51,7 @@ pub fn schema_json() -> String {
 fn register(g: &mut SchemaGenerator) {
     g.subschema_for::<ErrorCode>();
     g.subschema_for::<Failure>();
+    g.subschema_for::<super::ExportRequest>();
 }
 
 /// Sorts every object's keys, so the checked-in file does not depend on insertion order.

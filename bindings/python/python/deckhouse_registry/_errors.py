@@ -14,6 +14,7 @@ from ._types import Problem, Reason
 
 __all__ = [
     "RegistryError",
+    "InvalidArgument",
     "DocumentError",
     "ValidationError",
     "FactsError",
@@ -26,6 +27,7 @@ __all__ = [
     "DigestMismatch",
     "InvalidDigest",
     "InvalidTag",
+    "InvalidRepository",
     "QuotaExceeded",
     "NoSpace",
     "CorruptBlob",
@@ -46,6 +48,16 @@ class RegistryError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class InvalidArgument(RegistryError, ValueError):
+    """An argument or request that does not fit its schema. ``code`` is ``InvalidArgument``."""
+
+    code: str
+
+    def __init__(self, message: str, code: str = "InvalidArgument") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class DocumentError(RegistryError, ValueError):
@@ -181,6 +193,10 @@ class InvalidDigest(StoreError, ValueError):
 
 class InvalidTag(StoreError, ValueError):
     """A tag that does not match the OCI ref-name grammar."""
+
+
+class InvalidRepository(StoreError, ValueError):
+    """A repository name that does not match the repository grammar."""
 
 
 class QuotaExceeded(StoreError):
