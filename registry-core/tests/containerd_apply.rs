@@ -6,11 +6,11 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use registry_core::containerd::{
-    CONFIG_PART, ContainerdMajor, HOSTS_STATE, REGISTRY_D, RenderOptions, apply, node_config,
-    preflight, render, stale_host_dirs,
+    CONFIG_PART, ContainerdMajor, HOSTS_STATE, PreflightError, REGISTRY_D, RenderOptions, apply,
+    node_config, preflight, render, stale_host_dirs,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{LoadOptions, RegistrySettings, load};
-use registry_core::transition::ClusterFacts;
 use serde_json::json;
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -93,7 +93,10 @@ fn preflight_refuses_a_missing_folder_and_an_empty_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
     let e = preflight(&missing).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert!(
+        matches!(&e, PreflightError::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+        "{e:?}"
+    );
     assert!(
         e.to_string().contains(&missing.display().to_string()),
         "{e}"
@@ -102,7 +105,7 @@ fn preflight_refuses_a_missing_folder_and_an_empty_path() {
     std::fs::write(&file, "").unwrap();
     assert!(preflight(&file).is_err());
     let e = preflight(Path::new("")).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(matches!(e, PreflightError::EmptyPath), "{e:?}");
     assert!(e.to_string().contains("empty path"), "{e}");
 }
 
@@ -118,7 +121,7 @@ fn apply_refuses_an_empty_root() {
     let config = node_config(&s, None, &ClusterFacts::default()).unwrap();
     let rendered = render(&config, &RenderOptions::default()).unwrap();
     let e = apply(&rendered, Path::new("")).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.is_refusal(), "{e:?}");
     assert!(e.to_string().contains("empty path"), "{e}");
 }
 
@@ -256,7 +259,7 @@ fn apply_reports_the_path_it_cannot_write() {
         module_ca: Some(
             registry_core::settings::CaBundle::parse(include_str!("fixtures/ca.pem")).unwrap(),
         ),
-        read_only_user: Some(registry_core::transition::ReadOnlyUser {
+        read_only_user: Some(registry_core::facts::ReadOnlyUser {
             name: "ro".into(),
             password: registry_core::settings::Secret::new("x"),
         }),

@@ -14,10 +14,10 @@ use registry_core::containerd::{
     CONFIG_PART, ContainerdMajor, ContainerdVersion, Dialect, HOSTS_STATE, Mirror, NGINX_CONF,
     NodeConfig, REGISTRY_D, RenderError, RenderOptions, Rendered, node_config, render,
 };
+use registry_core::facts::{ClusterFacts, NodeFacts, NodeRole, ReadOnlyUser};
 use registry_core::settings::{
     CaBundle, LoadOptions, Mode, RegistrySettings, Scheme, Secret, load,
 };
-use registry_core::transition::{ClusterFacts, NodeFacts, NodeRole, ReadOnlyUser};
 use serde_json::{Value, json};
 use toml::Table;
 

@@ -2,9 +2,10 @@
 //! accepted and refused inputs. Expected values come from the rules, not from the program.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
+use registry_core::input::DocumentError;
 use registry_core::settings::{
-    CheckMode, Credentials, DocumentError, LoadError, LoadOptions, Mode, ProblemCode,
-    RegistrySettings, Scheme, load,
+    CheckMode, Credentials, LoadError, LoadOptions, Mode, ProblemCode, RegistrySettings, Scheme,
+    load,
 };
 use serde_json::{Value, json};
 

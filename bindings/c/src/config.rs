@@ -6,8 +6,9 @@ use std::path::Path;
 use registry_core::containerd::{
     self, ContainerdMajor, NodeConfig, RenderError, RenderOptions, Rendered,
 };
+use registry_core::facts::{ClusterFacts, FactsError};
 use registry_core::settings::{self, LoadError, LoadOptions, RegistrySettings};
-use registry_core::transition::{self, ClusterFacts, FactsError};
+use registry_core::transition;
 
 use crate::{
     Fail, arg_bytes, arg_str, boundary, dr_error, dr_status, from_json, opt_str, options, out_ptr,
@@ -265,12 +266,13 @@ pub extern "C" fn dr_apply(
     })
 }
 
-/// Apply's refusals (`InvalidInput`: a hostile path, a link under the root) are invalid
-/// arguments; the rest are I/O errors.
-fn apply_error(e: &std::io::Error, root: &str) -> Fail {
-    let code = match e.kind() {
-        std::io::ErrorKind::InvalidInput => dr_status::InvalidArgument,
-        _ => dr_status::Io,
+/// Apply's refusals (a hostile path, a link under the root) are invalid arguments; the rest are
+/// I/O errors.
+fn apply_error(e: &containerd::ApplyError, root: &str) -> Fail {
+    let code = if e.is_refusal() {
+        dr_status::InvalidArgument
+    } else {
+        dr_status::Io
     };
     Fail::new(code, format!("apply under {root}: {e}"))
 }
