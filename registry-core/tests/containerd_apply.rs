@@ -6,11 +6,11 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use registry_core::containerd::{
-    CONFIG_PART, ContainerdMajor, HOSTS_STATE, PreflightError, REGISTRY_D, RenderOptions, apply,
-    node_config, preflight, render, stale_host_dirs,
+    ApplyError, CONFIG_PART, ContainerdMajor, HOSTS_STATE, PreflightError, REGISTRY_D,
+    RenderOptions, apply, node_config, preflight, render, stale_host_dirs,
 };
 use registry_core::facts::ClusterFacts;
-use registry_core::settings::{LoadOptions, RegistrySettings, load};
+use registry_core::settings::{AddressError, LoadOptions, RegistrySettings, load};
 use serde_json::json;
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -123,6 +123,45 @@ fn apply_refuses_an_empty_root() {
     let e = apply(&rendered, Path::new("")).unwrap_err();
     assert!(e.is_refusal(), "{e:?}");
     assert!(e.to_string().contains("empty path"), "{e}");
+}
+
+/// Refusals of the set are told apart from I/O failures by variant, each naming its path.
+#[test]
+fn apply_errors_say_refused_or_io_and_name_the_path() {
+    let direct = rendered(
+        &settings(json!({"mode": "Direct", "direct": {}})),
+        &RenderOptions::default(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut twice = direct.clone();
+    twice.files.push(direct.files[0].clone());
+    let e = apply(&twice, dir.path()).unwrap_err();
+    assert!(
+        matches!(&e, ApplyError::DuplicateFile { path } if *path == direct.files[0].path),
+        "{e:?}"
+    );
+    assert!(e.is_refusal());
+
+    let mut bad_dir = direct.clone();
+    bad_dir.host_dirs.push("a_b".into());
+    let e = apply(&bad_dir, dir.path()).unwrap_err();
+    assert!(
+        matches!(&e, ApplyError::HostDir { name, reason: AddressError::Host(_) } if name == "a_b"),
+        "{e:?}"
+    );
+    assert!(e.is_refusal());
+
+    // A root that is a regular file fails at I/O, under that root, before anything is written.
+    let file = dir.path().join("file");
+    fs::write(&file, "").unwrap();
+    let e = apply(&direct, &file).unwrap_err();
+    assert!(
+        matches!(&e, ApplyError::Io { path, .. } if path.starts_with(&file)),
+        "{e:?}"
+    );
+    assert!(!e.is_refusal());
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
 #[test]
