@@ -7,10 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+use registry_core::facts::{ClusterFacts, Cri, NodeFacts, NodeRole};
 use registry_core::orchestrator::simulator::simulate_steps;
 use registry_core::orchestrator::{Env, Timestamp, reconcile};
 use registry_core::settings::{Credentials, RegistrySettings, Scheme, Secret, Ttl, Upstream};
-use registry_core::transition::{ClusterFacts, Cri, NodeFacts, NodeRole};
 
 fn cluster(nodes: usize) -> ClusterFacts {
     let nodes = (0..nodes)

@@ -70,8 +70,8 @@ func TestApplyRefusesHostileSets(t *testing.T) {
 	before := snapshot(t, base)
 	for _, c := range cases {
 		rep, err := Apply(&c.set, root)
-		if !errors.Is(err, ErrInvalidArgument) || rep != nil {
-			t.Fatalf("%s: want ErrInvalidArgument, got %v %+v", c.name, err, rep)
+		if !errors.Is(err, ErrApplyRefused) || rep != nil {
+			t.Fatalf("%s: want ErrApplyRefused, got %v %+v", c.name, err, rep)
 		}
 		if msg := err.Error(); !strings.Contains(msg, c.named) || !strings.Contains(msg, "refused") {
 			t.Fatalf("%s: the error does not name %q: %s", c.name, c.named, msg)
@@ -98,7 +98,7 @@ func TestApplyNeverFollowsALinkOutOfTheRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, base)
-	if _, err := Apply(r, root); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "symbolic link") {
+	if _, err := Apply(r, root); !errors.Is(err, ErrApplyRefused) || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("want a refusal of the link, got %v", err)
 	}
 	if after := snapshot(t, base); !maps.Equal(before, after) {

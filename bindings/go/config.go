@@ -326,7 +326,7 @@ type ApplyReport struct {
 // Apply writes rendered files under root (the node's "/" or a test folder): only what
 // changed, atomically, removing host folders written before and not now. A set with a path
 // the renderer does not write, a bad host folder name, or a symbolic link on the way under
-// root is refused before anything is written (ErrInvalidArgument, naming the path).
+// root is refused before anything is written (ErrApplyRefused, naming the path).
 func Apply(r *Rendered, root string) (*ApplyReport, error) {
 	if r == nil {
 		return nil, &Error{Status: StatusInvalidArgument, Message: "rendered files are required"}

@@ -320,10 +320,10 @@ func TestEmptyPathsAndMissingPreflightFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Apply(r, ""); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "empty path") {
+	if _, err := Apply(r, ""); !errors.Is(err, ErrApplyRefused) || !strings.Contains(err.Error(), "empty path") {
 		t.Fatalf("Apply(r, \"\"): %v", err)
 	}
-	if _, err := Preflight(""); !errors.Is(err, ErrIO) || !strings.Contains(err.Error(), "empty path") {
+	if _, err := Preflight(""); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "empty path") {
 		t.Fatalf("Preflight(\"\"): %v", err)
 	}
 	missing := filepath.Join(t.TempDir(), "missing")

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use registry_core::containerd::{ContainerdMajor, Dialect, RenderOptions, node_config, render};
+use registry_core::facts::{ClusterFacts, ReadOnlyUser};
 use registry_core::settings::{CaBundle, LoadOptions, Secret, load};
-use registry_core::transition::{ClusterFacts, ReadOnlyUser};
 
 const CA: &str = include_str!("../../registry-core/tests/fixtures/ca.pem");
 

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{LoadOptions, RegistrySettings, load};
-use registry_core::transition::ClusterFacts;
 
 fuzz_target!(|data: &[u8]| {
     for bootstrap in [false, true] {

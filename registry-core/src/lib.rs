@@ -2,6 +2,9 @@
 //!
 //! * [`settings`]: read and validate `spec.settings.registry` of ModuleConfig `deckhouse`
 //!   (and the legacy InitConfiguration parameters) into typed [`settings::RegistrySettings`].
+//! * [`input`]: the bounded YAML/JSON reader every document goes through.
+//! * [`facts`]: what the library needs to know about the cluster ([`facts::ClusterFacts`]), an
+//!   input of both [`transition`] and [`containerd`].
 //! * [`transition`]: decide whether a switch between two settings is allowed under the
 //!   cluster's facts, and plan its stages.
 //! * [`containerd`]: the node configuration model and the files containerd 1.x and 2.x read,
@@ -16,6 +19,8 @@
 #![forbid(unsafe_code)]
 
 pub mod containerd;
+pub mod facts;
+pub mod input;
 pub mod orchestrator;
 pub mod settings;
 pub mod store;

@@ -6,11 +6,11 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use registry_core::containerd::{
-    CONFIG_PART, ContainerdMajor, HOSTS_STATE, REGISTRY_D, RenderOptions, apply, node_config,
-    preflight, render, stale_host_dirs,
+    ApplyError, CONFIG_PART, ContainerdMajor, HOSTS_STATE, PreflightError, REGISTRY_D,
+    RenderOptions, apply, node_config, preflight, render, stale_host_dirs,
 };
-use registry_core::settings::{LoadOptions, RegistrySettings, load};
-use registry_core::transition::ClusterFacts;
+use registry_core::facts::ClusterFacts;
+use registry_core::settings::{AddressError, LoadOptions, RegistrySettings, load};
 use serde_json::json;
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -93,7 +93,10 @@ fn preflight_refuses_a_missing_folder_and_an_empty_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
     let e = preflight(&missing).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    assert!(
+        matches!(&e, PreflightError::Unreadable { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+        "{e:?}"
+    );
     assert!(
         e.to_string().contains(&missing.display().to_string()),
         "{e}"
@@ -102,7 +105,7 @@ fn preflight_refuses_a_missing_folder_and_an_empty_path() {
     std::fs::write(&file, "").unwrap();
     assert!(preflight(&file).is_err());
     let e = preflight(Path::new("")).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(matches!(e, PreflightError::EmptyPath), "{e:?}");
     assert!(e.to_string().contains("empty path"), "{e}");
 }
 
@@ -118,8 +121,47 @@ fn apply_refuses_an_empty_root() {
     let config = node_config(&s, None, &ClusterFacts::default()).unwrap();
     let rendered = render(&config, &RenderOptions::default()).unwrap();
     let e = apply(&rendered, Path::new("")).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.is_refusal(), "{e:?}");
     assert!(e.to_string().contains("empty path"), "{e}");
+}
+
+/// Refusals of the set are told apart from I/O failures by variant, each naming its path.
+#[test]
+fn apply_errors_say_refused_or_io_and_name_the_path() {
+    let direct = rendered(
+        &settings(json!({"mode": "Direct", "direct": {}})),
+        &RenderOptions::default(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut twice = direct.clone();
+    twice.files.push(direct.files[0].clone());
+    let e = apply(&twice, dir.path()).unwrap_err();
+    assert!(
+        matches!(&e, ApplyError::DuplicateFile { path } if *path == direct.files[0].path),
+        "{e:?}"
+    );
+    assert!(e.is_refusal());
+
+    let mut bad_dir = direct.clone();
+    bad_dir.host_dirs.push("a_b".into());
+    let e = apply(&bad_dir, dir.path()).unwrap_err();
+    assert!(
+        matches!(&e, ApplyError::HostDir { name, reason: AddressError::Host(_) } if name == "a_b"),
+        "{e:?}"
+    );
+    assert!(e.is_refusal());
+
+    // A root that is a regular file fails at I/O, under that root, before anything is written.
+    let file = dir.path().join("file");
+    fs::write(&file, "").unwrap();
+    let e = apply(&direct, &file).unwrap_err();
+    assert!(
+        matches!(&e, ApplyError::Io { path, .. } if path.starts_with(&file)),
+        "{e:?}"
+    );
+    assert!(!e.is_refusal());
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
 #[test]
@@ -256,7 +298,7 @@ fn apply_reports_the_path_it_cannot_write() {
         module_ca: Some(
             registry_core::settings::CaBundle::parse(include_str!("fixtures/ca.pem")).unwrap(),
         ),
-        read_only_user: Some(registry_core::transition::ReadOnlyUser {
+        read_only_user: Some(registry_core::facts::ReadOnlyUser {
             name: "ro".into(),
             password: registry_core::settings::Secret::new("x"),
         }),

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 
@@ -14,8 +13,8 @@ use registry_core::containerd::{
     FileMode, HOSTS_STATE, REGISTRY_D, RenderOptions, Rendered, RenderedFile, apply, node_config,
     render,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{LoadOptions, load};
-use registry_core::transition::ClusterFacts;
 use serde_json::json;
 
 const CA: &str = include_str!("fixtures/ca.pem");
@@ -119,7 +118,7 @@ fn assert_refused(scene: &Scene, set: &Rendered, named: &str, reason: &str) {
     let outside = scene.outside_snapshot();
     let inside = scene.root_snapshot();
     let err = apply(set, &scene.root).expect_err(named);
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    assert!(err.is_refusal(), "{err}");
     let message = err.to_string();
     assert!(message.contains(named), "{named:?} not in: {message}");
     assert!(message.contains(reason), "{reason:?} not in: {message}");
@@ -375,7 +374,7 @@ fn symlinks_under_the_root_are_never_followed() {
         let outside = scene.outside_snapshot();
         let inside = scene.root_snapshot();
         let err = apply(&rendered(), &scene.root).expect_err(what);
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{what}: {err}");
+        assert!(err.is_refusal(), "{what}: {err}");
         let message = err.to_string();
         assert!(
             message.contains("symbolic link") && message.contains(named),

@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 use registry_core::containerd::{
     CONFIG_PART, ContainerdVersion, REGISTRY_D, RenderOptions, merge_config, node_config, render,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{LoadOptions, load};
-use registry_core::transition::ClusterFacts;
 use serde_json::{Value, json};
 
 /// Builds one configcheck binary once per test run.

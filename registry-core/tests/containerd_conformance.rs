@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 use registry_core::containerd::{
     ContainerdMajor, ContainerdVersion, Dialect, RenderOptions, node_config, render,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{CaBundle, LoadOptions, RegistrySettings, Secret, load};
-use registry_core::transition::ClusterFacts;
 use serde_json::{Value, json};
 
 const CA: &str = include_str!("fixtures/ca.pem");
@@ -104,7 +104,7 @@ fn settings(registry: Value) -> RegistrySettings {
 fn facts() -> ClusterFacts {
     let mut f = ClusterFacts {
         module_ca: Some(CaBundle::parse(MODULE_CA).unwrap()),
-        read_only_user: Some(registry_core::transition::ReadOnlyUser {
+        read_only_user: Some(registry_core::facts::ReadOnlyUser {
             name: "ro".into(),
             password: Secret::new("p\"w\\x"),
         }),

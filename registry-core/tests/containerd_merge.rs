@@ -7,8 +7,8 @@
 use registry_core::containerd::{
     CONFIG_PART, ContainerdMajor, MergeError, RenderOptions, merge_config, node_config, render,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{LoadOptions, load};
-use registry_core::transition::ClusterFacts;
 use serde_json::json;
 use toml::{Table, Value};
 

@@ -8,8 +8,8 @@ use registry_core::containerd::{
     CONFIG_PART, ContainerdMajor, Dialect, REGISTRY_D, RenderOptions, node_config, render,
     toml_string,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{Credentials, RegistrySettings, Scheme, Secret, Upstream};
-use registry_core::transition::ClusterFacts;
 
 fn host() -> impl Strategy<Value = String> {
     prop::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4).prop_map(|l| l.join("."))

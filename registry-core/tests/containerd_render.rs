@@ -11,13 +11,14 @@ use std::net::IpAddr;
 
 use base64::Engine as _;
 use registry_core::containerd::{
-    CONFIG_PART, ContainerdMajor, ContainerdVersion, Dialect, HOSTS_STATE, Mirror, NGINX_CONF,
-    NodeConfig, REGISTRY_D, RenderError, RenderOptions, Rendered, node_config, render,
+    CONFIG_PART, ContainerdMajor, ContainerdVersion, ContainerdVersionError, Dialect, HOSTS_STATE,
+    Mirror, NGINX_CONF, NodeConfig, REGISTRY_D, RenderError, RenderOptions, Rendered, node_config,
+    render,
 };
+use registry_core::facts::{ClusterFacts, NodeFacts, NodeRole, ReadOnlyUser};
 use registry_core::settings::{
     CaBundle, LoadOptions, Mode, RegistrySettings, Scheme, Secret, load,
 };
-use registry_core::transition::{ClusterFacts, NodeFacts, NodeRole, ReadOnlyUser};
 use serde_json::{Value, json};
 use toml::Table;
 
@@ -562,6 +563,19 @@ fn generation_and_release_must_agree() {
     }
     for v in ["1.5", "3.0", "2", "x.y", ""] {
         assert!(v.parse::<ContainerdVersion>().is_err(), "{v}");
+    }
+    // A release line outside 1.6–2.x is unsupported; anything not X.Y is malformed.
+    for v in ["1.5", "3.0"] {
+        assert_eq!(
+            v.parse::<ContainerdVersion>(),
+            Err(ContainerdVersionError::Unsupported { input: v.into() })
+        );
+    }
+    for v in ["2", "x.y", ""] {
+        assert_eq!(
+            v.parse::<ContainerdVersion>(),
+            Err(ContainerdVersionError::Malformed { input: v.into() })
+        );
     }
 }
 

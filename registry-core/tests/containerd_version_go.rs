@@ -15,10 +15,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use registry_core::containerd::{Mirror, MirrorAuth, NodeConfig, Rewrite, node_config};
+use registry_core::facts::{ClusterFacts, NodeFacts, NodeRole, ReadOnlyUser};
 use registry_core::settings::{
     CaBundle, LoadOptions, Mode, RegistrySettings, Scheme, Secret, load,
 };
-use registry_core::transition::{ClusterFacts, NodeFacts, NodeRole, ReadOnlyUser};
 use serde_json::{Value, json};
 
 const CA: &str = include_str!("fixtures/ca.pem");

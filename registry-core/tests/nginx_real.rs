@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use registry_core::containerd::{
     NGINX_CONF, NginxOptions, RenderOptions, nginx_conf, node_config, render,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{LoadOptions, load};
-use registry_core::transition::ClusterFacts;
 
 /// The nginx binary, or `None` (after a loud message) when it is absent and not required.
 fn nginx() -> Option<PathBuf> {

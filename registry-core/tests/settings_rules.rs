@@ -2,9 +2,11 @@
 //! accepted and refused inputs. Expected values come from the rules, not from the program.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
+use registry_core::input::DocumentError;
 use registry_core::settings::{
-    CheckMode, Credentials, DocumentError, LoadError, LoadOptions, Mode, ProblemCode,
-    RegistrySettings, Scheme, load,
+    AddressError, CaBundle, CaError, CheckMode, CredentialError, Credentials, LoadError,
+    LoadOptions, Mode, ProblemCode, RegistrySettings, Scheme, Secret, Upstream, UpstreamError,
+    load,
 };
 use serde_json::{Value, json};
 
@@ -611,4 +613,77 @@ fn yaml_and_json_give_the_same_settings() {
         json!({"mode": "Proxy", "proxy": {"imagesRepo": "r.example.com/x", "username": "u", "password": "p#1", "ttl": "2h", "ca": CA}}),
     );
     assert_eq!(from_yaml, from_json);
+}
+
+/// The builder API refuses what validation refuses, with a typed reason whose message names
+/// the part; secrets never reach the message or Debug.
+#[test]
+fn upstream_builder_errors_name_the_part() {
+    assert!(matches!(
+        Upstream::new("a_b", Scheme::Https),
+        Err(UpstreamError::Host(AddressError::Host(_)))
+    ));
+    // Port 0 and a '..' segment: both parts reported, in the order they appear.
+    let e = Upstream::from_images_repo("reg.example:0/x/../y", Scheme::Https).unwrap_err();
+    assert!(
+        matches!(&e, UpstreamError::ImagesRepo(parts)
+            if matches!(parts.as_slice(), [AddressError::Port(_), AddressError::Path(_)])),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("; "), "{e}");
+
+    let http = Upstream::from_images_repo("reg.example/x", Scheme::Http).unwrap();
+    let ca = CaBundle::parse(CA).unwrap();
+    assert_eq!(http.with_ca(ca).unwrap_err(), UpstreamError::CaWithHttp);
+
+    let https = Upstream::from_images_repo("reg.example/x", Scheme::Https).unwrap();
+    let e = https
+        .clone()
+        .with_credentials(Credentials::UserPassword {
+            username: "a:b".into(),
+            password: Secret::new("p"),
+        })
+        .unwrap_err();
+    assert_eq!(e, UpstreamError::Username(CredentialError::ColonInName));
+    let e = https
+        .with_credentials(Credentials::License {
+            license: Secret::new("lic\u{7}key"),
+        })
+        .unwrap_err();
+    assert_eq!(
+        e,
+        UpstreamError::License(CredentialError::ControlInSecret(7))
+    );
+    assert_eq!(
+        e.to_string(),
+        "license: contains a control character (U+0007)"
+    );
+    assert!(!format!("{e:?}").contains("key"), "{e:?}");
+}
+
+/// Each way a PEM bundle is wrong has its own variant, naming the block or line.
+#[test]
+fn ca_errors_name_the_block_or_line() {
+    assert_eq!(CaBundle::parse(""), Err(CaError::NoCertificate));
+    assert_eq!(
+        CaBundle::parse("junk"),
+        Err(CaError::TextOutsideBlock { line: 1 })
+    );
+    assert!(matches!(
+        CaBundle::parse("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
+        Err(CaError::NotX509 { block: 1, .. })
+    ));
+    assert_eq!(
+        CaBundle::parse(&format!(
+            "{CA}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
+        )),
+        Err(CaError::NotACertificate {
+            block: 2,
+            label: "PRIVATE KEY".into()
+        })
+    );
+    assert_eq!(
+        CaBundle::parse("-----BEGIN CERTIFICATE-----\nAAAA"),
+        Err(CaError::Unclosed)
+    );
 }

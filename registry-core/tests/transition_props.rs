@@ -10,10 +10,9 @@ use std::collections::{HashMap, VecDeque};
 
 use common::{sample, variant};
 use proptest::prelude::*;
+use registry_core::facts::{ClusterFacts, ClusterType, Cri, NodeFacts, NodeRole};
 use registry_core::settings::Mode;
-use registry_core::transition::{
-    ClusterFacts, ClusterType, Cri, Decision, NodeFacts, NodeRole, plan,
-};
+use registry_core::transition::{Decision, plan};
 
 fn mode() -> impl Strategy<Value = Mode> {
     prop::sample::select(Mode::ALL.to_vec())

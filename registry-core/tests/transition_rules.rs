@@ -8,11 +8,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{sample, upstream, variant};
+use registry_core::facts::{ClusterFacts, ClusterType, Cri, NodeFacts, NodeRole};
 use registry_core::settings::{Mode, Problem, ProblemCode, Problems, RegistrySettings};
-use registry_core::transition::{
-    ClusterFacts, ClusterType, Cri, Decision, NodeFacts, NodeRole, RefusalCode, Restart, Stage,
-    decide, plan,
-};
+use registry_core::transition::{Decision, RefusalCode, Restart, Stage, decide, plan};
 use serde_json::json;
 
 use Mode::*;

@@ -4,8 +4,9 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use registry_core::containerd::{self, ContainerdMajor, NodeConfig, RenderOptions, Rendered};
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{self, LoadOptions, RegistrySettings};
-use registry_core::transition::{self, ClusterFacts};
+use registry_core::transition;
 use registry_core::wire::Failure;
 
 use crate::{
@@ -168,8 +169,9 @@ pub extern "C" fn dr_render(
 /// Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections in
 /// `conf.d` / `conf2.d`. `*report_json` receives `{"findings": [{"file", "line", "key"}],
 /// "unreadable": [{"file", "message"}]}`; any finding or unreadable file means custom registry
-/// configuration that must be migrated before the first switch. A missing, unreadable or
-/// empty `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report).
+/// configuration that must be migrated before the first switch. A missing or unreadable
+/// `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report); an empty
+/// path is `DR_STATUS_INVALID_ARGUMENT`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_preflight(
     etc_containerd_dir: *const c_char,
@@ -180,8 +182,7 @@ pub extern "C" fn dr_preflight(
         // SAFETY: NUL-terminated string per the API contract.
         let dir = unsafe { arg_str(etc_containerd_dir, "etc_containerd_dir") }?;
         out_ptr(report_json, "report_json")?;
-        let report = containerd::preflight(Path::new(dir))
-            .map_err(|e| Fail::new(dr_status::Io, e.to_string()))?;
+        let report = containerd::preflight(Path::new(dir)).map_err(fail)?;
         put_string(report_json, to_json(&report)?);
         Ok(())
     })
@@ -216,7 +217,7 @@ pub extern "C" fn dr_cleanup_plan(
 /// file lists and the new one does not (the cleanup). `*report_json` receives `{"changed",
 /// "removed", "restartContainerd", "warnings"}`. A set with a path the renderer does not write, a
 /// bad host folder name, or a symbolic link on the way under `root` is refused before anything
-/// is written: `DR_STATUS_INVALID_ARGUMENT`, the message naming the path and the reason.
+/// is written: `DR_STATUS_APPLY_REFUSED`, the message naming the path and the reason.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_apply(
     rendered_json: *const c_char,
@@ -238,14 +239,11 @@ pub extern "C" fn dr_apply(
     })
 }
 
-/// Apply's refusals (`InvalidInput`: a hostile path, a link under the root) are invalid
-/// arguments; the rest are I/O errors.
-fn apply_error(e: &std::io::Error, root: &str) -> Fail {
-    let code = match e.kind() {
-        std::io::ErrorKind::InvalidInput => dr_status::InvalidArgument,
-        _ => dr_status::Io,
-    };
-    Fail::new(code, format!("apply under {root}: {e}"))
+/// Apply's failures (`DR_STATUS_APPLY_REFUSED` or `DR_STATUS_IO`), naming the root.
+fn apply_error(e: &containerd::ApplyError, root: &str) -> Fail {
+    Failure::from(e)
+        .context(&format!("apply under {root}"))
+        .into()
 }
 
 /// Merges the rendered config.toml part (`part_toml`, `deckhouse.d/registry.toml` as `dr_render`

@@ -241,7 +241,7 @@ fn empty_paths_and_a_missing_preflight_folder_are_errors() {
     let mut err = null_mut();
     assert_eq!(
         dr_apply(rendered.as_ptr(), c"".as_ptr(), &mut report, &mut err),
-        dr_status::InvalidArgument
+        dr_status::ApplyRefused
     );
     assert!(report.is_null());
     assert!(take_err(err).1.contains("empty path"));
@@ -249,7 +249,7 @@ fn empty_paths_and_a_missing_preflight_folder_are_errors() {
     let mut err = null_mut();
     assert_eq!(
         dr_preflight(c"".as_ptr(), &mut report, &mut err),
-        dr_status::Io
+        dr_status::InvalidArgument
     );
     assert!(take_err(err).1.contains("empty path"));
     let dir = tempfile::tempdir().unwrap();
@@ -329,9 +329,9 @@ fn apply_refuses_hostile_json_and_changes_nothing_outside_the_root() {
         let mut out = std::ptr::dangling_mut::<c_char>();
         let mut err = null_mut();
         let st = dr_apply(doc.as_ptr(), root_c.as_ptr(), &mut out, &mut err);
-        assert_eq!(st, dr_status::InvalidArgument, "{named}");
+        assert_eq!(st, dr_status::ApplyRefused, "{named}");
         let (code, message, _) = take_err(err);
-        assert_eq!(code, dr_status::InvalidArgument);
+        assert_eq!(code, dr_status::ApplyRefused);
         assert!(
             message.contains(named) && message.contains("refused"),
             "{message}"
@@ -355,7 +355,7 @@ fn apply_refuses_hostile_json_and_changes_nothing_outside_the_root() {
     let mut out = null_mut();
     let mut err = null_mut();
     let st = dr_apply(rendered.as_ptr(), root_c.as_ptr(), &mut out, &mut err);
-    assert_eq!(st, dr_status::InvalidArgument);
+    assert_eq!(st, dr_status::ApplyRefused);
     assert!(take_err(err).1.contains("symbolic link"));
     let mut after = tree(dir.path());
     after.remove("root/etc/containerd");

@@ -6,9 +6,10 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use registry_core::containerd::RenderError;
+use registry_core::facts::FactsError;
 use registry_core::settings::LoadError;
 use registry_core::store::StoreError;
-use registry_core::transition::{FactsError, Refusal};
+use registry_core::transition::Refusal;
 use registry_core::wire::{Detail, ErrorCode, Failure};
 
 use crate::convert::ser;
@@ -61,12 +62,17 @@ pub(crate) fn render(py: Python<'_>, e: &RenderError) -> PyErr {
     failure(py, Failure::from(e), Family::Node)
 }
 
-/// File system work outside the store (apply): `ApplyError` (also an `OSError`).
-pub(crate) fn io(py: Python<'_>, e: &std::io::Error) -> PyErr {
-    let errno = e.raw_os_error().map_or(py.None().into_bound(py), |n| {
-        n.into_pyobject(py)
-            .map_or(py.None().into_bound(py), |b| b.into_any())
-    });
+/// Apply and preflight: `ApplyError` (also an `OSError`), with the OS error number when an
+/// I/O failure caused it.
+pub(crate) fn os_error(py: Python<'_>, e: &(dyn std::error::Error + 'static)) -> PyErr {
+    let errno = e
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error)
+        .map_or(py.None().into_bound(py), |n| {
+            n.into_pyobject(py)
+                .map_or(py.None().into_bound(py), |b| b.into_any())
+        });
     raise(py, "ApplyError", e.to_string(), &[("errno", errno)])
 }
 

@@ -7,8 +7,9 @@ use pyo3::prelude::*;
 use registry_core::containerd::{
     self, ContainerdMajor, ContainerdVersion, Dialect, RenderOptions, Rendered,
 };
+use registry_core::facts::ClusterFacts;
 use registry_core::settings::{self, LoadOptions, RegistrySettings};
-use registry_core::transition::{self, ClusterFacts, Decision};
+use registry_core::transition::{self, Decision};
 use serde_json::Value;
 
 use crate::convert::{de, ser};
@@ -93,7 +94,7 @@ pub(crate) fn render<'py>(
     if let Some(v) = version {
         options.version = v
             .parse::<ContainerdVersion>()
-            .map_err(PyValueError::new_err)?;
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
     }
     options.dialect = word::<Dialect>(dialect, "dialect (deckhouse or upstream)")?;
     options.http_tls_fallback = http_tls_fallback;
@@ -121,7 +122,7 @@ pub(crate) fn apply<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let rendered: Rendered = de(rendered, "rendered files")?;
     let report = py.detach(|| containerd::apply(&rendered, &root));
-    let report = report.map_err(|e| errors::io(py, &e))?;
+    let report = report.map_err(|e| errors::os_error(py, &e))?;
     ser(py, &report)
 }
 
@@ -129,7 +130,7 @@ pub(crate) fn apply<'py>(
 #[pyfunction]
 pub(crate) fn preflight(py: Python<'_>, etc_containerd: PathBuf) -> PyResult<Bound<'_, PyAny>> {
     let report = py.detach(|| containerd::preflight(&etc_containerd));
-    let report = report.map_err(|e| errors::io(py, &e))?;
+    let report = report.map_err(|e| errors::os_error(py, &e))?;
     let custom = report.has_custom_registry_config();
     let out = ser(py, &report)?;
     out.set_item("hasCustomRegistryConfig", custom)?;

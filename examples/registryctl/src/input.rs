@@ -91,8 +91,8 @@ pub(crate) fn load_settings(
 /// Loads cluster facts from `path`, or the defaults when no file is given.
 pub(crate) fn load_facts(
     path: Option<&Path>,
-) -> Result<registry_core::transition::ClusterFacts, String> {
-    use registry_core::transition::ClusterFacts;
+) -> Result<registry_core::facts::ClusterFacts, String> {
+    use registry_core::facts::ClusterFacts;
     let Some(path) = path else {
         return Ok(ClusterFacts::default());
     };

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use registry_core::input::{Limits, read_documents};
 use registry_core::orchestrator::simulator::{TimelineEntry, simulate};
 use registry_core::orchestrator::{
     ERR_TRANSITION, Env, Inputs, State, Status, Timestamp, reconcile,
 };
-use registry_core::settings::document::{Limits, read_documents};
 
 use crate::input::line;
 use crate::{EXIT_OK, EXIT_REJECTED, Format, input};

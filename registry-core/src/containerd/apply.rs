@@ -10,12 +10,12 @@
 //! as a warning and left alone.
 
 use std::collections::BTreeSet;
-use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::confined::{Root, refusal};
+use super::ApplyError;
+use super::confined::Root;
 use super::node_paths::{self, CA_SUFFIX, check_host_dir};
 use super::render::{CONFIG_PART, HOSTS_STATE_FILE, Rendered, RenderedFile};
 
@@ -70,16 +70,17 @@ pub struct ApplyReport {
 /// Writes `rendered` under `root` (node paths become `root/etc/…`).
 ///
 /// # Errors
-/// An error of kind [`io::ErrorKind::InvalidInput`], before anything is written, when a path in
-/// the set is not one the renderer produces (not absolute and normalised, or outside
+/// A refusal ([`ApplyError::is_refusal`]), before anything is written, when the root is empty,
+/// when a path in the set is not one the renderer produces (not absolute and normalised, or outside
 /// `/etc/containerd/deckhouse.d/registry.toml`, `/etc/kubernetes/registry-proxy/nginx.conf`,
 /// `/opt/deckhouse/share/ca-certificates/` and the set's `configPath`, which must itself be in
 /// `/etc/containerd/`), when a host folder name
 /// is not `host[:port]`, or when a path to touch under `root` goes through a symbolic link; the
-/// message names the path and the reason. Otherwise the first I/O error, naming the path. Files
+/// message names the path and the reason. Otherwise the first I/O error
+/// ([`ApplyError::Io`], [`ApplyError::NotAFolder`]), naming the path. Files
 /// already renamed into place stay (each is complete); the state file is written last, so a
 /// retry cleans up what a failed run left.
-pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
+pub fn apply(rendered: &Rendered, root: &Path) -> Result<ApplyReport, ApplyError> {
     refuse_empty_root(root)?;
     check_set(rendered)?;
     let root = Root::new(root);
@@ -135,26 +136,32 @@ pub fn apply(rendered: &Rendered, root: &Path) -> io::Result<ApplyReport> {
 
 /// Refuses a set with any path the renderer does not produce, a bad host folder name, or one
 /// path twice.
-fn check_set(rendered: &Rendered) -> io::Result<()> {
+fn check_set(rendered: &Rendered) -> Result<(), ApplyError> {
     let config_path = rendered.config_path.as_str();
-    node_paths::check_applied_config_path(config_path)
-        .map_err(|e| refusal(format!("refused: {e}")))?;
+    node_paths::check_applied_config_path(config_path).map_err(|reason| {
+        ApplyError::ConfigPath {
+            path: config_path.to_owned(),
+            reason,
+        }
+    })?;
     for dir in &rendered.host_dirs {
-        check_host_dir(dir).map_err(|e| {
-            refusal(format!(
-                "refused: host folder {dir:?} is not a host[:port] folder name: {e}"
-            ))
+        check_host_dir(dir).map_err(|reason| ApplyError::HostDir {
+            name: dir.clone(),
+            reason,
         })?;
     }
     let mut seen = BTreeSet::new();
     for file in &rendered.files {
-        node_paths::check_file_path(&file.path, config_path)
-            .map_err(|e| refusal(format!("refused: file path {:?} {e}", file.path)))?;
+        node_paths::check_file_path(&file.path, config_path).map_err(|reason| {
+            ApplyError::FilePath {
+                path: file.path.clone(),
+                reason,
+            }
+        })?;
         if !seen.insert(file.path.as_str()) {
-            return Err(refusal(format!(
-                "refused: file path {:?} appears twice in the set",
-                file.path
-            )));
+            return Err(ApplyError::DuplicateFile {
+                path: file.path.clone(),
+            });
         }
     }
     Ok(())
@@ -162,7 +169,11 @@ fn check_set(rendered: &Rendered) -> io::Result<()> {
 
 /// The previous list of host folders. A missing file means none; a damaged one means none too
 /// (nothing removed), with a warning.
-fn read_state(root: &Root<'_>, path: &str, warnings: &mut Vec<String>) -> io::Result<Vec<String>> {
+fn read_state(
+    root: &Root<'_>,
+    path: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>, ApplyError> {
     let Some(bytes) = root.read(path)? else {
         return Ok(Vec::new());
     };
@@ -183,7 +194,7 @@ fn remove_stale_ca_files(
     dir: &str,
     written: &BTreeSet<&str>,
     report: &mut ApplyReport,
-) -> io::Result<()> {
+) -> Result<(), ApplyError> {
     for name in root.file_names(dir)? {
         let node_path = format!("{dir}/{name}");
         if name.ends_with(CA_SUFFIX) && !written.contains(node_path.as_str()) {
@@ -196,12 +207,9 @@ fn remove_stale_ca_files(
 
 /// An empty root would put every node path under the current directory: refused, so a caller
 /// that lost its root value never writes into wherever the process happens to run.
-fn refuse_empty_root(root: &Path) -> io::Result<()> {
+fn refuse_empty_root(root: &Path) -> Result<(), ApplyError> {
     if root.as_os_str().is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "apply: the root is an empty path; name the folder to write under (\"/\" for the node itself)",
-        ));
+        return Err(ApplyError::EmptyRoot);
     }
     Ok(())
 }

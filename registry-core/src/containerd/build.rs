@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use super::RenderError;
 use super::model::{Mirror, MirrorAuth, NodeConfig, Rewrite};
+use crate::facts::ClusterFacts;
 use crate::settings::{Mode, RegistrySettings, Scheme, Upstream, VIRTUAL_HOST, VIRTUAL_PATH};
-use crate::transition::ClusterFacts;
 
 /// Where the node load balancer listens, and where the masters' registry listens.
 pub const REGISTRY_PORT: u16 = 5001;

@@ -15,19 +15,11 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use super::ApplyError;
+
 /// A root folder and the node paths below it.
 pub(crate) struct Root<'a> {
     root: &'a Path,
-}
-
-/// An error of kind [`io::ErrorKind::InvalidInput`]: apply refuses this, nothing was done to it.
-pub(crate) fn refusal(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, message)
-}
-
-/// `e` with the path it is about in front.
-pub(crate) fn with_path(e: io::Error, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 impl<'a> Root<'a> {
@@ -45,9 +37,10 @@ impl<'a> Root<'a> {
     /// one, or `None` when some component does not exist (nor anything below it).
     ///
     /// # Errors
-    /// A refusal when a component is a symbolic link; an error when a component before the last
-    /// is not a folder, or cannot be examined.
-    pub(crate) fn examine(&self, node_path: &str) -> io::Result<Option<Metadata>> {
+    /// [`ApplyError::SymbolicLink`] when a component is a symbolic link;
+    /// [`ApplyError::NotAFolder`] when a component before the last is not a folder;
+    /// [`ApplyError::Io`] when one cannot be examined.
+    pub(crate) fn examine(&self, node_path: &str) -> Result<Option<Metadata>, ApplyError> {
         let mut current = self.root.to_path_buf();
         let segments: Vec<&str> = node_path.split('/').filter(|s| !s.is_empty()).collect();
         for (i, segment) in segments.iter().enumerate() {
@@ -55,36 +48,32 @@ impl<'a> Root<'a> {
             let meta = match fs::symlink_metadata(&current) {
                 Ok(meta) => meta,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(with_path(e, &current)),
+                Err(e) => return Err(ApplyError::io(current, e)),
             };
             if meta.file_type().is_symlink() {
-                return Err(refusal(format!(
-                    "{}: is a symbolic link; apply never follows links under the root {}",
-                    current.display(),
-                    self.root.display()
-                )));
+                return Err(ApplyError::SymbolicLink {
+                    path: current,
+                    root: self.root.to_path_buf(),
+                });
             }
             let last = i + 1 == segments.len();
             if last {
                 return Ok(Some(meta));
             }
             if !meta.is_dir() {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    format!("{}: is not a folder", current.display()),
-                ));
+                return Err(ApplyError::NotAFolder { path: current });
             }
         }
         fs::symlink_metadata(self.root)
             .map(Some)
-            .map_err(|e| with_path(e, self.root))
+            .map_err(|e| ApplyError::io(self.root, e))
     }
 
     /// Creates the folder `node_dir` and its missing parents below the root, one component at a
     /// time, refusing links as [`Root::examine`] does.
-    fn create_dirs(&self, node_dir: &str) -> io::Result<()> {
+    fn create_dirs(&self, node_dir: &str) -> Result<(), ApplyError> {
         // The root is the caller's to name: made if missing, links on the way to it allowed.
-        fs::create_dir_all(self.root).map_err(|e| with_path(e, self.root))?;
+        fs::create_dir_all(self.root).map_err(|e| ApplyError::io(self.root, e))?;
         let mut prefix = String::new();
         for segment in node_dir.split('/').filter(|s| !s.is_empty()) {
             prefix.push('/');
@@ -92,10 +81,9 @@ impl<'a> Root<'a> {
             match self.examine(&prefix)? {
                 Some(meta) if meta.is_dir() => {}
                 Some(_) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotADirectory,
-                        format!("{}: is not a folder", self.path(&prefix).display()),
-                    ));
+                    return Err(ApplyError::NotAFolder {
+                        path: self.path(&prefix),
+                    });
                 }
                 None => {
                     let path = self.path(&prefix);
@@ -103,7 +91,7 @@ impl<'a> Root<'a> {
                         Ok(()) => {}
                         // Made by someone else meanwhile: examined again on the next round.
                         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                        Err(e) => return Err(with_path(e, &path)),
+                        Err(e) => return Err(ApplyError::io(path, e)),
                     }
                 }
             }
@@ -112,14 +100,18 @@ impl<'a> Root<'a> {
     }
 
     /// The bytes of a regular file, `None` if it does not exist.
-    pub(crate) fn read(&self, node_path: &str) -> io::Result<Option<Vec<u8>>> {
+    pub(crate) fn read(&self, node_path: &str) -> Result<Option<Vec<u8>>, ApplyError> {
         match self.examine(node_path)? {
             None => Ok(None),
             Some(meta) if meta.is_file() => {
                 let path = self.path(node_path);
-                fs::read(&path).map(Some).map_err(|e| with_path(e, &path))
+                fs::read(&path)
+                    .map(Some)
+                    .map_err(|e| ApplyError::io(path, e))
             }
-            Some(_) => Err(not_a_file(&self.path(node_path))),
+            Some(_) => Err(ApplyError::NotAFile {
+                path: self.path(node_path),
+            }),
         }
     }
 
@@ -130,17 +122,20 @@ impl<'a> Root<'a> {
         node_path: &str,
         contents: &[u8],
         mode: u32,
-    ) -> io::Result<bool> {
+    ) -> Result<bool, ApplyError> {
         let (dir, name) = node_path
             .rsplit_once('/')
-            .ok_or_else(|| refusal(format!("{node_path}: has no parent folder")))?;
+            .ok_or_else(|| ApplyError::FilePath {
+                path: node_path.to_owned(),
+                reason: "has no parent folder".into(),
+            })?;
         self.create_dirs(dir)?;
         let target = self.path(node_path);
         if let Some(meta) = self.examine(node_path)? {
             if !meta.is_file() {
-                return Err(not_a_file(&target));
+                return Err(ApplyError::NotAFile { path: target });
             }
-            let existing = fs::read(&target).map_err(|e| with_path(e, &target))?;
+            let existing = fs::read(&target).map_err(|e| ApplyError::io(&target, e))?;
             if existing == contents && meta.permissions().mode() & 0o7777 == mode {
                 return Ok(false);
             }
@@ -153,7 +148,7 @@ impl<'a> Root<'a> {
         match fs::remove_file(&temp) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(with_path(e, &temp)),
+            Err(e) => return Err(ApplyError::io(temp, e)),
         }
         let result = (|| {
             let mut file = fs::OpenOptions::new()
@@ -170,26 +165,27 @@ impl<'a> Root<'a> {
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
-        result.map(|()| true).map_err(|e| with_path(e, &target))
+        result.map(|()| true).map_err(|e| ApplyError::io(target, e))
     }
 
     /// The names of the regular files and links directly in a folder; empty if it does not exist.
-    pub(crate) fn file_names(&self, node_dir: &str) -> io::Result<Vec<String>> {
+    pub(crate) fn file_names(&self, node_dir: &str) -> Result<Vec<String>, ApplyError> {
         match self.examine(node_dir)? {
             None => return Ok(Vec::new()),
             Some(meta) if meta.is_dir() => {}
             Some(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    format!("{}: is not a folder", self.path(node_dir).display()),
-                ));
+                return Err(ApplyError::NotAFolder {
+                    path: self.path(node_dir),
+                });
             }
         }
         let path = self.path(node_dir);
         let mut names = Vec::new();
-        for entry in fs::read_dir(&path).map_err(|e| with_path(e, &path))? {
-            let entry = entry.map_err(|e| with_path(e, &path))?;
-            let kind = entry.file_type().map_err(|e| with_path(e, &entry.path()))?;
+        for entry in fs::read_dir(&path).map_err(|e| ApplyError::io(&path, e))? {
+            let entry = entry.map_err(|e| ApplyError::io(&path, e))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| ApplyError::io(entry.path(), e))?;
             if (kind.is_file() || kind.is_symlink())
                 && let Some(name) = entry.file_name().to_str()
             {
@@ -201,15 +197,15 @@ impl<'a> Root<'a> {
     }
 
     /// Removes a file (a link itself, never its target) in a folder checked free of links.
-    pub(crate) fn remove_file(&self, node_dir: &str, name: &str) -> io::Result<()> {
+    pub(crate) fn remove_file(&self, node_dir: &str, name: &str) -> Result<(), ApplyError> {
         self.examine(node_dir)?;
         let path = self.path(&format!("{node_dir}/{name}"));
-        fs::remove_file(&path).map_err(|e| with_path(e, &path))
+        fs::remove_file(&path).map_err(|e| ApplyError::io(path, e))
     }
 
     /// Removes a folder and everything in it; `false` if it did not exist. The folder itself must
     /// not be a link; std's `remove_dir_all` does not follow links inside it.
-    pub(crate) fn remove_dir_all(&self, node_dir: &str) -> io::Result<bool> {
+    pub(crate) fn remove_dir_all(&self, node_dir: &str) -> Result<bool, ApplyError> {
         match self.examine(node_dir)? {
             None => Ok(false),
             Some(meta) if meta.is_dir() => {
@@ -217,20 +213,12 @@ impl<'a> Root<'a> {
                 match fs::remove_dir_all(&path) {
                     Ok(()) => Ok(true),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-                    Err(e) => Err(with_path(e, &path)),
+                    Err(e) => Err(ApplyError::io(path, e)),
                 }
             }
-            Some(_) => Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                format!("{}: is not a folder", self.path(node_dir).display()),
-            )),
+            Some(_) => Err(ApplyError::NotAFolder {
+                path: self.path(node_dir),
+            }),
         }
     }
-}
-
-fn not_a_file(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{}: exists and is not a regular file", path.display()),
-    )
 }

@@ -7,7 +7,7 @@
 //! ```
 //! use registry_core::containerd::{node_config, render, RenderOptions, ContainerdMajor};
 //! use registry_core::settings::{load, LoadOptions};
-//! use registry_core::transition::ClusterFacts;
+//! use registry_core::facts::ClusterFacts;
 //! let mc = br#"{"apiVersion":"deckhouse.io/v1alpha1","kind":"ModuleConfig","metadata":{"name":"deckhouse"},
 //!   "spec":{"settings":{"registry":{"mode":"Direct","direct":{"imagesRepo":"registry.deckhouse.io/deckhouse/ee","license":"L"}}}}}"#;
 //! let desired = load(mc, &LoadOptions::default()).unwrap();
@@ -20,6 +20,7 @@
 //! ```
 
 mod apply;
+mod apply_error;
 mod build;
 mod confined;
 mod merge;
@@ -36,14 +37,17 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use apply::{ApplyReport, CleanupPlan, apply, stale_host_dirs};
+pub use apply_error::ApplyError;
 pub use build::{LOCAL_ENDPOINT, REGISTRY_PORT, node_config};
 pub use merge::{MergeError, merge_config};
 pub use model::{Mirror, MirrorAuth, NodeConfig, Rewrite};
 pub(crate) use model::{go_escape, hex_sha256};
 pub use nginx::{NGINX_MODULES_INCLUDE, NGINX_PID, NginxOptions, nginx_conf};
 pub use node_paths::check_host_dir;
-pub use options::{ContainerdMajor, ContainerdVersion, Dialect, RenderOptions};
-pub use preflight::{PreflightFinding, PreflightReport, UnreadableFile, preflight};
+pub use options::{
+    ContainerdMajor, ContainerdVersion, ContainerdVersionError, Dialect, RenderOptions,
+};
+pub use preflight::{PreflightError, PreflightFinding, PreflightReport, UnreadableFile, preflight};
 pub use render::{
     CONFIG_PART, HOSTS_STATE, HOSTS_STATE_FILE, LEGACY_CA_DIR, NGINX_CONF, REGISTRY_D, Rendered,
     RenderedFile, render,

@@ -7,7 +7,7 @@
 //! `<host[:port]>/hosts.toml` or `<host[:port]>/<…>-ca.crt`.
 
 use super::render::{CONFIG_PART, HOSTS_STATE_FILE, LEGACY_CA_DIR, NGINX_CONF};
-use crate::settings::grammar;
+use crate::settings::{AddressError, grammar};
 
 /// The file containerd reads in each host folder.
 pub(crate) const HOSTS_TOML: &str = "hosts.toml";
@@ -38,12 +38,15 @@ fn not_normal(path: &str) -> Option<String> {
 
 /// `config_path` (containerd's hosts directory) must be absolute and normalised: it is
 /// written into config.toml and every host folder lives under it.
+///
+/// # Errors
+/// Why it is not, as a sentence fragment that follows `config path "<path>"`.
 pub(crate) fn check_config_path(path: &str) -> Result<(), String> {
     match not_normal(path) {
         None => Ok(()),
         Some(reason) => Err(format!(
-            "config path {path:?} {reason}; it must be an absolute path without '.', '..', \
-             empty segments or a trailing '/'"
+            "{reason}; it must be an absolute path without '.', '..', empty segments or a \
+             trailing '/'"
         )),
     }
 }
@@ -54,13 +57,15 @@ pub(crate) fn check_config_path(path: &str) -> Result<(), String> {
 pub(crate) const CONFIG_PATH_PARENT: &str = "/etc/containerd";
 
 /// `config_path` checked as [`check_config_path`] does, and under [`CONFIG_PATH_PARENT`].
+///
+/// # Errors
+/// As for [`check_config_path`].
 pub(crate) fn check_applied_config_path(path: &str) -> Result<(), String> {
     check_config_path(path)?;
     match path.strip_prefix(CONFIG_PATH_PARENT) {
         Some(rest) if rest.starts_with('/') => Ok(()),
         _ => Err(format!(
-            "config path {path:?} is not in {CONFIG_PATH_PARENT}/; apply writes host folders \
-             only there"
+            "is not in {CONFIG_PATH_PARENT}/; apply writes host folders only there"
         )),
     }
 }
@@ -77,15 +82,16 @@ pub(crate) fn check_applied_config_path(path: &str) -> Result<(), String> {
 /// ```
 ///
 /// # Errors
-/// Why the name is not one, as a sentence fragment.
-pub fn check_host_dir(name: &str) -> Result<(), String> {
+/// [`AddressError::Host`] or [`AddressError::Port`] saying why the name is not one, as a
+/// sentence fragment.
+pub fn check_host_dir(name: &str) -> Result<(), AddressError> {
     let (host, port) = match name.split_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (name, None),
     };
-    grammar::check_host(host).map_err(|e| e.message().to_owned())?;
+    grammar::check_host(host)?;
     if let Some(port) = port {
-        grammar::parse_port(port).map_err(|e| e.message().to_owned())?;
+        grammar::parse_port(port)?;
     }
     Ok(())
 }

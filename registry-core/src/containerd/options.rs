@@ -70,11 +70,28 @@ impl ContainerdVersion {
     }
 }
 
+/// Why a string is not a containerd release line the generator supports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContainerdVersionError {
+    /// Not of the form `X.Y`.
+    #[error("{input:?} is not a containerd version of the form X.Y (e.g. 1.7 or 2.2)")]
+    Malformed {
+        /// The string given.
+        input: String,
+    },
+    /// A release line older than 1.6 or newer than 2.x.
+    #[error("containerd {input} is not supported; use 1.6, 1.7, 2.0, 2.1 or 2.2+")]
+    Unsupported {
+        /// The string given.
+        input: String,
+    },
+}
+
 impl FromStr for ContainerdVersion {
-    type Err = String;
+    type Err = ContainerdVersionError;
 
     /// Accepts `X.Y`, with an optional `+` (`2.2+`) meaning that line or later.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, ContainerdVersionError> {
         let body = s.strip_suffix('+').unwrap_or(s);
         let parsed = body.split_once('.').and_then(|(a, b)| {
             Some(ContainerdVersion {
@@ -84,12 +101,12 @@ impl FromStr for ContainerdVersion {
         });
         match parsed {
             Some(v) if v >= Self::OLDEST && v.major <= 2 => Ok(v),
-            Some(_) => Err(format!(
-                "containerd {s} is not supported; use 1.6, 1.7, 2.0, 2.1 or 2.2+"
-            )),
-            None => Err(format!(
-                "{s:?} is not a containerd version of the form X.Y (e.g. 1.7 or 2.2)"
-            )),
+            Some(_) => Err(ContainerdVersionError::Unsupported {
+                input: s.to_owned(),
+            }),
+            None => Err(ContainerdVersionError::Malformed {
+                input: s.to_owned(),
+            }),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! node counts as having custom registry configuration, which blocks the first switch until it
 //! is moved to `registry.d` (DOMAIN.md §7.3, §13).
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,25 +52,39 @@ impl PreflightReport {
     }
 }
 
+/// Why a preflight scan could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    /// The folder is an empty path.
+    #[error("preflight: the folder is an empty path; name a node's /etc/containerd (or a copy)")]
+    EmptyPath,
+    /// The folder is missing or cannot be read as a folder.
+    #[error("{}: cannot read the folder: {source}", path.display())]
+    Unreadable {
+        /// The folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+}
+
 /// Scans a copy of a node's `/etc/containerd` for registry sections in `conf.d/*.toml` and
 /// `conf2.d/*.toml`. Missing drop-in folders are fine; unreadable or unparseable files are
 /// reported.
 ///
 /// # Errors
-/// `etc_containerd` itself is empty, missing or not a readable folder: a node without it is not
-/// "a node without custom configuration", so the scan refuses to guess (the CLI exits 2).
-pub fn preflight(etc_containerd: &Path) -> std::io::Result<PreflightReport> {
+/// [`PreflightError`] when `etc_containerd` itself is empty, missing or not a readable folder:
+/// a node without it is not "a node without custom configuration", so the scan refuses to
+/// guess (the CLI exits 2).
+pub fn preflight(etc_containerd: &Path) -> Result<PreflightReport, PreflightError> {
     if etc_containerd.as_os_str().is_empty() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "preflight: the folder is an empty path; name a node's /etc/containerd (or a copy)",
-        ));
+        return Err(PreflightError::EmptyPath);
     }
-    if let Err(e) = std::fs::read_dir(etc_containerd) {
-        return Err(std::io::Error::new(
-            e.kind(),
-            format!("{}: cannot read the folder: {e}", etc_containerd.display()),
-        ));
+    if let Err(source) = std::fs::read_dir(etc_containerd) {
+        return Err(PreflightError::Unreadable {
+            path: etc_containerd.to_path_buf(),
+            source,
+        });
     }
     let mut report = PreflightReport::default();
     for dir in DROP_IN_DIRS {

@@ -70,7 +70,9 @@ pub struct Rendered {
 /// [`RenderError::Refused`] when the upstream dialect cannot express the configuration
 /// (a path rewrite, or two credentials for one mirror host).
 pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, RenderError> {
-    node_paths::check_config_path(&options.config_path).map_err(RenderError::InvalidOptions)?;
+    node_paths::check_config_path(&options.config_path).map_err(|reason| {
+        RenderError::InvalidOptions(format!("config path {:?} {reason}", options.config_path))
+    })?;
     if options.version.generation() != options.containerd {
         return Err(RenderError::InvalidOptions(format!(
             "containerd {} is not a {:?} release",

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::secrets::RegistrySecret;
 use super::state::{CertKey, User};
+use crate::facts::ClusterFacts;
 use crate::settings::RegistrySettings;
-use crate::transition::ClusterFacts;
 
 /// A node's feedback to the module.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,7 +51,7 @@ pub use state::{
     State, User, Users, Versioned,
 };
 pub use step::{Output, Outputs, RegistrySecretOutput, Step};
-pub use time::Timestamp;
+pub use time::{Timestamp, TimestampError};
 pub use users::{HTTP_SECRET_LEN, MIRROR_PULLER, MIRROR_PUSHER, PASSWORD_LEN, RO, RW};
 
 /// Why a step could not be computed. Never holds a secret.

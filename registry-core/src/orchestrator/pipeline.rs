@@ -18,10 +18,9 @@ use super::state::{BashibleConfig, State, User, Users};
 use super::step::{Output, Outputs, RegistrySecretOutput, Step};
 use super::users::{self, HTTP_SECRET_LEN, MIRROR_PULLER, MIRROR_PUSHER, RO, RW};
 use crate::containerd::node_config;
+use crate::facts::{ClusterFacts, NodeRole, ReadOnlyUser};
 use crate::settings::{CaBundle, CheckMode, Mode, RegistrySettings, Scheme};
-use crate::transition::{
-    self, ClusterFacts, Decision, NodeRole, ReadOnlyUser, RouteDisplay, Stage,
-};
+use crate::transition::{self, Decision, RouteDisplay, Stage};
 
 /// DNS names of every registry component's TLS certificate.
 const SERVICE_DNS: [&str; 2] = [

@@ -15,8 +15,8 @@ use super::secrets::RegistrySecret;
 use super::state::State;
 use super::step::{Output, Step};
 use super::{Env, ReconcileError};
+use crate::facts::ClusterFacts;
 use crate::settings::{Mode, RegistrySettings};
-use crate::transition::ClusterFacts;
 
 /// Steps after which a simulation gives up.
 pub const MAX_STEPS: usize = 60;

@@ -50,16 +50,26 @@ impl fmt::Display for Timestamp {
     }
 }
 
-impl std::str::FromStr for Timestamp {
-    type Err = String;
+/// Why a string is not a [`Timestamp`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not an RFC 3339 UTC time like 2026-12-01T10:00:00Z")]
+pub struct TimestampError {
+    /// The string given.
+    pub input: String,
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not an RFC 3339 UTC time like 2026-12-01T10:00:00Z");
+impl std::str::FromStr for Timestamp {
+    type Err = TimestampError;
+
+    fn from_str(s: &str) -> Result<Self, TimestampError> {
+        let bad = || TimestampError {
+            input: s.to_owned(),
+        };
         let b = s.as_bytes();
         if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
             return Err(bad());
         }
-        let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
+        let num = |r: std::ops::Range<usize>| -> Result<i64, TimestampError> {
             s.get(r)
                 .filter(|p| p.bytes().all(|c| c.is_ascii_digit()))
                 .and_then(|p| p.parse().ok())

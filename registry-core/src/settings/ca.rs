@@ -5,6 +5,75 @@ use std::fmt;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Why a PEM bundle is refused: which block or line is wrong, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaError {
+    /// The text holds no PEM block at all.
+    #[error("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)")]
+    NoCertificate,
+    /// A block that is not a `CERTIFICATE` (a key, a request …).
+    #[error("PEM block {block} is a {label:?}, expected a CERTIFICATE")]
+    NotACertificate {
+        /// 1-based number of the block.
+        block: usize,
+        /// The block's label.
+        label: String,
+    },
+    /// A block's body is not base64.
+    #[error("PEM block {block} is not valid base64: {reason}")]
+    Base64 {
+        /// 1-based number of the block.
+        block: usize,
+        /// What the decoder found wrong.
+        reason: String,
+    },
+    /// A block's DER is not an X.509 certificate.
+    #[error("PEM block {block} is not an X.509 certificate: {reason}")]
+    NotX509 {
+        /// 1-based number of the block.
+        block: usize,
+        /// What the parser found wrong.
+        reason: String,
+    },
+    /// A block's DER has bytes after the certificate.
+    #[error("PEM block {block} has trailing bytes after the certificate")]
+    TrailingBytes {
+        /// 1-based number of the block.
+        block: usize,
+    },
+    /// A BEGIN line inside an open block.
+    #[error("line {line}: BEGIN inside another PEM block")]
+    NestedBegin {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// An END line whose label differs from its BEGIN.
+    #[error("line {line}: END {end:?} closes BEGIN {begin:?}")]
+    MismatchedEnd {
+        /// 1-based line number.
+        line: usize,
+        /// The END line's label.
+        end: String,
+        /// The open block's label.
+        begin: String,
+    },
+    /// An END line with no open block.
+    #[error("line {line}: END without BEGIN")]
+    EndWithoutBegin {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// Text that is neither whitespace nor inside a block.
+    #[error("line {line}: text outside a PEM block")]
+    TextOutsideBlock {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// The last block has no END line.
+    #[error("a PEM block is not closed (missing -----END …-----)")]
+    Unclosed,
+}
+
 /// A PEM bundle of one or more X.509 certificates, checked when it is made.
 ///
 /// The text is kept as given (trimmed, with one final newline), because it is written to nodes
@@ -24,35 +93,37 @@ impl CaBundle {
     /// Parses and checks a PEM bundle.
     ///
     /// # Errors
-    /// A message saying which block is wrong and why: no certificate at all, a block that is
-    /// not a `CERTIFICATE`, bad base64, DER that is not an X.509 certificate, or text outside
-    /// the blocks.
-    pub fn parse(pem: &str) -> Result<Self, String> {
+    /// [`CaError`] saying which block or line is wrong and why: no certificate at all, a block
+    /// that is not a `CERTIFICATE`, bad base64, DER that is not an X.509 certificate, or text
+    /// outside the blocks.
+    pub fn parse(pem: &str) -> Result<Self, CaError> {
         let text = pem.trim();
         let blocks = split_pem(text)?;
         if blocks.is_empty() {
-            return Err("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)".into());
+            return Err(CaError::NoCertificate);
         }
         let mut subjects = Vec::with_capacity(blocks.len());
-        for (i, (label, body)) in blocks.iter().enumerate() {
-            let n = i + 1;
+        for (i, (label, body)) in blocks.into_iter().enumerate() {
+            let block = i + 1;
             if label != "CERTIFICATE" {
-                return Err(format!(
-                    "PEM block {n} is a {label:?}, expected a CERTIFICATE"
-                ));
+                return Err(CaError::NotACertificate { block, label });
             }
             let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let der = base64::engine::general_purpose::STANDARD
                 .decode(compact.as_bytes())
-                .map_err(|e| format!("PEM block {n} is not valid base64: {e}"))?;
+                .map_err(|e| CaError::Base64 {
+                    block,
+                    reason: e.to_string(),
+                })?;
             match x509_parser::parse_x509_certificate(&der) {
                 Ok(([], cert)) => subjects.push(cert.subject().to_string()),
-                Ok(_) => {
-                    return Err(format!(
-                        "PEM block {n} has trailing bytes after the certificate"
-                    ));
+                Ok(_) => return Err(CaError::TrailingBytes { block }),
+                Err(e) => {
+                    return Err(CaError::NotX509 {
+                        block,
+                        reason: e.to_string(),
+                    });
                 }
-                Err(e) => return Err(format!("PEM block {n} is not an X.509 certificate: {e}")),
             }
         }
         Ok(CaBundle {
@@ -73,18 +144,18 @@ impl CaBundle {
 }
 
 /// Splits PEM text into (label, base64 body) blocks; nothing but whitespace may lie between them.
-fn split_pem(text: &str) -> Result<Vec<(String, String)>, String> {
+fn split_pem(text: &str) -> Result<Vec<(String, String)>, CaError> {
     let mut blocks = Vec::new();
     let mut current: Option<(String, String)> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
-        let n = i + 1;
+        let line_no = i + 1;
         if let Some(label) = line
             .strip_prefix("-----BEGIN ")
             .and_then(|l| l.strip_suffix("-----"))
         {
             if current.is_some() {
-                return Err(format!("line {n}: BEGIN inside another PEM block"));
+                return Err(CaError::NestedBegin { line: line_no });
             }
             current = Some((label.to_owned(), String::new()));
         } else if let Some(label) = line
@@ -94,18 +165,22 @@ fn split_pem(text: &str) -> Result<Vec<(String, String)>, String> {
             match current.take() {
                 Some((begin, body)) if begin == label => blocks.push((begin, body)),
                 Some((begin, _)) => {
-                    return Err(format!("line {n}: END {label:?} closes BEGIN {begin:?}"));
+                    return Err(CaError::MismatchedEnd {
+                        line: line_no,
+                        end: label.to_owned(),
+                        begin,
+                    });
                 }
-                None => return Err(format!("line {n}: END without BEGIN")),
+                None => return Err(CaError::EndWithoutBegin { line: line_no }),
             }
         } else if let Some((_, body)) = current.as_mut() {
             body.push_str(line);
         } else if !line.is_empty() {
-            return Err(format!("line {n}: text outside a PEM block"));
+            return Err(CaError::TextOutsideBlock { line: line_no });
         }
     }
     if current.is_some() {
-        return Err("a PEM block is not closed (missing -----END …-----)".into());
+        return Err(CaError::Unclosed);
     }
     Ok(blocks)
 }

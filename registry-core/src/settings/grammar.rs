@@ -5,18 +5,26 @@
 //! strict: ASCII host names and IPv4 addresses, ports 1–65535, path segments of
 //! `[0-9A-Za-z._-]` that are never `.` or `..`, and no control characters anywhere.
 
-/// Why an address part was rejected. The message completes "… is invalid: ".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum GrammarError {
+/// Why a part of a registry address (`host[:port][/path]`) was rejected. The message completes
+/// "… is invalid: ".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// The host is not a DNS name or IPv4 address of the grammar.
+    #[error("{0}")]
     Host(String),
+    /// The port is not a number from 1 to 65535.
+    #[error("{0}")]
     Port(String),
+    /// The path has a segment outside `[0-9A-Za-z._-]`, or a `.` or `..` segment.
+    #[error("{0}")]
     Path(String),
 }
 
-impl GrammarError {
-    pub(crate) fn message(&self) -> &str {
+impl AddressError {
+    /// What is wrong, as a sentence fragment.
+    pub fn message(&self) -> &str {
         match self {
-            GrammarError::Host(m) | GrammarError::Port(m) | GrammarError::Path(m) => m,
+            AddressError::Host(m) | AddressError::Port(m) | AddressError::Path(m) => m,
         }
     }
 }
@@ -31,7 +39,7 @@ pub(crate) struct RepoParts {
 
 /// Splits and checks `host[:port][/path…]`, reporting every part that is wrong. The input is
 /// expected already trimmed of whitespace and trailing slashes.
-pub(crate) fn parse_images_repo(repo: &str) -> Result<RepoParts, Vec<GrammarError>> {
+pub(crate) fn parse_images_repo(repo: &str) -> Result<RepoParts, Vec<AddressError>> {
     let (address, path) = match repo.find('/') {
         Some(i) => (&repo[..i], &repo[i..]),
         None => (repo, ""),
@@ -43,7 +51,7 @@ pub(crate) fn parse_images_repo(repo: &str) -> Result<RepoParts, Vec<GrammarErro
     let host_check = check_host(host);
     let port = port.map(parse_port).transpose();
     let path_check = check_path(path);
-    let errors: Vec<GrammarError> = [
+    let errors: Vec<AddressError> = [
         host_check.err(),
         port.as_ref().err().cloned(),
         path_check.err(),
@@ -63,12 +71,12 @@ pub(crate) fn parse_images_repo(repo: &str) -> Result<RepoParts, Vec<GrammarErro
 
 /// A DNS name or an IPv4 address: labels of `[0-9A-Za-z-]` joined by dots, starting and ending
 /// with a letter or digit.
-pub(crate) fn check_host(host: &str) -> Result<(), GrammarError> {
+pub(crate) fn check_host(host: &str) -> Result<(), AddressError> {
     if host.is_empty() {
-        return Err(GrammarError::Host("the host name is empty".into()));
+        return Err(AddressError::Host("the host name is empty".into()));
     }
     if host.len() > 253 {
-        return Err(GrammarError::Host(format!(
+        return Err(AddressError::Host(format!(
             "the host name is {} characters long, more than 253",
             host.len()
         )));
@@ -77,24 +85,24 @@ pub(crate) fn check_host(host: &str) -> Result<(), GrammarError> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || *c == '-'))
     {
-        return Err(GrammarError::Host(format!(
+        return Err(AddressError::Host(format!(
             "the host name {:?} contains {c:?}; only letters, digits, '.' and '-' are allowed",
             host
         )));
     }
     for label in host.split('.') {
         if label.is_empty() {
-            return Err(GrammarError::Host(format!(
+            return Err(AddressError::Host(format!(
                 "the host name {host:?} has an empty label"
             )));
         }
         if label.len() > 63 {
-            return Err(GrammarError::Host(format!(
+            return Err(AddressError::Host(format!(
                 "the host name {host:?} has a label longer than 63 characters"
             )));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(GrammarError::Host(format!(
+            return Err(AddressError::Host(format!(
                 "the host name {host:?} has a label that starts or ends with '-'"
             )));
         }
@@ -103,38 +111,38 @@ pub(crate) fn check_host(host: &str) -> Result<(), GrammarError> {
 }
 
 /// 1 to 5 decimal digits with a value in 1–65535.
-pub(crate) fn parse_port(port: &str) -> Result<u16, GrammarError> {
+pub(crate) fn parse_port(port: &str) -> Result<u16, AddressError> {
     if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(GrammarError::Port(format!(
+        return Err(AddressError::Port(format!(
             "the port {port:?} is not a number from 1 to 65535"
         )));
     }
     match port.parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(p as u16),
-        _ => Err(GrammarError::Port(format!(
+        _ => Err(AddressError::Port(format!(
             "the port {port} is out of range 1–65535"
         ))),
     }
 }
 
 /// Empty, or `/seg/seg…` with segments of `[0-9A-Za-z._-]` that are not `.` or `..`.
-pub(crate) fn check_path(path: &str) -> Result<(), GrammarError> {
+pub(crate) fn check_path(path: &str) -> Result<(), AddressError> {
     if path.is_empty() {
         return Ok(());
     }
     let Some(rest) = path.strip_prefix('/') else {
-        return Err(GrammarError::Path(format!(
+        return Err(AddressError::Path(format!(
             "the path {path:?} does not start with '/'"
         )));
     };
     for segment in rest.split('/') {
         if segment.is_empty() {
-            return Err(GrammarError::Path(format!(
+            return Err(AddressError::Path(format!(
                 "the path {path:?} has an empty segment ('//')"
             )));
         }
         if segment == "." || segment == ".." {
-            return Err(GrammarError::Path(format!(
+            return Err(AddressError::Path(format!(
                 "the path {path:?} has a {segment:?} segment"
             )));
         }
@@ -142,7 +150,7 @@ pub(crate) fn check_path(path: &str) -> Result<(), GrammarError> {
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
         {
-            return Err(GrammarError::Path(format!(
+            return Err(AddressError::Path(format!(
                 "the path {path:?} contains {c:?}; only letters, digits, '.', '_' and '-' are allowed"
             )));
         }
@@ -204,7 +212,7 @@ mod tests {
             &"a".repeat(64),
         ] {
             assert!(
-                matches!(check_host(bad), Err(GrammarError::Host(_))),
+                matches!(check_host(bad), Err(AddressError::Host(_))),
                 "{bad}"
             );
         }
@@ -217,7 +225,7 @@ mod tests {
         assert_eq!(parse_port("05001"), Ok(5001));
         for bad in ["0", "65536", "99999", "123456", "", "-1", "+80", "8o"] {
             assert!(
-                matches!(parse_port(bad), Err(GrammarError::Port(_))),
+                matches!(parse_port(bad), Err(AddressError::Port(_))),
                 "{bad}"
             );
         }
@@ -230,7 +238,7 @@ mod tests {
         }
         for bad in ["a", "/", "/a//b", "/a/./b", "/a/..", "/a b", "/a:b", "/a\0"] {
             assert!(
-                matches!(check_path(bad), Err(GrammarError::Path(_))),
+                matches!(check_path(bad), Err(AddressError::Path(_))),
                 "{bad}"
             );
         }

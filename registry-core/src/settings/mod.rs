@@ -23,7 +23,6 @@
 //! ```
 
 mod ca;
-pub mod document;
 mod fields;
 pub(crate) mod grammar;
 mod init_configuration;
@@ -32,9 +31,10 @@ mod problem;
 mod secret;
 mod ttl;
 mod types;
+mod upstream_error;
 
-pub use ca::CaBundle;
-pub use document::{DocumentError, Limits};
+pub use ca::{CaBundle, CaError};
+pub use grammar::AddressError;
 pub use problem::{Problem, ProblemCode, Problems};
 pub use secret::Secret;
 pub use ttl::{Ttl, TtlError};
@@ -42,8 +42,11 @@ pub use types::{
     CheckMode, Credentials, DEFAULT_IMAGES_REPO, LICENSE_USERNAME, Mode, RegistrySettings, Scheme,
     Upstream, VIRTUAL_HOST, VIRTUAL_PATH,
 };
+pub use upstream_error::{CredentialError, UpstreamError};
 
 use serde_json::{Map, Value};
+
+use crate::input::{DocumentError, Limits, read_documents};
 
 use problem::Collector;
 
@@ -82,7 +85,7 @@ pub enum LoadError {
 /// [`LoadError::Document`] when the input is unusable; [`LoadError::Invalid`] with every problem
 /// when the settings break the rules.
 pub fn load(input: &[u8], options: &LoadOptions) -> Result<RegistrySettings, LoadError> {
-    let docs = document::read_documents(input, &options.limits)?;
+    let docs = read_documents(input, &options.limits)?;
     from_documents(&docs, options)
 }
 

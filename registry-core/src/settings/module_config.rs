@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::fields::{enumeration, join, object, reject_unknown, string};
-use super::grammar::GrammarError;
+use super::grammar::AddressError;
 use super::problem::{Collector, ProblemCode};
 use super::types::{DEFAULT_IMAGES_REPO, check_secret, check_username};
 use super::{
@@ -230,9 +230,9 @@ pub(crate) fn read_images_repo(
         Err(errors) => {
             for e in errors {
                 let code = match e {
-                    GrammarError::Host(_) => ProblemCode::InvalidHost,
-                    GrammarError::Port(_) => ProblemCode::InvalidPort,
-                    GrammarError::Path(_) => ProblemCode::InvalidPath,
+                    AddressError::Host(_) => ProblemCode::InvalidHost,
+                    AddressError::Port(_) => ProblemCode::InvalidPort,
+                    AddressError::Path(_) => ProblemCode::InvalidPath,
                 };
                 c.push(path, code, e.message());
             }
@@ -268,7 +268,7 @@ pub(crate) fn read_ca_field(
         Some(pem) if pem.trim().is_empty() => Ok(None),
         Some(pem) => CaBundle::parse(pem)
             .map(Some)
-            .map_err(|m| c.push(path, ProblemCode::InvalidCa, m)),
+            .map_err(|e| c.push(path, ProblemCode::InvalidCa, e.to_string())),
     }
 }
 
@@ -297,13 +297,13 @@ fn read_credentials(
     }
     let before = c.problems.len();
     if let Some(u) = &username
-        && let Err(m) = check_username(u)
+        && let Err(e) = check_username(u)
     {
-        c.push(&f("username"), ProblemCode::InvalidUsername, m);
+        c.push(&f("username"), ProblemCode::InvalidUsername, e.to_string());
     }
     for (key, value) in [("password", &password), ("license", &license)] {
-        if let Some(Err(m)) = value.as_deref().map(check_secret) {
-            c.push(&f(key), ProblemCode::ControlCharacter, m);
+        if let Some(Err(e)) = value.as_deref().map(check_secret) {
+            c.push(&f(key), ProblemCode::ControlCharacter, e.to_string());
         }
     }
     match (&username, &password) {

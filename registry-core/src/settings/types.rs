@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::grammar::{RepoParts, check_host, check_path, find_control, parse_images_repo};
-use super::{CaBundle, Secret, Ttl};
+use super::{CaBundle, CredentialError, Secret, Ttl, UpstreamError};
 
 /// The fixed in-cluster registry host of the managed modes.
 pub const VIRTUAL_HOST: &str = "registry.d8-system.svc:5001";
@@ -212,14 +212,14 @@ struct UpstreamWire {
 }
 
 impl TryFrom<UpstreamWire> for Upstream {
-    type Error = String;
+    type Error = UpstreamError;
 
-    fn try_from(w: UpstreamWire) -> Result<Self, String> {
+    fn try_from(w: UpstreamWire) -> Result<Self, UpstreamError> {
         let mut upstream = Upstream::new(&w.host, w.scheme)?;
         if w.port == Some(0) {
-            return Err("port: must be from 1 to 65535".into());
+            return Err(UpstreamError::Port);
         }
-        check_path(&w.path).map_err(|e| format!("path: {}", e.message()))?;
+        check_path(&w.path).map_err(UpstreamError::Path)?;
         upstream.port = w.port;
         upstream.path = w.path;
         upstream = upstream.with_check_mode(w.check_mode);
@@ -251,9 +251,9 @@ impl Upstream {
     /// An upstream at a bare host (no port, no path) with default options.
     ///
     /// # Errors
-    /// A message when the host does not follow the host grammar.
-    pub fn new(host: &str, scheme: Scheme) -> Result<Self, String> {
-        check_host(host).map_err(|e| format!("host: {}", e.message()))?;
+    /// [`UpstreamError::Host`] when the host does not follow the host grammar.
+    pub fn new(host: &str, scheme: Scheme) -> Result<Self, UpstreamError> {
+        check_host(host).map_err(UpstreamError::Host)?;
         Ok(Upstream {
             host: host.to_owned(),
             port: None,
@@ -275,19 +275,14 @@ impl Upstream {
     /// ```
     ///
     /// # Errors
-    /// A message naming the part (host, port, path) that is wrong.
-    pub fn from_images_repo(repo: &str, scheme: Scheme) -> Result<Self, String> {
+    /// [`UpstreamError::ControlCharacter`], or [`UpstreamError::ImagesRepo`] naming every part
+    /// (host, port, path) that is wrong.
+    pub fn from_images_repo(repo: &str, scheme: Scheme) -> Result<Self, UpstreamError> {
         let trimmed = repo.trim().trim_end_matches('/');
         if let Some(c) = find_control(trimmed, &[]) {
-            return Err(format!("contains the control character {c:?}"));
+            return Err(UpstreamError::ControlCharacter(c));
         }
-        let parts = parse_images_repo(trimmed).map_err(|errors| {
-            errors
-                .iter()
-                .map(|e| e.message())
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+        let parts = parse_images_repo(trimmed).map_err(UpstreamError::ImagesRepo)?;
         Ok(Upstream::from_parts(parts, scheme))
     }
 
@@ -307,10 +302,10 @@ impl Upstream {
     /// Sets the CA; refused on plain HTTP, where no TLS takes place.
     ///
     /// # Errors
-    /// A message when the scheme is HTTP.
-    pub fn with_ca(mut self, ca: CaBundle) -> Result<Self, String> {
+    /// [`UpstreamError::CaWithHttp`] when the scheme is HTTP.
+    pub fn with_ca(mut self, ca: CaBundle) -> Result<Self, UpstreamError> {
         if self.scheme == Scheme::Http {
-            return Err("ca: a CA is not allowed when the scheme is HTTP".into());
+            return Err(UpstreamError::CaWithHttp);
         }
         self.ca = Some(ca);
         Ok(self)
@@ -319,15 +314,16 @@ impl Upstream {
     /// Sets the credentials, checking them like validation does.
     ///
     /// # Errors
-    /// A message when a value is empty, holds a control character, or the user name holds `:`.
-    pub fn with_credentials(mut self, credentials: Credentials) -> Result<Self, String> {
+    /// [`UpstreamError::Username`], [`UpstreamError::Password`] or [`UpstreamError::License`]
+    /// when a value is empty, holds a control character, or the user name holds `:`.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Result<Self, UpstreamError> {
         match &credentials {
             Credentials::UserPassword { username, password } => {
-                check_username(username).map_err(|e| format!("username: {e}"))?;
-                check_secret(password.expose()).map_err(|e| format!("password: {e}"))?;
+                check_username(username).map_err(UpstreamError::Username)?;
+                check_secret(password.expose()).map_err(UpstreamError::Password)?;
             }
             Credentials::License { license } => {
-                check_secret(license.expose()).map_err(|e| format!("license: {e}"))?
+                check_secret(license.expose()).map_err(UpstreamError::License)?
             }
         }
         self.credentials = Some(credentials);
@@ -396,29 +392,29 @@ impl Upstream {
     }
 }
 
-pub(crate) fn check_username(username: &str) -> Result<(), String> {
+pub(crate) fn check_username(username: &str) -> Result<(), CredentialError> {
     if username.is_empty() {
-        return Err("must not be empty".into());
+        return Err(CredentialError::Empty);
     }
     if let Some(c) = find_control(username, &[]) {
-        return Err(format!("contains the control character {c:?}"));
+        return Err(CredentialError::ControlInName(c));
     }
     if username.contains(':') {
-        return Err("must not contain ':' (basic authentication splits on the first ':')".into());
+        return Err(CredentialError::ColonInName);
     }
     if username.len() > 255 {
-        return Err(format!("is {} bytes long, more than 255", username.len()));
+        return Err(CredentialError::NameTooLong(username.len()));
     }
     Ok(())
 }
 
 /// Checks a secret without ever putting its value into the message.
-pub(crate) fn check_secret(secret: &str) -> Result<(), String> {
+pub(crate) fn check_secret(secret: &str) -> Result<(), CredentialError> {
     if secret.is_empty() {
-        return Err("must not be empty".into());
+        return Err(CredentialError::Empty);
     }
     if let Some(c) = find_control(secret, &[]) {
-        return Err(format!("contains a control character (U+{:04X})", c as u32));
+        return Err(CredentialError::ControlInSecret(u32::from(c)));
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 //!
 //! ```
 //! use registry_core::settings::RegistrySettings;
-//! use registry_core::transition::{plan, ClusterFacts, Decision};
+//! use registry_core::facts::ClusterFacts;
+//! use registry_core::transition::{plan, Decision};
 //! use registry_core::settings::Mode;
 //! # use registry_core::settings::{Scheme, Upstream};
 //! # let upstream = Upstream::from_images_repo("registry.example.com/deckhouse/ee", Scheme::Https).unwrap();
@@ -17,12 +18,11 @@
 //! ```
 
 mod decision;
-mod facts;
 mod rules;
 
 pub use decision::{Decision, Plan, Reason, Refusal, RefusalCode, Restart, RouteDisplay, Stage};
-pub use facts::{ClusterFacts, ClusterType, Cri, FactsError, NodeFacts, NodeRole, ReadOnlyUser};
 
+use crate::facts::{ClusterFacts, Cri};
 use crate::settings::{CheckMode, Mode, Problems, RegistrySettings};
 
 /// Decides a switch from `current` to `desired` settings under `facts`.

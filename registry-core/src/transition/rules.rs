@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use super::decision::{Reason, RefusalCode};
-use super::facts::{ClusterFacts, ClusterType, NodeFacts};
+use crate::facts::{ClusterFacts, ClusterType, NodeFacts};
 use crate::settings::Mode;
 
 /// Most node names listed in one message.

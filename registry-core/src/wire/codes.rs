@@ -5,9 +5,10 @@
 
 use super::ErrorCode;
 use crate::containerd::{MergeError, RenderError};
-use crate::settings::{DocumentError, LoadError};
+use crate::facts::FactsError;
+use crate::input::DocumentError;
+use crate::settings::LoadError;
 use crate::store::StoreError;
-use crate::transition::FactsError;
 
 impl DocumentError {
     /// The error's stable code: always `InvalidDocument`.
@@ -86,5 +87,112 @@ pub(crate) fn store_code(e: &StoreError) -> ErrorCode {
         StoreError::Locked { .. } => ErrorCode::Locked,
         StoreError::Cancelled => ErrorCode::Cancelled,
         StoreError::Io { .. } => ErrorCode::Io,
+    }
+}
+
+impl crate::containerd::ApplyError {
+    /// The error's stable code: `ApplyRefused` for a refused set (nothing was written), `Io`
+    /// otherwise.
+    pub fn code(&self) -> ErrorCode {
+        if self.is_refusal() {
+            ErrorCode::ApplyRefused
+        } else {
+            ErrorCode::Io
+        }
+    }
+}
+
+impl crate::containerd::PreflightError {
+    /// The error's stable code: `InvalidArgument` for an empty path, `Io` for a folder that
+    /// cannot be read.
+    pub fn code(&self) -> ErrorCode {
+        use crate::containerd::PreflightError as E;
+        match self {
+            E::EmptyPath => ErrorCode::InvalidArgument,
+            E::Unreadable { .. } => ErrorCode::Io,
+        }
+    }
+}
+
+impl crate::containerd::ContainerdVersionError {
+    /// The error's stable code: a release line that cannot be rendered for is a bad render
+    /// option.
+    pub fn code(&self) -> ErrorCode {
+        use crate::containerd::ContainerdVersionError as E;
+        match self {
+            E::Malformed { .. } | E::Unsupported { .. } => ErrorCode::RenderInvalidOptions,
+        }
+    }
+}
+
+impl crate::settings::UpstreamError {
+    /// The error's stable code: an upstream that breaks the rules is invalid settings.
+    pub fn code(&self) -> ErrorCode {
+        use crate::settings::UpstreamError as E;
+        match self {
+            E::Host(_)
+            | E::Port
+            | E::Path(_)
+            | E::ControlCharacter(_)
+            | E::ImagesRepo(_)
+            | E::CaWithHttp
+            | E::Username(_)
+            | E::Password(_)
+            | E::License(_) => ErrorCode::InvalidSettings,
+        }
+    }
+}
+
+impl crate::settings::CaError {
+    /// The error's stable code: a CA bundle that is not PEM certificates is invalid settings.
+    pub fn code(&self) -> ErrorCode {
+        use crate::settings::CaError as E;
+        match self {
+            E::NoCertificate
+            | E::NotACertificate { .. }
+            | E::Base64 { .. }
+            | E::NotX509 { .. }
+            | E::TrailingBytes { .. }
+            | E::NestedBegin { .. }
+            | E::MismatchedEnd { .. }
+            | E::EndWithoutBegin { .. }
+            | E::TextOutsideBlock { .. }
+            | E::Unclosed => ErrorCode::InvalidSettings,
+        }
+    }
+}
+
+impl crate::settings::TtlError {
+    /// The error's stable code: a TTL that cannot be used is invalid settings.
+    pub fn code(&self) -> ErrorCode {
+        use crate::settings::TtlError as E;
+        match self {
+            E::Syntax(_) | E::TooShort(_) => ErrorCode::InvalidSettings,
+        }
+    }
+}
+
+impl crate::settings::AddressError {
+    /// The error's stable code: a host, port or path that breaks the grammar is invalid
+    /// settings.
+    pub fn code(&self) -> ErrorCode {
+        use crate::settings::AddressError as E;
+        match self {
+            E::Host(_) | E::Port(_) | E::Path(_) => ErrorCode::InvalidSettings,
+        }
+    }
+}
+
+impl crate::settings::CredentialError {
+    /// The error's stable code: credentials that break the rules are invalid settings.
+    pub fn code(&self) -> ErrorCode {
+        use crate::settings::CredentialError as E;
+        match self {
+            E::Empty
+            | E::ControlInName(_)
+            | E::ControlInSecret(_)
+            | E::ColonInName
+            | E::NameTooLong(_) => ErrorCode::InvalidSettings,
+        }
     }
 }

@@ -179,9 +179,17 @@ macro_rules! plain_failure {
 }
 
 plain_failure!(
-    crate::settings::DocumentError,
+    crate::input::DocumentError,
     crate::containerd::RenderError,
     crate::containerd::MergeError,
+    crate::containerd::ApplyError,
+    crate::containerd::PreflightError,
+    crate::containerd::ContainerdVersionError,
+    crate::settings::UpstreamError,
+    crate::settings::CaError,
+    crate::settings::TtlError,
+    crate::settings::AddressError,
+    crate::settings::CredentialError,
 );
 
 /// Every error converts by value too (`?` and `map_err(Failure::from)` take it by value).
@@ -199,19 +207,25 @@ by_value!(
     LoadError,
     Refusal,
     StoreError,
-    crate::settings::DocumentError,
+    crate::input::DocumentError,
     crate::containerd::RenderError,
     crate::containerd::MergeError,
-    crate::transition::FactsError,
+    crate::containerd::ApplyError,
+    crate::containerd::PreflightError,
+    crate::containerd::ContainerdVersionError,
+    crate::settings::UpstreamError,
+    crate::settings::CaError,
+    crate::settings::TtlError,
+    crate::facts::FactsError,
 );
 
-impl From<&crate::transition::FactsError> for Failure {
-    fn from(e: &crate::transition::FactsError) -> Failure {
+impl From<&crate::facts::FactsError> for Failure {
+    fn from(e: &crate::facts::FactsError) -> Failure {
         let detail = match e {
-            crate::transition::FactsError::Field { path, .. } => {
+            crate::facts::FactsError::Field { path, .. } => {
                 Some(Detail::Field { path: path.clone() })
             }
-            crate::transition::FactsError::Document(_) => None,
+            crate::facts::FactsError::Document(_) => None,
         };
         Failure {
             code: e.code(),

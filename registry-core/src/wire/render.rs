@@ -2,8 +2,9 @@
 //! refused when the switch from the previous settings is refused (unless the caller says so).
 
 use crate::containerd::{self, RenderOptions, Rendered};
+use crate::facts::ClusterFacts;
 use crate::settings::RegistrySettings;
-use crate::transition::{self, ClusterFacts, Decision};
+use crate::transition::{self, Decision};
 
 use super::Failure;
 
@@ -24,7 +25,7 @@ pub enum SwitchCheck {
 /// ```
 /// use registry_core::containerd::{ContainerdMajor, RenderOptions};
 /// use registry_core::settings::{self, LoadOptions};
-/// use registry_core::transition::ClusterFacts;
+/// use registry_core::facts::ClusterFacts;
 /// use registry_core::wire::{self, SwitchCheck};
 ///
 /// let direct = settings::load(br#"

@@ -1,9 +1,9 @@
 //! Shared helpers for the orchestrator tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use registry_core::facts::{ClusterFacts, ClusterType, Cri, NodeFacts, NodeRole};
 use registry_core::orchestrator::{Env, Timestamp};
 use registry_core::settings::{Credentials, Mode, RegistrySettings, Scheme, Secret, Ttl, Upstream};
-use registry_core::transition::{ClusterFacts, ClusterType, Cri, NodeFacts, NodeRole};
 
 pub(crate) const T0: i64 = 1_800_000_000;
 

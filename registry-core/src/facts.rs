@@ -1,12 +1,15 @@
-//! Cluster facts: what the switch rules need to know about the cluster.
+//! Cluster facts: what the library needs to know about the cluster (its type, bootstrap state,
+//! nodes and their runtimes, the module's CA and read-only user), read from one YAML or JSON
+//! document. Both the switch rules ([`crate::transition`]) and the node configuration
+//! ([`crate::containerd`]) take them.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::document::{Limits, read_documents};
-use crate::settings::{CaBundle, DocumentError, Secret};
+use crate::input::{DocumentError, Limits, read_documents};
+use crate::settings::{CaBundle, Secret};
 
 /// How the cluster's nodes are provisioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -76,7 +79,7 @@ pub struct NodeFacts {
 /// one containerd master:
 ///
 /// ```
-/// use registry_core::transition::{ClusterFacts, ClusterType};
+/// use registry_core::facts::{ClusterFacts, ClusterType};
 /// let facts = ClusterFacts::load(b"{}").unwrap();
 /// assert_eq!(facts.cluster_type, ClusterType::Static);
 /// assert!(facts.bootstrapped && !facts.managed_kubernetes);
