@@ -12,7 +12,9 @@ use crate::input::{DocumentError, Limits, read_documents};
 use crate::settings::{CaBundle, Secret};
 
 /// How the cluster's nodes are provisioned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum ClusterType {
     /// Nodes managed by hand (bare metal, pre-made VMs).
     #[default]
@@ -22,7 +24,9 @@ pub enum ClusterType {
 }
 
 /// A node's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeRole {
     /// A control-plane node; runs the registry in Proxy and Local modes.
@@ -33,7 +37,9 @@ pub enum NodeRole {
 }
 
 /// The container runtime on a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum Cri {
     /// containerd 1.x, configured by Deckhouse.
     #[default]
@@ -54,7 +60,7 @@ impl Cri {
 }
 
 /// One node of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeFacts {
     /// The node's name.
@@ -85,7 +91,7 @@ pub struct NodeFacts {
 /// assert!(facts.bootstrapped && !facts.managed_kubernetes);
 /// assert_eq!(facts.nodes[0].name, "master-0");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterFacts {
     /// Static or Cloud.
@@ -110,7 +116,7 @@ pub struct ClusterFacts {
 }
 
 /// The module's read-only registry user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReadOnlyUser {
     /// The account name (`[0-9A-Za-z]`, inner `._-`, at most 255 characters).

@@ -20,7 +20,7 @@ use super::node_paths::{self, CA_SUFFIX, check_host_dir};
 use super::render::{CONFIG_PART, HOSTS_STATE_FILE, Rendered, RenderedFile};
 
 /// Which host folders to remove.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CleanupPlan {
     /// Folders the module wrote before and does not write now.
@@ -51,7 +51,7 @@ pub fn stale_host_dirs(previous: &[String], current: &[String]) -> CleanupPlan {
 }
 
 /// What [`apply`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyReport {
     /// Node paths of files written because they were new or different.

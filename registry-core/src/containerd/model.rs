@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 use crate::settings::{CaBundle, Mode, Scheme, Secret};
 
 /// Credentials a mirror is pulled with.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MirrorAuth {
     /// The user name.
@@ -36,7 +36,7 @@ impl MirrorAuth {
 }
 
 /// A rewrite of the repository path (no leading slash), applied by Deckhouse's containerd.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rewrite {
     /// A Go regular expression matched against the repository path.
     pub from: String,
@@ -45,7 +45,7 @@ pub struct Rewrite {
 }
 
 /// One mirror of a registry host.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Mirror {
     /// `host[:port]` of the mirror.
@@ -76,7 +76,7 @@ impl Mirror {
 }
 
 /// Which configuration a node gets: everything needed to render its files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeConfig {
     /// The mode the configuration is for (the target mode in the transition phase).

@@ -6,7 +6,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The containerd generation, which decides the config.toml format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ContainerdMajor {
     /// containerd 1.x: config `version = 2`, plugin `io.containerd.grpc.v1.cri`.
@@ -132,7 +134,9 @@ impl<'de> Deserialize<'de> for ContainerdVersion {
 }
 
 /// Which containerd build reads the files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Deckhouse's containerd build: `auth` and `rewrite` tables in hosts.toml.
@@ -143,7 +147,7 @@ pub enum Dialect {
 }
 
 /// How to render a [`super::NodeConfig`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderOptions {
     /// The containerd generation on the node.

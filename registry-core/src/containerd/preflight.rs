@@ -13,7 +13,7 @@ const DROP_IN_DIRS: [&str; 2] = ["conf.d", "conf2.d"];
 const PLUGINS: [&str; 2] = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images"];
 
 /// A registry section found in a drop-in file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreflightFinding {
     /// The file, relative to the scanned folder (`conf.d/50-mirror.toml`).
@@ -25,7 +25,7 @@ pub struct PreflightFinding {
 }
 
 /// A drop-in file that could not be read or parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnreadableFile {
     /// The file, relative to the scanned folder.
@@ -35,7 +35,7 @@ pub struct UnreadableFile {
 }
 
 /// The result of a preflight scan.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreflightReport {
     /// Registry sections found.

@@ -29,7 +29,7 @@ pub const NGINX_CONF: &str = "/etc/kubernetes/registry-proxy/nginx.conf";
 pub const LEGACY_CA_DIR: &str = "/opt/deckhouse/share/ca-certificates";
 
 /// One file for a node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderedFile {
     /// Absolute path on the node.
@@ -48,7 +48,7 @@ impl RenderedFile {
 }
 
 /// Everything a node needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rendered {
     /// A hex sha256 over the model and the options.

@@ -2,7 +2,9 @@
 //! alias expansion, and documents per stream.
 
 /// Bounds that keep reading a document cheap whatever the input is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest input accepted, in bytes.

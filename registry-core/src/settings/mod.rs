@@ -54,7 +54,9 @@ use problem::Collector;
 pub const MODULE_CONFIG_API_VERSION: &str = "deckhouse.io/v1alpha1";
 
 /// How to read settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct LoadOptions {
     /// Apply the bootstrap rules: only Direct and the Unmanaged forms are allowed.

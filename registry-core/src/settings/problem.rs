@@ -107,7 +107,9 @@ impl fmt::Display for Problem {
 }
 
 /// Every problem found in one input (never empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Problems(pub Vec<Problem>);
 

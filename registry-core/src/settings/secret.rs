@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(format!("{s:?} {s}"), "Secret(<redacted>) <redacted>");
 /// assert_eq!(s.expose(), "hunter2");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 

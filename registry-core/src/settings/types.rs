@@ -98,7 +98,9 @@ impl fmt::Display for Mode {
 }
 
 /// How the upstream registry is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum Scheme {
     /// Plain HTTP (no TLS, so no CA).
     #[serde(rename = "HTTP")]
@@ -120,7 +122,9 @@ impl Scheme {
 }
 
 /// Which images the switch checker looks for in the upstream before a switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum CheckMode {
     /// Every image of the critical embedded modules and of deckhouse itself.
     #[default]
@@ -130,7 +134,7 @@ pub enum CheckMode {
 }
 
 /// Credentials for the upstream registry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Credentials {
     /// A user name and password.
@@ -180,7 +184,7 @@ impl Credentials {
 ///
 /// Built only from checked parts: deserializing re-runs the same checks as validation, so an
 /// `Upstream` always holds a valid host, port, path and CA.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "UpstreamWire", into = "UpstreamWire")]
 pub struct Upstream {
     host: String,
@@ -193,7 +197,7 @@ pub struct Upstream {
 }
 
 /// The JSON shape of [`Upstream`].
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UpstreamWire {
     host: String,
@@ -433,7 +437,7 @@ pub(crate) fn check_secret(secret: &str) -> Result<(), CredentialError> {
 /// assert_eq!(json["upstream"]["path"], "/deckhouse/ee");
 /// assert_eq!(serde_json::from_value::<RegistrySettings>(json).unwrap(), s);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "mode",
     rename_all_fields = "camelCase",
@@ -471,7 +475,7 @@ pub enum RegistrySettings {
 
 /// The accepted JSON shape of [`RegistrySettings`]. `Local` is a struct variant here because
 /// serde ignores unknown fields on a unit variant, and `{"mode":"Local","upstream":…}` must fail.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all_fields = "camelCase", deny_unknown_fields)]
 enum SettingsWire {
     Direct {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::settings::Mode;
 
 /// A stage of a switch: the name of the orchestrator condition that tracks it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Stage {
     /// The target registry holds the images the cluster runs.
     RegistryContainsRequiredImages,
@@ -32,7 +32,7 @@ pub enum Stage {
 }
 
 /// A component that restarts during a switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Restart {
     /// deckhouse itself (any change of registry parameters).
     Deckhouse,
@@ -122,25 +122,45 @@ impl Decision {
     }
 }
 
-/// The flat JSON shape of [`Decision`].
-#[derive(Serialize, Deserialize)]
+/// The answer to a switch request: allowed (with `from`, `to`, `stages`, `restarts`,
+/// `warnings`) or refused (with `from`/`to` when that side is valid, `reasons`, `route`).
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(rename = "Decision")]
 struct Wire {
+    /// Whether the switch is allowed.
     allowed: bool,
+    /// The current mode (absent on a refusal whose current settings are invalid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     from: Option<Mode>,
+    /// The desired mode (absent on a refusal whose desired settings are invalid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     to: Option<Mode>,
+    /// Allowed: the condition pipeline, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stages: Option<Vec<Stage>>,
+    /// Allowed: what restarts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     restarts: Option<Vec<Restart>>,
+    /// Allowed: things to know before switching.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     warnings: Option<Vec<String>>,
+    /// Refused: every reason, in a fixed order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reasons: Option<Vec<Reason>>,
+    /// Refused: the shortest legal route (empty when there is none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     route: Option<Vec<Mode>>,
+}
+
+impl schemars::JsonSchema for Decision {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        Wire::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        Wire::json_schema(generator)
+    }
 }
 
 impl Serialize for Decision {

@@ -49,8 +49,19 @@ pub fn schema_json() -> String {
 /// Every type a binding carries. A type reached from these (a field's type) is listed by
 /// schemars itself.
 fn register(g: &mut SchemaGenerator) {
+    use crate::{containerd, facts, settings, transition};
     g.subschema_for::<ErrorCode>();
     g.subschema_for::<Failure>();
+    g.subschema_for::<settings::LoadOptions>();
+    g.subschema_for::<settings::RegistrySettings>();
+    g.subschema_for::<facts::ClusterFacts>();
+    g.subschema_for::<transition::Decision>();
+    g.subschema_for::<containerd::NodeConfig>();
+    g.subschema_for::<containerd::RenderOptions>();
+    g.subschema_for::<containerd::Rendered>();
+    g.subschema_for::<containerd::ApplyReport>();
+    g.subschema_for::<containerd::PreflightReport>();
+    g.subschema_for::<containerd::CleanupPlan>();
     g.subschema_for::<super::ExportRequest>();
 }
 
@@ -67,16 +78,37 @@ fn sorted(value: Value) -> Value {
     }
 }
 
-impl JsonSchema for Digest {
-    fn schema_name() -> Cow<'static, str> {
-        "Digest".into()
-    }
+/// Types that are a string on the wire, with the pattern (or description) that says which.
+macro_rules! string_schema {
+    ($($ty:ty => $name:literal, $description:literal $(, $pattern:literal)?;)*) => {$(
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                $name.into()
+            }
 
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "A content digest: `sha256:` and 64, or `sha512:` and 128, lowercase hex digits.",
-            "type": "string",
-            "pattern": "^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$"
-        })
-    }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                #[allow(unused_mut)]
+                let mut schema = json_schema!({"description": $description, "type": "string"});
+                $(schema.insert("pattern".into(), Value::String($pattern.into()));)?
+                schema
+            }
+        }
+    )*};
+}
+
+string_schema! {
+    Digest => "Digest",
+        "A content digest: `sha256:` and 64, or `sha512:` and 128, lowercase hex digits.",
+        "^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$";
+    crate::settings::Ttl => "Ttl",
+        "A Go-style duration of hours, minutes and seconds (`72h`, `1h30m`), at least 5 minutes.",
+        "^([0-9]+h)?([0-9]+m)?([0-9]+s)?$";
+    crate::settings::CaBundle => "CaBundle",
+        "One or more PEM certificates (`-----BEGIN CERTIFICATE-----`).";
+    crate::containerd::ContainerdVersion => "ContainerdVersion",
+        "A containerd release line, `MAJOR.MINOR` (`1.7`, `2.2`).",
+        "^[0-9]+\\.[0-9]+$";
+    crate::containerd::FileMode => "FileMode",
+        "Unix permission bits, four octal digits (`0644`).",
+        "^0[0-7]{3}$";
 }
