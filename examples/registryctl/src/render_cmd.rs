@@ -8,7 +8,7 @@ use registry_core::containerd::{
     ApplyReport, ContainerdMajor, ContainerdVersion, Dialect, RenderOptions, Rendered, apply,
 };
 use registry_core::settings::RegistrySettings;
-use registry_core::wire::{self, Detail, ErrorCode, Failure, SwitchCheck};
+use registry_core::wire::{self, Detail, ErrorCode, Failure};
 use serde_json::json;
 
 use crate::input::line;
@@ -100,14 +100,7 @@ fn render_to_dir(args: &RenderArgs) -> Result<(Rendered, ApplyReport), Stop> {
     let desired = settings(&args.desired)?;
     let previous = args.previous.as_deref().map(settings).transpose()?;
     let facts = input::load_facts(args.cluster.as_deref()).map_err(Stop::Unusable)?;
-    let rendered = wire::render(
-        &desired,
-        previous.as_ref(),
-        &facts,
-        &options,
-        SwitchCheck::Enforce,
-    )
-    .map_err(stop)?;
+    let rendered = wire::render(&desired, previous.as_ref(), &facts, &options).map_err(stop)?;
     let report = apply(&rendered, &args.out)
         .map_err(|e| Stop::Unusable(format!("cannot write into {}: {e}", args.out.display())))?;
     Ok((rendered, report))

@@ -45,7 +45,7 @@ pub(crate) use model::{go_escape, hex_sha256};
 pub use nginx::{NGINX_MODULES_INCLUDE, NGINX_PID, NginxOptions, nginx_conf};
 pub use node_paths::check_host_dir;
 pub use options::{
-    ContainerdMajor, ContainerdVersion, ContainerdVersionError, Dialect, RenderOptions,
+    ContainerdMajor, ContainerdVersion, ContainerdVersionError, Dialect, RenderOptions, SwitchCheck,
 };
 pub use preflight::{PreflightError, PreflightFinding, PreflightReport, UnreadableFile, preflight};
 pub use render::{

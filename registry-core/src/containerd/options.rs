@@ -146,9 +146,34 @@ pub enum Dialect {
     Upstream,
 }
 
+/// Whether rendering for a switch (with previous settings) first checks that the switch is
+/// allowed. Read by [`crate::wire::render`]; [`super::render`] renders what it is given.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum SwitchCheck {
+    /// Refuse (`TransitionRefused`) when the switch is refused: files for a refused switch
+    /// would break the nodes that read them.
+    #[default]
+    Enforce,
+    /// Render anyway (for tests, and for an operator who has checked by other means).
+    Skip,
+}
+
 /// How to render a [`super::NodeConfig`].
+///
+/// In JSON every key is optional: a generation given without a release line gets that
+/// generation's default line (`{"containerd": "v2"}` renders for 2.1).
+///
+/// ```
+/// use registry_core::containerd::{ContainerdMajor, ContainerdVersion, RenderOptions};
+/// let o: RenderOptions = serde_json::from_str(r#"{"containerd": "v2"}"#).unwrap();
+/// assert_eq!(o.version, ContainerdVersion::default_for(ContainerdMajor::V2));
+/// assert_eq!(o, RenderOptions::new(ContainerdMajor::V2));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", from = "RenderOptionsInput")]
 pub struct RenderOptions {
     /// The containerd generation on the node.
     pub containerd: ContainerdMajor,
@@ -158,12 +183,52 @@ pub struct RenderOptions {
     pub dialect: Dialect,
     /// Put `skip_verify = true` on plain-HTTP mirrors, as older Deckhouse templates did. It makes
     /// containerd try HTTPS first and fall back to HTTP; off by default.
-    #[serde(default)]
     pub http_tls_fallback: bool,
     /// containerd's hosts directory (`config_path`) on the node; `/etc/containerd/registry.d`
     /// for Deckhouse, `/etc/containerd/certs.d` is common elsewhere.
-    #[serde(default = "default_config_path")]
     pub config_path: String,
+    /// Whether a render for a switch checks the switch first.
+    pub switch_check: SwitchCheck,
+}
+
+/// [`RenderOptions`] as JSON gives them: every key optional.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(rename = "RenderOptions")]
+struct RenderOptionsInput {
+    /// The containerd generation on the node (default `v1`).
+    #[serde(default)]
+    containerd: ContainerdMajor,
+    /// The containerd release line on the node (default: the generation's default line).
+    #[serde(default)]
+    version: Option<ContainerdVersion>,
+    /// The containerd build (default `deckhouse`).
+    #[serde(default)]
+    dialect: Dialect,
+    /// Put `skip_verify = true` on plain-HTTP mirrors (default false).
+    #[serde(default)]
+    http_tls_fallback: bool,
+    /// containerd's hosts directory on the node (default `/etc/containerd/registry.d`).
+    #[serde(default = "default_config_path")]
+    config_path: String,
+    /// Whether a render for a switch checks the switch first (default `enforce`).
+    #[serde(default)]
+    switch_check: SwitchCheck,
+}
+
+impl From<RenderOptionsInput> for RenderOptions {
+    fn from(i: RenderOptionsInput) -> RenderOptions {
+        RenderOptions {
+            containerd: i.containerd,
+            version: i
+                .version
+                .unwrap_or(ContainerdVersion::default_for(i.containerd)),
+            dialect: i.dialect,
+            http_tls_fallback: i.http_tls_fallback,
+            config_path: i.config_path,
+            switch_check: i.switch_check,
+        }
+    }
 }
 
 fn default_config_path() -> String {
@@ -185,6 +250,7 @@ impl RenderOptions {
             dialect: Dialect::Deckhouse,
             http_tls_fallback: false,
             config_path: default_config_path(),
+            switch_check: SwitchCheck::Enforce,
         }
     }
 }

@@ -16,6 +16,6 @@ mod store_ops;
 
 pub use error_code::ErrorCode;
 pub use failure::{Detail, Failure};
-pub use render::{SwitchCheck, render};
+pub use render::render;
 pub use schema::{SCHEMA_PATH, schema, schema_json};
 pub use store_ops::{ExportRequest, export, read_range};

@@ -1,32 +1,21 @@
 //! Rendering as every binding and the CLI offer it: the node model and its files in one call,
 //! refused when the switch from the previous settings is refused (unless the caller says so).
 
-use crate::containerd::{self, RenderOptions, Rendered};
+use crate::containerd::{self, RenderOptions, Rendered, SwitchCheck};
 use crate::facts::ClusterFacts;
 use crate::settings::RegistrySettings;
 use crate::transition::{self, Decision};
 
 use super::Failure;
 
-/// Whether [`render`] checks the switch from the previous settings first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SwitchCheck {
-    /// Refuse (`TransitionRefused`) when `transition::plan` refuses the switch (the default:
-    /// files for a refused switch would break the nodes that read them).
-    #[default]
-    Enforce,
-    /// Render anyway (for tests and for an operator who has checked by other means).
-    Skip,
-}
-
 /// Builds the node configuration for `desired` (with `previous`: the transition phase, whose
-/// switch must be allowed under `check`) and renders its files.
+/// switch must be allowed unless `options.switch_check` is `Skip`) and renders its files.
 ///
 /// ```
 /// use registry_core::containerd::{ContainerdMajor, RenderOptions};
 /// use registry_core::settings::{self, LoadOptions};
 /// use registry_core::facts::ClusterFacts;
-/// use registry_core::wire::{self, SwitchCheck};
+/// use registry_core::wire;
 ///
 /// let direct = settings::load(br#"
 /// apiVersion: deckhouse.io/v1alpha1
@@ -41,7 +30,7 @@ pub enum SwitchCheck {
 /// "#, &LoadOptions::default()).unwrap();
 /// let options = RenderOptions::new(ContainerdMajor::V1);
 /// let facts = ClusterFacts::default();
-/// let rendered = wire::render(&direct, None, &facts, &options, SwitchCheck::Enforce).unwrap();
+/// let rendered = wire::render(&direct, None, &facts, &options).unwrap();
 /// assert!(!rendered.files.is_empty());
 /// ```
 ///
@@ -53,9 +42,8 @@ pub fn render(
     previous: Option<&RegistrySettings>,
     facts: &ClusterFacts,
     options: &RenderOptions,
-    check: SwitchCheck,
 ) -> Result<Rendered, Failure> {
-    if let (Some(previous), SwitchCheck::Enforce) = (previous, check)
+    if let (Some(previous), SwitchCheck::Enforce) = (previous, options.switch_check)
         && let Decision::Refused(refusal) = transition::plan(previous, desired, facts)
     {
         return Err(Failure::from(&refusal));
