@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod containerd;
+pub mod fsutil;
 pub mod orchestrator;
 pub mod settings;
 pub mod store;

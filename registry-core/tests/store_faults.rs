@@ -291,7 +291,8 @@ fn an_upload_survives_a_full_disk_and_resumes() {
         up.write_bytes(&data[at..]).unwrap();
         let d = up
             .commit(Some(&d256(&data)), Some(data.len() as u64))
-            .unwrap();
+            .unwrap()
+            .digest;
         assert_eq!(store.read(&d).unwrap(), data);
     }
 }
@@ -318,7 +319,10 @@ fn a_dropped_or_closed_upload_can_be_resumed_at_once() {
             drop(child);
             let up = resumed.unwrap_or_else(|e| panic!("{what}, round {round}: {e}"));
             assert_eq!(up.written(), len as u64, "{what}");
-            let d = up.commit(Some(&d256(&data)), Some(len as u64)).unwrap();
+            let d = up
+                .commit(Some(&d256(&data)), Some(len as u64))
+                .unwrap()
+                .digest;
             assert_eq!(store.read(&d).unwrap(), data, "{what}");
         }
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use registry_core::store::{
     Algorithm, BlobReader, BlobWriter, Digest, Durability, ExportOptions, GcOptions, ImportOptions,
-    Progress, PutOutcome, ScrubOptions, Store, StoreError, StoreOptions, UploadId,
+    Progress, ScrubOptions, Store, StoreError, StoreOptions, UploadId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -104,13 +104,13 @@ impl OpenOptions {
 fn digest(p: *const c_char, name: &str) -> Result<Digest, Fail> {
     // SAFETY: NUL-terminated string per the API contract.
     let s = unsafe { arg_str(p, name) }?;
-    Ok(Digest::parse(s)?)
+    Ok(Digest::parse(s).map_err(StoreError::from)?)
 }
 
 fn opt_digest(p: *const c_char, name: &str) -> Result<Option<Digest>, Fail> {
     // SAFETY: NUL-terminated string or NULL per the API contract.
     let s = unsafe { opt_str(p, name) }?;
-    Ok(s.map(Digest::parse).transpose()?)
+    Ok(s.map(Digest::parse).transpose().map_err(StoreError::from)?)
 }
 
 /// # Safety
@@ -292,20 +292,7 @@ pub extern "C" fn dr_writer_commit(
                 "the writer was already committed or aborted",
             )
         })?;
-        let size = w.written();
-        let outcome = match w.commit(expected.as_ref(), u64::try_from(expected_size).ok()) {
-            Ok(digest) => PutOutcome {
-                digest,
-                size,
-                created: true,
-            },
-            Err(StoreError::AlreadyExists { digest }) => PutOutcome {
-                digest,
-                size,
-                created: false,
-            },
-            Err(e) => return Err(e.into()),
-        };
+        let outcome = w.commit(expected.as_ref(), u64::try_from(expected_size).ok())?;
         put_string(outcome_json, to_json(&outcome)?);
         Ok(())
     })

@@ -21,7 +21,7 @@ use crate::convert::ser;
 use crate::errors;
 
 fn parse_digest(py: Python<'_>, s: &str) -> PyResult<Digest> {
-    Digest::parse(s).map_err(|e| errors::store(py, &e))
+    Digest::parse(s).map_err(|e| errors::store(py, &StoreError::from(e)))
 }
 
 fn seconds(what: &str, s: f64) -> PyResult<Duration> {
@@ -370,21 +370,10 @@ impl BlobWriter {
     ) -> PyResult<Bound<'py, PyAny>> {
         let expected = expected.map(|d| parse_digest(py, d)).transpose()?;
         let w = self.lock().take().ok_or_else(closed)?;
-        let size = w.written();
-        let result = py.detach(|| w.commit(expected.as_ref(), expected_size));
-        let (digest, created) = match result {
-            Ok(d) => (d, true),
-            Err(StoreError::AlreadyExists { digest }) => (digest, false),
-            Err(e) => return Err(errors::store(py, &e)),
-        };
-        ser(
-            py,
-            &core::PutOutcome {
-                digest,
-                size,
-                created,
-            },
-        )
+        let outcome = py
+            .detach(|| w.commit(expected.as_ref(), expected_size))
+            .map_err(|e| errors::store(py, &e))?;
+        ser(py, &outcome)
     }
 
     /// Drops the data written so far; a no-op when already committed or aborted.

@@ -197,7 +197,7 @@ pub(crate) fn run(args: StoreArgs) -> ExitCode {
 }
 
 fn digest(s: &str) -> Result<Digest, Failure> {
-    Digest::parse(s).map_err(Failure::from)
+    Digest::parse(s).map_err(|e| Failure::from(StoreError::from(e)))
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::digest::Digest;
+use crate::store::digest::{Digest, DigestError};
 
 /// An error from the blob store. Each variant maps to one status code ([`StoreError::code`]);
 /// every message names the file, digest or tag involved and what is wrong with it.
@@ -178,6 +178,21 @@ impl StoreError {
     pub(crate) fn not_found_blob(digest: &Digest) -> StoreError {
         StoreError::NotFound {
             what: format!("blob {digest}"),
+        }
+    }
+}
+
+impl From<crate::fsutil::PathError> for StoreError {
+    fn from(e: crate::fsutil::PathError) -> StoreError {
+        StoreError::io(&e.path, e.source)
+    }
+}
+
+impl From<DigestError> for StoreError {
+    fn from(e: DigestError) -> StoreError {
+        StoreError::InvalidDigest {
+            input: e.input,
+            reason: e.reason,
         }
     }
 }

@@ -29,27 +29,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod bundle;
-mod completeness;
+mod archive;
+mod content;
 mod digest;
-mod entries;
 mod error;
-mod export;
 mod gc;
-mod import;
-mod ingest;
+mod index;
 mod layout;
-mod lease;
 mod lock;
-mod manifest;
+mod message;
 mod progress;
-mod read;
-mod refs;
-mod repository;
 mod scrub;
-mod untagged;
-mod upload;
-mod upload_as;
+mod sync;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,27 +48,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use bundle::{
+pub use archive::bundle::{
     BundleExportOptions, BundleExportReport, BundleOptions, BundleReport, LayoutReport, SHORT_TAG,
     SkippedEntry, TagMove,
 };
-pub use completeness::{CompletenessReport, ImageCompleteness, SyncReport};
-pub use digest::{Algorithm, Digest, HashState, Hasher};
+pub use archive::export::{ExportOptions, ExportReport};
+pub use archive::import::{ImportOptions, ImportReport};
+pub use content::batch::Batch;
+pub use content::put::PutOutcome;
+pub use content::read::{BlobReader, BlobStat};
+pub use content::resume::UploadId;
+pub use content::upload::UploadInfo;
+pub use content::writer::BlobWriter;
+pub use digest::{Algorithm, Digest, DigestError, HashState, Hasher};
 pub use error::{Result, StoreError};
-pub use export::{ExportOptions, ExportReport};
-pub use gc::{GcOptions, GcReport};
-pub use import::{ImportOptions, ImportReport};
-pub use ingest::{Batch, BlobWriter, PutOutcome};
+pub use gc::collect::{GcOptions, GcReport};
+pub use gc::lease::Lease;
+pub use index::manifest::{MediaKind, media_types};
+pub use index::refs::{PIN_ANNOTATION, TagEntry, validate_tag};
+pub use index::repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
+pub use index::untagged::UntaggedEntry;
 pub use layout::PRIVATE_DIR;
-pub use lease::Lease;
-pub use manifest::{MediaKind, media_types};
 pub use progress::{Operation, Progress, ProgressFn};
-pub use read::{BlobReader, BlobStat};
-pub use refs::{PIN_ANNOTATION, TagEntry, validate_tag};
-pub use repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
 pub use scrub::{CorruptBlob, ForeignFile, ScrubOptions, ScrubReport};
-pub use untagged::UntaggedEntry;
-pub use upload::{UploadId, UploadInfo};
+pub use sync::{CompletenessReport, ImageCompleteness, SyncReport};
 
 use error::IoContext;
 use layout::Layout;
@@ -247,11 +241,11 @@ impl Store {
         if !index.exists() {
             let _g = lock::lock(&l.locks(), lock::LockName::Index, true)?;
             if !index.exists() {
-                let empty = refs::IndexDoc::empty().to_bytes()?;
+                let empty = index::refs::IndexDoc::empty().to_bytes()?;
                 layout::write_atomic(&index, &empty, &l.tmp(), self.durable())?;
             }
         } else {
-            refs::IndexDoc::load(&index)?;
+            index::refs::IndexDoc::load(&index)?;
         }
         Ok(())
     }
@@ -265,12 +259,12 @@ impl Store {
         for entry in fs::read_dir(&tmp).at(&tmp)? {
             let entry = entry.at(&tmp)?;
             let path = entry.path();
-            if ingest::remove_if_unlocked(&path)? {
+            if content::remove_if_unlocked(&path)? {
                 removed += 1;
             }
         }
         removed += self.expire_uploads(self.inner.opts.upload_ttl)?;
-        removed += lease::expire_leases(self.layout())?;
+        removed += gc::lease::expire_leases(self.layout())?;
         Ok(removed)
     }
 

@@ -10,11 +10,12 @@ use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::{Algorithm, Digest, Hasher};
-use super::error::{IoContext, Result, StoreError};
-use super::layout::{self, sync_dir};
-use super::progress::{Operation, ProgressFn, Reporter};
+use crate::fsutil::sync_dir;
+use crate::store::Store;
+use crate::store::digest::{Algorithm, Digest, Hasher};
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::layout;
+use crate::store::progress::{Operation, ProgressFn, Reporter};
 
 /// How to scrub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +144,7 @@ impl Store {
         }
         if let Err(e) = fs::read(self.layout().oci_layout())
             .at(&self.layout().oci_layout())
-            .and_then(|b| super::check_oci_layout(&self.layout().oci_layout(), &b))
+            .and_then(|b| crate::store::check_oci_layout(&self.layout().oci_layout(), &b))
         {
             report.layout_problems.push(e.to_string());
         }
@@ -265,7 +266,7 @@ impl Store {
                     Err(e) => e.kind() != std::io::ErrorKind::NotFound,
                 };
                 if still_bad {
-                    let _g = self.lock(super::lock::LockName::Gc, true)?;
+                    let _g = self.lock(crate::store::lock::LockName::Gc, true)?;
                     c.quarantined_to = Some(rel(&quarantine(self, &p, &c.reason)?));
                 }
             }

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{IoContext, Result, StoreError};
-use super::layout::{self, Layout, now_ms};
-use super::lock::LockName;
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::layout::{self, Layout, now_ms};
+use crate::store::lock::LockName;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,7 +112,7 @@ impl Store {
     pub fn release_lease(&self, id: &str) -> Result<()> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::NotFound {
-                what: format!("lease {:?}", super::digest::printable(id)),
+                what: format!("lease {:?}", crate::store::message::printable(id)),
             });
         }
         let p = self.layout().leases().join(format!("{id}.json"));

@@ -40,13 +40,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{Result, StoreError};
-use super::lock::LockName;
-use super::manifest::MAX_MANIFEST;
-use super::progress::{Operation, ProgressFn, Reporter};
-use super::repository::Repository;
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{Result, StoreError};
+use crate::store::index::manifest::MAX_MANIFEST;
+use crate::store::index::repository::Repository;
+use crate::store::lock::LockName;
+use crate::store::progress::{Operation, ProgressFn, Reporter};
 use input::{Input, TarSource};
 use plan::{Plan, Survey};
 use scan::{Item, Kind};
@@ -315,7 +315,7 @@ impl Store {
     /// unless allowed.
     fn preflight(&self, plan: &Plan, opts: &BundleOptions) -> Result<()> {
         let need: u64 = plan.expected.values().sum();
-        self.writer(super::digest::Algorithm::Sha256)?
+        self.writer(crate::store::digest::Algorithm::Sha256)?
             .check_quota(need)?;
         let mut doc = self.load_index()?;
         let places: Vec<_> = plan
@@ -357,7 +357,7 @@ impl Store {
         self.load_index()?.merge(&places, opts.overwrite_tags)?;
         let published = staging.publish()?;
         for d in &plan.present {
-            super::ingest::touch(&self.blob_path(d));
+            crate::store::content::touch(&self.blob_path(d));
         }
         let annotations = plan.annotations.clone();
         let moved = self.update_index(|doc| {

@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::{Algorithm, Digest};
-use super::error::{Result, StoreError};
-use super::layout::{now_ms, sync_dir};
-use super::lock::LockName;
-use super::manifest::{self, MAX_MANIFEST};
-use super::progress::{Operation, ProgressFn, Reporter};
-use super::read::BlobStat;
+use crate::fsutil::sync_dir;
+use crate::store::Store;
+use crate::store::content::read::BlobStat;
+use crate::store::digest::{Algorithm, Digest};
+use crate::store::error::{Result, StoreError};
+use crate::store::index::manifest::{self, MAX_MANIFEST};
+use crate::store::layout::now_ms;
+use crate::store::lock::LockName;
+use crate::store::progress::{Operation, ProgressFn, Reporter};
 
 /// How to collect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,7 +121,7 @@ impl Marker<'_> {
             let Ok(desc) = manifest::Descriptor::from_value(v) else {
                 continue;
             };
-            if super::refs::is_gc_root(v) {
+            if crate::store::index::refs::is_gc_root(v) {
                 self.mark(desc.digest, true);
             } else {
                 loose.insert(desc.digest);
@@ -196,7 +197,7 @@ impl Store {
             let Ok(meta) = fs::metadata(&path) else {
                 continue;
             };
-            let now_stat = super::read::stat_of(s.digest.clone(), &meta);
+            let now_stat = crate::store::content::read::stat_of(s.digest.clone(), &meta);
             if now_stat.last_used_ms > cutoff {
                 report.young += 1;
                 continue;
@@ -209,7 +210,7 @@ impl Store {
                 }
                 dirs[s.digest.algorithm() as usize] = true;
                 if self.inner.opts.quota.is_some() {
-                    super::saturating_sub(&self.inner.usage, now_stat.size);
+                    crate::store::saturating_sub(&self.inner.usage, now_stat.size);
                 }
             }
             report.deleted.push(s.digest.clone());
