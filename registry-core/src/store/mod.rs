@@ -40,6 +40,7 @@ mod lock;
 mod message;
 mod progress;
 mod scrub;
+mod seconds;
 mod sync;
 
 use std::fs;
@@ -47,6 +48,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 pub use archive::bundle::{
     BundleExportOptions, BundleExportReport, BundleOptions, BundleReport, LayoutReport, SHORT_TAG,
@@ -63,7 +66,7 @@ pub use content::writer::BlobWriter;
 pub use digest::{Algorithm, Digest, DigestError, HashState, Hasher};
 pub use error::{Result, StoreError};
 pub use gc::collect::{GcOptions, GcReport};
-pub use gc::lease::Lease;
+pub use gc::lease::{Lease, LeaseId};
 pub use index::manifest::{MediaKind, media_types};
 pub use index::refs::{PIN_ANNOTATION, TagEntry, validate_tag};
 pub use index::repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
@@ -76,8 +79,9 @@ pub use sync::{CompletenessReport, ImageCompleteness, SyncReport};
 use error::IoContext;
 use layout::Layout;
 
-/// When data reaches the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// When data reaches the disk. On the wire: `"durable"` or `"relaxed"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// Every commit fsyncs the blob and its directory before returning (the default).
     #[default]
@@ -88,7 +92,20 @@ pub enum Durability {
 }
 
 /// How a store behaves. `StoreOptions::default()` is what production uses.
-#[derive(Debug, Clone)]
+///
+/// On the wire (JSON, camelCase, every field optional): `durability`, `quota`,
+/// `gcGraceSeconds`, `uploadTtlSeconds` (whole seconds), `trackUse`.
+///
+/// ```
+/// use registry_core::store::{Durability, StoreOptions};
+/// let o: StoreOptions = serde_json::from_str(r#"{"durability":"relaxed","gcGraceSeconds":60}"#)?;
+/// assert_eq!(o.durability, Durability::Relaxed);
+/// assert_eq!(o.gc_grace, std::time::Duration::from_secs(60));
+/// assert_eq!(o.upload_ttl, StoreOptions::default().upload_ttl);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct StoreOptions {
     /// When data reaches the disk. Many small blobs can also be committed together durably with
     /// [`Store::batch`] (group commit: one parallel fsync round and one directory fsync).
@@ -98,17 +115,21 @@ pub struct StoreOptions {
     pub quota: Option<u64>,
     /// Blobs younger than this are never collected (protects pushes whose manifest has not
     /// arrived yet). Default 1 hour.
+    #[serde(rename = "gcGraceSeconds", with = "seconds")]
     pub gc_grace: Duration,
     /// Uploads untouched for this long are removed by [`Store::expire_uploads`] and on open.
     /// Default 7 days.
+    #[serde(rename = "uploadTtlSeconds", with = "seconds")]
     pub upload_ttl: Duration,
     /// Record "last use" of a blob (its mtime) when it is checked ([`Store::has`],
     /// [`Store::stat`]) or opened, at most once a minute per blob. Cache expiry
     /// ([`Store::expire_cache`]) and the GC grace period count from it, so a push that checks
     /// for an old layer before sending its manifest keeps that layer alive. Default true.
     pub track_use: bool,
-    /// Test hook: after this many bytes written by this `Store`, writes fail with ENOSPC.
-    #[doc(hidden)]
+    /// Fault injection for tests (feature `fault-injection`): after this many bytes written by
+    /// this `Store`, writes fail with ENOSPC.
+    #[cfg(feature = "fault-injection")]
+    #[serde(skip)]
     pub fail_writes_after: Option<u64>,
 }
 
@@ -120,9 +141,20 @@ impl Default for StoreOptions {
             gc_grace: Duration::from_secs(3600),
             upload_ttl: Duration::from_secs(7 * 24 * 3600),
             track_use: true,
+            #[cfg(feature = "fault-injection")]
             fail_writes_after: None,
         }
     }
+}
+
+/// What [`Store::usage`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Bytes of published blobs as last counted (only tracked when a quota is set, else 0).
+    pub published_bytes: u64,
+    /// Bytes written by writers that have not committed yet (counted when a quota is set).
+    pub in_flight_bytes: u64,
 }
 
 /// A blob store rooted at a folder. Cheap to clone, `Send + Sync`; several `Store`s (in this or
@@ -141,6 +173,7 @@ struct Inner {
     /// Bytes written by writers that have not committed yet.
     pending: AtomicU64,
     /// Bytes written in total (for the fault-injection hook).
+    #[cfg(feature = "fault-injection")]
     written: AtomicU64,
 }
 
@@ -180,6 +213,7 @@ impl Store {
                 opts,
                 usage: AtomicU64::new(0),
                 pending: AtomicU64::new(0),
+                #[cfg(feature = "fault-injection")]
                 written: AtomicU64::new(0),
             }),
         };
@@ -280,12 +314,12 @@ impl Store {
         Ok(total)
     }
 
-    /// Bytes of published blobs as last counted (0 unless a quota is set), plus bytes in flight.
-    pub fn usage(&self) -> (u64, u64) {
-        (
-            self.inner.usage.load(Ordering::SeqCst),
-            self.inner.pending.load(Ordering::SeqCst),
-        )
+    /// Bytes of published blobs as last counted (0 unless a quota is set), and bytes in flight.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            published_bytes: self.inner.usage.load(Ordering::SeqCst),
+            in_flight_bytes: self.inner.pending.load(Ordering::SeqCst),
+        }
     }
 
     pub(crate) fn lock(&self, name: lock::LockName, exclusive: bool) -> Result<lock::LockGuard> {

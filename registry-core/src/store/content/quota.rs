@@ -11,6 +11,7 @@ use crate::store::error::{Result, StoreError};
 impl BlobWriter {
     pub(super) fn reserve(&mut self, n: u64) -> Result<()> {
         let inner = &self.store.inner;
+        #[cfg(feature = "fault-injection")]
         if let Some(limit) = inner.opts.fail_writes_after {
             let before = inner.written.fetch_add(n, Ordering::SeqCst);
             if before + n > limit {

@@ -2,6 +2,7 @@
 //! manifest has not arrived, an import, a replica sync). Stored as files so every process's GC
 //! sees them; a lease from a process that died expires on its own.
 
+use std::fmt;
 use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +22,52 @@ pub(crate) struct LeaseFile {
     pub(crate) digests: Vec<Digest>,
 }
 
+/// The id of a lease (lowercase hex, its file name under `leases/`), to release a persisted
+/// lease from another process with [`Store::release_lease`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LeaseId(String);
+
+impl LeaseId {
+    /// Parses an id; anything but hex characters is refused as a lease that does not exist.
+    pub fn parse(s: &str) -> Result<LeaseId> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::NotFound {
+                what: format!("lease {:?}", crate::store::message::printable(s)),
+            });
+        }
+        Ok(LeaseId(s.to_owned()))
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn file_name(&self) -> String {
+        format!("{}.json", self.0)
+    }
+}
+
+impl fmt::Display for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for LeaseId {
+    type Error = StoreError;
+    fn try_from(s: String) -> Result<Self> {
+        LeaseId::parse(&s)
+    }
+}
+
+impl From<LeaseId> for String {
+    fn from(id: LeaseId) -> String {
+        id.0
+    }
+}
+
 /// A lease protecting some digests from GC until it is dropped or expires.
 ///
 /// ```
@@ -38,6 +85,7 @@ pub(crate) struct LeaseFile {
 #[derive(Debug)]
 pub struct Lease {
     store: Store,
+    id: LeaseId,
     path: PathBuf,
     file: LeaseFile,
     keep: bool,
@@ -55,17 +103,14 @@ impl Lease {
 
     /// The lease's id (its file name), to release it from another process with
     /// [`Store::release_lease`].
-    pub fn id(&self) -> String {
-        self.path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
+    pub fn id(&self) -> &LeaseId {
+        &self.id
     }
 
     /// Keeps the lease after this value is dropped (until it expires or is released by id).
-    pub fn persist(mut self) -> String {
+    pub fn persist(mut self) -> LeaseId {
         self.keep = true;
-        self.id()
+        self.id.clone()
     }
 
     fn write(&self) -> Result<()> {
@@ -94,10 +139,11 @@ impl Drop for Lease {
 impl Store {
     /// Takes a lease on `digests` for at most `ttl`.
     pub fn lease(&self, digests: &[Digest], ttl: Duration) -> Result<Lease> {
-        let id = layout::random_id();
+        let id = LeaseId(layout::random_id());
         let lease = Lease {
             store: self.clone(),
-            path: self.layout().leases().join(format!("{id}.json")),
+            path: self.layout().leases().join(id.file_name()),
+            id,
             file: LeaseFile {
                 expires_ms: now_ms().saturating_add(ttl.as_millis() as u64),
                 digests: digests.to_vec(),
@@ -109,13 +155,8 @@ impl Store {
     }
 
     /// Releases a persisted lease by id.
-    pub fn release_lease(&self, id: &str) -> Result<()> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::NotFound {
-                what: format!("lease {:?}", crate::store::message::printable(id)),
-            });
-        }
-        let p = self.layout().leases().join(format!("{id}.json"));
+    pub fn release_lease(&self, id: &LeaseId) -> Result<()> {
+        let p = self.layout().leases().join(id.file_name());
         fs::remove_file(&p).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => StoreError::NotFound {
                 what: format!("lease {id}"),
