@@ -480,7 +480,7 @@ fn corrupt_blob_fails_reads_and_scrub_quarantines_it() {
         ControlFlow::Continue(())
     };
     let report = store
-        .scrub(&ScrubOptions::default(), Some(&mut cb))
+        .scrub(WithProgress::new(ScrubOptions::default(), Some(&mut cb)))
         .unwrap();
     assert!(events > 0);
     assert_eq!(report.checked, 2);
@@ -496,12 +496,7 @@ fn corrupt_blob_fails_reads_and_scrub_quarantines_it() {
     assert_eq!(foreign, vec!["blobs/md5", "blobs/sha256/not-a-digest"]);
     assert!(!store.has(&bad).unwrap());
     assert!(store.has(&good).unwrap());
-    assert!(
-        store
-            .scrub(&ScrubOptions::default(), None)
-            .unwrap()
-            .is_clean()
-    );
+    assert!(store.scrub(ScrubOptions::default()).unwrap().is_clean());
     // A re-push heals it.
     assert!(store.put_bytes(b"blob to corrupt", None).unwrap().created);
 }
@@ -528,14 +523,14 @@ fn gc_keeps_tagged_leased_and_young() {
         .unwrap();
 
     // With the default grace everything is young.
-    let r = store.gc(&GcOptions::default(), None).unwrap();
+    let r = store.gc(GcOptions::default()).unwrap();
     assert!(r.deleted.is_empty());
 
     let now = GcOptions {
         grace: Some(Duration::ZERO),
         dry_run: true,
     };
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted, vec![orphan.clone()]);
     assert!(store.has(&orphan).unwrap(), "dry run deletes nothing");
 
@@ -543,7 +538,7 @@ fn gc_keeps_tagged_leased_and_young() {
         grace: Some(Duration::ZERO),
         dry_run: false,
     };
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted, vec![orphan.clone()]);
     assert_eq!(r.deleted_bytes, 6);
     assert!(!store.has(&orphan).unwrap());
@@ -551,10 +546,10 @@ fn gc_keeps_tagged_leased_and_young() {
         assert!(store.has(&d.parse().unwrap()).unwrap());
     }
     drop(lease);
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted, vec![leased]);
     store.untag("keep").unwrap();
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted.len(), img.blobs.len());
 }
 
@@ -580,13 +575,10 @@ fn gc_follows_indexes_and_keeps_blobs_of_young_manifests() {
     let idx = store.put_bytes(&index, None).unwrap().digest;
     store.tag("multi", &idx).unwrap();
     let r = store
-        .gc(
-            &GcOptions {
-                grace: Some(Duration::ZERO),
-                dry_run: false,
-            },
-            None,
-        )
+        .gc(&GcOptions {
+            grace: Some(Duration::ZERO),
+            dry_run: false,
+        })
         .unwrap();
     let mut want: Vec<Digest> = b.blobs.keys().map(|d| d.parse().unwrap()).collect();
     want.sort();
@@ -813,7 +805,7 @@ fn gc_never_deletes_a_blob_a_writer_was_just_told_exists() {
             };
             let mut runs = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                store.gc(&opts, None).unwrap();
+                store.gc(&opts).unwrap();
                 runs += 1;
             }
             runs
@@ -976,7 +968,7 @@ fn checking_for_an_old_layer_protects_it_until_the_manifest_arrives() {
         .unwrap();
     // A pusher's HEAD.
     assert!(store.has(&layer).unwrap());
-    let r = store.gc(&GcOptions::default(), None).unwrap();
+    let r = store.gc(GcOptions::default()).unwrap();
     assert!(r.deleted.is_empty(), "{:?}", r.deleted);
 }
 

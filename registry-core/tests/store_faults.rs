@@ -178,13 +178,10 @@ fn truncated_and_damaged_blobs_are_reported() {
     let mut sink = Vec::new();
     assert_eq!(store.get(&d, &mut sink).unwrap_err().code(), "Corrupt");
     let r = store
-        .scrub(
-            &ScrubOptions {
-                quarantine: false,
-                threads: Some(2),
-            },
-            None,
-        )
+        .scrub(&ScrubOptions {
+            quarantine: false,
+            threads: Some(2),
+        })
         .unwrap();
     assert_eq!(r.corrupt.len(), 1);
     assert_eq!(r.corrupt[0].actual, Some(d256(&data[..1 << 20])));

@@ -155,7 +155,7 @@ proptest! {
                     }
                     let mut want: Vec<Digest> = present.iter().filter(|i| !keep.contains(i)).map(|&i| digests[i].clone()).collect();
                     want.sort();
-                    let r = store.gc(&GcOptions { grace: Some(Duration::ZERO), dry_run: false }, None).unwrap();
+                    let r = store.gc(&GcOptions { grace: Some(Duration::ZERO), dry_run: false }).unwrap();
                     prop_assert_eq!(r.deleted, want);
                     present.retain(|i| keep.contains(i));
                 }

@@ -159,7 +159,7 @@ fn untagged_manifests_are_kept_per_repository_and_are_gc_roots() {
     assert!(store.repository_tags(&r).expect("tags").is_empty());
     assert!(store.tags().expect("tags").is_empty());
 
-    let report = store.gc(&GcOptions::default(), None).expect("gc");
+    let report = store.gc(GcOptions::default()).expect("gc");
     assert!(
         report.deleted.is_empty(),
         "kept manifest and its blobs stay"
@@ -171,7 +171,7 @@ fn untagged_manifests_are_kept_per_repository_and_are_gc_roots() {
         2
     );
     assert!(store.repositories().expect("repos").is_empty());
-    let report = store.gc(&GcOptions::default(), None).expect("gc");
+    let report = store.gc(GcOptions::default()).expect("gc");
     assert_eq!(report.deleted.len(), img.blobs.len());
 }
 
@@ -262,7 +262,7 @@ fn an_invalid_repository_annotation_is_in_no_repository_but_still_kept() {
     let store = no_grace(dir.path());
     assert!(store.repositories().expect("repos").is_empty());
     assert!(store.tags().expect("tags").is_empty());
-    let report = store.gc(&GcOptions::default(), None).expect("gc");
+    let report = store.gc(GcOptions::default()).expect("gc");
     assert!(
         report.deleted.is_empty(),
         "a foreign entry still roots its blobs"
@@ -289,14 +289,13 @@ fn export_and_import_keep_repositories() {
                 tags: vec!["modules/console/release:v2".into(), "v1".into()],
                 gzip: false,
             },
-            None,
         )
         .expect("export");
     assert_eq!(report.tags, ["modules/console/release:v2", "v1"]);
 
     let other = tempfile::tempdir().expect("tmp");
     let copy = Store::open(other.path()).expect("open");
-    copy.import_dir(&dest, &ImportOptions::default(), None)
+    copy.import_dir(&dest, ImportOptions::default())
         .expect("import");
     assert_eq!(copy.resolve("v1").expect("root"), a.manifest_digest);
     assert_eq!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use registry_core::store::{
     Algorithm, BlobReader, BlobWriter, Digest, Durability, ExportOptions, GcOptions, ImportOptions,
-    Progress, ScrubOptions, Store, StoreError, StoreOptions, UploadId,
+    Progress, ScrubOptions, Store, StoreError, StoreOptions, UploadId, WithProgress,
 };
 use serde::{Deserialize, Serialize};
 
@@ -751,7 +751,9 @@ pub extern "C" fn dr_store_verify(
         let opts = unsafe { opt_str(options_json, "options_json") }?;
         out_ptr(report_json, "report_json")?;
         let opts: ScrubOptions = options(opts, ScrubOptions::default(), "verify options")?;
-        let report = with_progress(progress, user_data, |p| store.scrub(&opts, p))?;
+        let report = with_progress(progress, user_data, |p| {
+            store.scrub(WithProgress::new(opts.clone(), p))
+        })?;
         put_string(report_json, to_json(&report)?);
         Ok(())
     })
@@ -776,7 +778,9 @@ pub extern "C" fn dr_store_gc(
         let opts = unsafe { opt_str(options_json, "options_json") }?;
         out_ptr(report_json, "report_json")?;
         let opts: GcOptions = options(opts, GcOptions::default(), "gc options")?;
-        let report = with_progress(progress, user_data, |p| store.gc(&opts, p))?;
+        let report = with_progress(progress, user_data, |p| {
+            store.gc(WithProgress::new(opts.clone(), p))
+        })?;
         put_string(report_json, to_json(&report)?);
         Ok(())
     })
@@ -805,7 +809,7 @@ pub extern "C" fn dr_store_import(
         out_ptr(report_json, "report_json")?;
         let opts: ImportOptions = options(opts, ImportOptions::default(), "import options")?;
         let report = with_progress(progress, user_data, |p| {
-            store.import_path(Path::new(path), &opts, p)
+            store.import_path(Path::new(path), WithProgress::new(opts.clone(), p))
         })?;
         put_string(report_json, to_json(&report)?);
         Ok(())
@@ -852,7 +856,7 @@ pub extern "C" fn dr_store_export(
             })?;
             let mut out = BufWriter::new(file);
             let report = with_progress(progress, user_data, |p| {
-                store.export_tar(&mut out, &core, p)
+                store.export_tar(&mut out, WithProgress::new(core.clone(), p))
             });
             let report = report.and_then(|r| {
                 out.flush()
@@ -867,7 +871,9 @@ pub extern "C" fn dr_store_export(
             }
             report?
         } else {
-            with_progress(progress, user_data, |p| store.export_dir(dest, &core, p))?
+            with_progress(progress, user_data, |p| {
+                store.export_dir(dest, WithProgress::new(core.clone(), p))
+            })?
         };
         put_string(report_json, to_json(&report)?);
         Ok(())

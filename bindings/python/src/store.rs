@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes};
 use registry_core::store::{
     self as core, Algorithm, Digest, Durability, ExportOptions, GcOptions, ImportOptions, Progress,
-    ProgressFn, ScrubOptions, StoreError, StoreOptions,
+    ProgressFn, ScrubOptions, StoreError, StoreOptions, WithProgress,
 };
 
 use crate::convert::ser;
@@ -240,7 +240,9 @@ impl Store {
             quarantine,
             threads: None,
         };
-        let report = with_progress(py, progress, |p| self.inner.scrub(&opts, p))?;
+        let report = with_progress(py, progress, |p| {
+            self.inner.scrub(WithProgress::new(opts.clone(), p))
+        })?;
         let clean = report.is_clean();
         let out = ser(py, &report)?;
         out.set_item("clean", clean)?;
@@ -259,7 +261,9 @@ impl Store {
             grace: grace.map(|g| seconds("grace", g)).transpose()?,
             dry_run,
         };
-        let report = with_progress(py, progress, |p| self.inner.gc(&opts, p))?;
+        let report = with_progress(py, progress, |p| {
+            self.inner.gc(WithProgress::new(opts.clone(), p))
+        })?;
         ser(py, &report)
     }
 
@@ -272,7 +276,10 @@ impl Store {
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let opts = ImportOptions { require_complete };
-        let report = with_progress(py, progress, |p| self.inner.import_path(&path, &opts, p))?;
+        let report = with_progress(py, progress, |p| {
+            self.inner
+                .import_path(&path, WithProgress::new(opts.clone(), p))
+        })?;
         ser(py, &report)
     }
 
@@ -295,7 +302,9 @@ impl Store {
         };
         let report = with_progress(py, progress, |p| {
             if !tar {
-                return self.inner.export_dir(&dest, &opts, p);
+                return self
+                    .inner
+                    .export_dir(&dest, WithProgress::new(opts.clone(), p));
             }
             let io = |source| StoreError::Io {
                 path: dest.clone(),
@@ -303,11 +312,14 @@ impl Store {
             };
             let file = File::create_new(&dest).map_err(io)?;
             let mut out = BufWriter::new(file);
-            let result = self.inner.export_tar(&mut out, &opts, p).and_then(|r| {
-                let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-                file.sync_all().map_err(io)?;
-                Ok(r)
-            });
+            let result = self
+                .inner
+                .export_tar(&mut out, WithProgress::new(opts.clone(), p))
+                .and_then(|r| {
+                    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+                    file.sync_all().map_err(io)?;
+                    Ok(r)
+                });
             if result.is_err() {
                 let _ = std::fs::remove_file(&dest);
             }

@@ -72,7 +72,7 @@ pub use index::refs::{PIN_ANNOTATION, TagEntry, validate_tag};
 pub use index::repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
 pub use index::untagged::UntaggedEntry;
 pub use layout::PRIVATE_DIR;
-pub use progress::{Operation, Progress, ProgressFn};
+pub use progress::{Operation, Progress, ProgressFn, WithProgress};
 pub use scrub::{CorruptBlob, ForeignFile, ScrubOptions, ScrubReport};
 pub use sync::{CompletenessReport, ImageCompleteness, SyncReport};
 

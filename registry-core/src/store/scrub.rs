@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::store::digest::{Algorithm, Digest, Hasher};
 use crate::store::error::{IoContext, Result, StoreError};
 use crate::store::layout;
-use crate::store::progress::{Operation, ProgressFn, Reporter};
+use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to scrub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,11 +129,10 @@ fn hash_file(
 
 impl Store {
     /// Re-hashes every blob (see the module documentation).
-    pub fn scrub(
-        &self,
-        opts: &ScrubOptions,
-        progress: Option<ProgressFn<'_>>,
-    ) -> Result<ScrubReport> {
+    pub fn scrub<'a>(&self, run: impl Into<WithProgress<'a, ScrubOptions>>) -> Result<ScrubReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let mut report = ScrubReport::default();
         let mut rep = Reporter::new(Operation::Scrub, progress);
         let root = self.root().to_path_buf();

@@ -15,7 +15,7 @@ use crate::store::error::{IoContext, Result, StoreError};
 use crate::store::index::manifest::Descriptor;
 use crate::store::index::refs::{IndexDoc, TagEntry};
 use crate::store::layout::OCI_LAYOUT_CONTENT;
-use crate::store::progress::{Operation, ProgressFn, Reporter};
+use crate::store::progress::{Operation, ProgressFn, Reporter, WithProgress};
 use crate::store::sync::closure;
 
 /// What to export.
@@ -96,12 +96,14 @@ impl Store {
 
     /// Exports to a new (or empty) folder. On failure or cancellation the folder's new content
     /// is removed again.
-    pub fn export_dir(
+    pub fn export_dir<'a>(
         &self,
         dest: &Path,
-        opts: &ExportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ExportOptions>>,
     ) -> Result<ExportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let plan = self.export_plan(opts)?;
         if dest.exists() && fs::read_dir(dest).at(dest)?.next().is_some() {
             return Err(StoreError::InvalidLayout {
@@ -166,12 +168,14 @@ impl Store {
     }
 
     /// Exports as a tar (optionally gzip) stream.
-    pub fn export_tar(
+    pub fn export_tar<'a>(
         &self,
         out: &mut dyn Write,
-        opts: &ExportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ExportOptions>>,
     ) -> Result<ExportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let plan = self.export_plan(opts)?;
         let mut rep = Reporter::new(Operation::Export, progress);
         rep.p.items_total = Some(plan.blobs.len() as u64);

@@ -19,7 +19,7 @@ use crate::store::index::manifest::{Descriptor, MAX_MANIFEST};
 use crate::store::index::refs::{IndexDoc, IndexEntry, Placement};
 use crate::store::layout;
 use crate::store::lock::{LockName, create_locked};
-use crate::store::progress::{Operation, ProgressFn, Reporter};
+use crate::store::progress::{Operation, ProgressFn, Reporter, WithProgress};
 use crate::store::sync::{Source, closure};
 
 /// How to import.
@@ -458,27 +458,31 @@ pub(crate) fn parallel_sync(paths: &[PathBuf]) -> Result<()> {
 impl Store {
     /// Imports an OCI image layout from a folder, or from a tar or tar.gz file (detected by its
     /// content). See the module documentation for what is refused.
-    pub fn import_path(
+    pub fn import_path<'a>(
         &self,
         path: &Path,
-        opts: &ImportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ImportOptions>>,
     ) -> Result<ImportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let meta = fs::metadata(path).at(path)?;
         if meta.is_dir() {
-            return self.import_dir(path, opts, progress);
+            return self.import_dir(path, WithProgress::new(options.clone(), progress));
         }
         let f = File::open(path).at(path)?;
         self.import_tar_inner(&mut BufReader::new(f), opts, progress, Some(meta.len()))
     }
 
     /// Imports from a tar stream (plain or gzip, detected by the magic bytes).
-    pub fn import_tar(
+    pub fn import_tar<'a>(
         &self,
         reader: &mut dyn Read,
-        opts: &ImportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ImportOptions>>,
     ) -> Result<ImportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         self.import_tar_inner(&mut BufReader::new(reader), opts, progress, None)
     }
 
@@ -540,12 +544,14 @@ impl Store {
 
     /// Imports an OCI image layout folder. Links anywhere in it are refused. Blobs the store
     /// already holds are not read again.
-    pub fn import_dir(
+    pub fn import_dir<'a>(
         &self,
         dir: &Path,
-        opts: &ImportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ImportOptions>>,
     ) -> Result<ImportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let mut rep = Reporter::new(Operation::Import, progress);
         let mut staging = Staging::new(self)?;
         let mut files: Vec<(PathBuf, u64)> = Vec::new();

@@ -17,7 +17,7 @@ use crate::store::error::{Result, StoreError};
 use crate::store::index::manifest::{self, MAX_MANIFEST};
 use crate::store::layout::now_ms;
 use crate::store::lock::LockName;
-use crate::store::progress::{Operation, ProgressFn, Reporter};
+use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to collect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +148,10 @@ fn looks_like_json(store: &Store, s: &BlobStat) -> bool {
 impl Store {
     /// Collects garbage (see the module documentation). Safe while uploads, puts, tag updates and
     /// reads run in this and other processes.
-    pub fn gc(&self, opts: &GcOptions, progress: Option<ProgressFn<'_>>) -> Result<GcReport> {
+    pub fn gc<'a>(&self, run: impl Into<WithProgress<'a, GcOptions>>) -> Result<GcReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let grace = opts.grace.unwrap_or(self.inner.opts.gc_grace);
         let mut rep = Reporter::new(Operation::Gc, progress);
         let cutoff = now_ms().saturating_sub(grace.as_millis() as u64);
@@ -254,13 +257,10 @@ impl Store {
     /// `index.json` or a lease needs. The same as [`Store::gc`] with `grace = ttl`; manifests used
     /// within `ttl` keep the blobs they reference.
     pub fn expire_cache(&self, ttl: Duration, dry_run: bool) -> Result<GcReport> {
-        self.gc(
-            &GcOptions {
-                grace: Some(ttl),
-                dry_run,
-            },
-            None,
-        )
+        self.gc(GcOptions {
+            grace: Some(ttl),
+            dry_run,
+        })
     }
 
     /// Deletes one blob now, regardless of references (`registryctl store rm`). Returns

@@ -77,9 +77,9 @@ impl From<LeaseId> for String {
 /// let d = store.put_bytes(b"layer", None)?.digest;
 /// let lease = store.lease(&[d.clone()], Duration::from_secs(600))?;
 /// let opts = registry_core::store::GcOptions { grace: Some(Duration::ZERO), ..Default::default() };
-/// assert!(store.gc(&opts, None)?.deleted.is_empty());
+/// assert!(store.gc(&opts)?.deleted.is_empty());
 /// drop(lease);
-/// assert_eq!(store.gc(&opts, None)?.deleted, vec![d]);
+/// assert_eq!(store.gc(&opts)?.deleted, vec![d]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
