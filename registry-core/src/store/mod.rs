@@ -34,6 +34,7 @@ mod content;
 mod digest;
 mod error;
 mod gc;
+mod id;
 mod index;
 mod layout;
 mod lock;

@@ -2,8 +2,6 @@
 //! (`uploads/<id>.json`: algorithm, times, hash state). A [`BlobWriter`](super::writer::BlobWriter)
 //! carries one when it is an upload; the `upload` module composes the two.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::store::Store;
@@ -15,6 +13,8 @@ use crate::store::layout::{self, now_ms};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UploadId(String);
+
+crate::store::id::text_id!(UploadId);
 
 impl UploadId {
     /// Parses an id; anything but 32 lowercase hex characters is refused.
@@ -33,36 +33,12 @@ impl UploadId {
         UploadId(layout::random_id())
     }
 
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub(crate) fn data_file(&self) -> String {
         format!("{}.data", self.0)
     }
 
     pub(crate) fn state_file(&self) -> String {
         format!("{}.json", self.0)
-    }
-}
-
-impl fmt::Display for UploadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for UploadId {
-    type Error = StoreError;
-    fn try_from(s: String) -> Result<Self> {
-        UploadId::parse(&s)
-    }
-}
-
-impl From<UploadId> for String {
-    fn from(id: UploadId) -> String {
-        id.0
     }
 }
 

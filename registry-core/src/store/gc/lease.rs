@@ -2,7 +2,6 @@
 //! manifest has not arrived, an import, a replica sync). Stored as files so every process's GC
 //! sees them; a lease from a process that died expires on its own.
 
-use std::fmt;
 use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,9 +23,24 @@ pub(crate) struct LeaseFile {
 
 /// The id of a lease (lowercase hex, its file name under `leases/`), to release a persisted
 /// lease from another process with [`Store::release_lease`].
+///
+/// ```
+/// use std::time::Duration;
+/// use registry_core::store::{LeaseId, Store};
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(dir.path())?;
+/// let id = store.lease(&[], Duration::from_secs(600))?.persist();
+/// let again = LeaseId::parse(id.as_str())?;
+/// store.release_lease(&again)?;
+/// assert_eq!(store.release_lease(&again).unwrap_err().code(), "NotFound");
+/// assert_eq!(LeaseId::parse("../x").unwrap_err().code(), "NotFound");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct LeaseId(String);
+
+crate::store::id::text_id!(LeaseId);
 
 impl LeaseId {
     /// Parses an id; anything but hex characters is refused as a lease that does not exist.
@@ -39,32 +53,8 @@ impl LeaseId {
         Ok(LeaseId(s.to_owned()))
     }
 
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     fn file_name(&self) -> String {
         format!("{}.json", self.0)
-    }
-}
-
-impl fmt::Display for LeaseId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for LeaseId {
-    type Error = StoreError;
-    fn try_from(s: String) -> Result<Self> {
-        LeaseId::parse(&s)
-    }
-}
-
-impl From<LeaseId> for String {
-    fn from(id: LeaseId) -> String {
-        id.0
     }
 }
 
