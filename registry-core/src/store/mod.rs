@@ -13,11 +13,22 @@
 //!   path `blobs/<alg>/<hex>` only ever holds complete, verified content. `index.json` is replaced
 //!   by rename. Killed writers leave only temp files, which [`Store::open`] removes.
 //! * **Concurrency.** Threads and processes may write at once; the first commit of a digest wins
-//!   and the others get [`StoreError::AlreadyExists`] (which [`Store::put`] reports as
-//!   `created: false`). Locks are `flock`s taken in one fixed order (see `lock.rs`).
+//!   and the others get an outcome that says `created: false` ([`PutOutcome`], from
+//!   [`Store::put`] and [`BlobWriter::commit`] alike). Locks are `flock`s taken in one fixed
+//!   order (see `lock.rs`).
 //! * **Safe GC.** Mark from `index.json`, leases and young blobs (grace period); the sweep runs under
 //!   an exclusive lock that publishers share, so a blob a writer was just told "already exists"
 //!   is never deleted under it.
+//!
+//! Rooms (sub-modules, each with a module comment saying what it owns):
+//! * `content`: the blobs: verified ingest (writer thread, writer state machine, quota,
+//!   publication and recovery, group commit), reads, resumable uploads;
+//! * `index`: what `index.json` says: tags, references, repositories, untagged entries, pins,
+//!   and the manifest parsing the other rooms follow;
+//! * `gc`: garbage collection and leases; `scrub`: re-hashing and quarantine;
+//! * `archive`: OCI layouts and `d8 mirror` bundles in and out; `sync`: completeness and
+//!   replica copies;
+//! * shared by all: `layout` (paths), `lock`, `digest`, `error`, `progress`, `message`.
 //!
 //! ```
 //! use registry_core::store::{Store, Digest, Algorithm};

@@ -1,8 +1,10 @@
-//! Content: the blobs themselves. Streaming verified ingest ([`BlobWriter`], `put`, the group
-//! commit [`Batch`]), reads, and resumable uploads; nothing here knows about tags or GC roots.
+//! Content: the blobs themselves. Streaming verified ingest
+//! ([`BlobWriter`](crate::store::BlobWriter), `put`, the group commit
+//! [`Batch`](crate::store::Batch)), reads, and resumable uploads; nothing here knows about tags
+//! or GC roots.
 //!
 //! * `pipeline`: the background `O_DIRECT` writer thread a large blob's bytes go through;
-//! * `writer`: the [`BlobWriter`] state machine (write → seal → publish, or save/close/abort);
+//! * `writer`: the `BlobWriter` state machine (write → seal → publish, or save/close/abort);
 //! * `quota`: byte reservations against the store's quota (and the fault-injection hook);
 //! * `publish`: first-writer-wins publication into `blobs/`, and recovery of dead temp files;
 //! * `batch`: group commit of many small blobs; `put`: the one-call entry points;

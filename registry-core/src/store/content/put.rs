@@ -28,8 +28,9 @@ impl Store {
     }
 
     /// Stores everything `reader` yields. With `expected`, the content must hash to it (else
-    /// [`StoreError::DigestMismatch`], nothing stored). A blob that is already present is not an
-    /// error: the outcome says `created: false`.
+    /// [`StoreError::DigestMismatch`](crate::store::StoreError::DigestMismatch), nothing
+    /// stored). A blob that is already present is not an error: the outcome says
+    /// `created: false`.
     ///
     /// ```
     /// use registry_core::store::{Store, Digest};
