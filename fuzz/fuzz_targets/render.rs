@@ -16,9 +16,7 @@ fuzz_target!(|data: &[u8]| {
         None => (None, data),
     };
     let options = LoadOptions::default();
-    let Ok(desired) = load(desired, &options) else {
-        return;
-    };
+    let Ok(desired) = load(desired, &options) else { return };
     let previous = match previous.map(|p| load(p, &options)) {
         Some(Ok(p)) => Some(p),
         Some(Err(_)) => return,
@@ -26,24 +24,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let facts = ClusterFacts {
         module_ca: CaBundle::parse(CA).ok(),
-        read_only_user: Some(ReadOnlyUser {
-            name: "ro".into(),
-            password: Secret::new("p\"\\ä"),
-        }),
+        read_only_user: Some(ReadOnlyUser { name: "ro".into(), password: Secret::new("p\"\\ä") }),
         ..ClusterFacts::default()
     };
-    let Ok(config) = node_config(&desired, previous.as_ref(), &facts) else {
-        return;
-    };
+    let Ok(config) = node_config(&desired, previous.as_ref(), &facts) else { return };
     for containerd in [ContainerdMajor::V1, ContainerdMajor::V2] {
         for dialect in [Dialect::Deckhouse, Dialect::Upstream] {
-            let options = RenderOptions {
-                dialect,
-                ..RenderOptions::new(containerd)
-            };
-            let Ok(rendered) = render(&config, &options) else {
-                continue;
-            };
+            let options = RenderOptions { dialect, ..RenderOptions::new(containerd) };
+            let Ok(rendered) = render(&config, &options) else { continue };
             for file in rendered.files.iter().filter(|f| f.path.ends_with(".toml")) {
                 if let Err(e) = file.contents.parse::<toml::Table>() {
                     panic!("{} does not parse: {e}\n{}", file.path, file.contents);

@@ -9,13 +9,7 @@ use registry_core::transition::ClusterFacts;
 
 fuzz_target!(|data: &[u8]| {
     for bootstrap in [false, true] {
-        if let Ok(settings) = load(
-            data,
-            &LoadOptions {
-                bootstrap,
-                ..LoadOptions::default()
-            },
-        ) {
+        if let Ok(settings) = load(data, &LoadOptions { bootstrap, ..LoadOptions::default() }) {
             let json = serde_json::to_string(&settings).expect("settings serialize");
             let back: RegistrySettings = serde_json::from_str(&json).expect("settings deserialize");
             assert_eq!(back, settings);
