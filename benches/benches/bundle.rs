@@ -174,17 +174,13 @@ fn main() {
         )
         .unwrap();
         relaxed.push(timed(|| {
-            quick
-                .import_bundle(&tar, &BundleOptions::default(), None)
-                .unwrap();
+            quick.import_bundle(&tar, BundleOptions::default()).unwrap();
         }));
         drop(quick);
         std::fs::remove_dir_all(work.path().join(format!("r{run}"))).unwrap();
         let store = Store::open(work.path().join(format!("s{run}"))).unwrap();
         import.push(timed(|| {
-            store
-                .import_bundle(&tar, &BundleOptions::default(), None)
-                .unwrap();
+            store.import_bundle(&tar, BundleOptions::default()).unwrap();
         }));
         let opts = BundleExportOptions {
             unpacked: true,
@@ -250,25 +246,17 @@ fn main() {
     write_tar(&tar, &files);
     let store = Store::open(work.path().join("u1")).unwrap();
     let first = timed(|| {
-        store
-            .import_bundle(&tar, &BundleOptions::default(), None)
-            .unwrap();
+        store.import_bundle(&tar, BundleOptions::default()).unwrap();
     });
     let again = timed(|| {
-        store
-            .import_bundle(&tar, &BundleOptions::default(), None)
-            .unwrap();
+        store.import_bundle(&tar, BundleOptions::default()).unwrap();
     });
     let store = Store::open(work.path().join("u2")).unwrap();
     let first_p = timed(|| {
-        store
-            .import_path(&dir, &ImportOptions::default(), None)
-            .unwrap();
+        store.import_path(&dir, ImportOptions::default()).unwrap();
     });
     let again_p = timed(|| {
-        store
-            .import_path(&dir, &ImportOptions::default(), None)
-            .unwrap();
+        store.import_path(&dir, ImportOptions::default()).unwrap();
     });
     println!("{n} untagged entries (was 71 s / 102 s before the linear merge):");
     println!(

@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         max_expanded_bytes: 32 << 20,
         ..Default::default()
     };
-    let result = store.import_bundle_stream(&mut &data[..], "module-fuzz.tar", &opts, None);
+    let result = store.import_bundle_stream(&mut &data[..], "module-fuzz.tar", &opts);
     let tmp = root.join(".registry-store/tmp");
     assert_eq!(
         std::fs::read_dir(&tmp).expect("tmp").count(),

@@ -26,7 +26,7 @@ fn store() -> &'static (PathBuf, Store) {
 fuzz_target!(|data: &[u8]| {
     let (root, store) = store();
     let before = std::fs::read(root.join("index.json")).expect("index.json");
-    let result = store.import_tar(&mut &data[..], &ImportOptions::default(), None);
+    let result = store.import_tar(&mut &data[..], &ImportOptions::default());
     let tmp = root.join(".registry-store/tmp");
     assert_eq!(
         std::fs::read_dir(&tmp).expect("tmp").count(),

@@ -20,6 +20,7 @@
 
 pub mod containerd;
 pub mod facts;
+pub mod fsutil;
 pub mod input;
 pub mod orchestrator;
 pub mod settings;

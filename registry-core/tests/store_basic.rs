@@ -11,6 +11,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use registry_core::store::*;
+use registry_core::wire::ErrorCode;
 use store_common::*;
 
 const EMPTY_SHA256: &str =
@@ -83,7 +84,7 @@ fn digest_parsing_is_strict() {
         format!("sha256 :{hex64}"),
     ] {
         let e = Digest::parse(&bad).unwrap_err();
-        assert_eq!(e.code(), "InvalidDigest", "{bad:?}");
+        assert_eq!(e.code(), ErrorCode::InvalidDigest, "{bad:?}");
     }
     let d = Digest::parse(&format!("sha256:{hex64}")).unwrap();
     assert_eq!(d.hex(), hex64);
@@ -115,7 +116,10 @@ fn open_refuses_a_foreign_layout_version() {
         br#"{"imageLayoutVersion":"2.0.0"}"#,
     )
     .unwrap();
-    assert_eq!(Store::open(dir.path()).unwrap_err().code(), "InvalidLayout");
+    assert_eq!(
+        Store::open(dir.path()).unwrap_err().code(),
+        ErrorCode::InvalidLayout
+    );
 }
 
 #[test]
@@ -219,7 +223,7 @@ fn second_put_reports_already_exists() {
     assert!(!store.put_bytes(b"x", None).unwrap().created);
     let mut w = store.writer(Algorithm::Sha256).unwrap();
     w.write_bytes(b"x").unwrap();
-    assert_eq!(w.commit(None, None).unwrap_err().code(), "AlreadyExists");
+    assert!(!w.commit(None, None).unwrap().created);
 }
 
 #[test]
@@ -321,13 +325,17 @@ fn upload_survives_reopen_and_resumes_without_rereading() {
     );
     assert_eq!(up.written(), part1.len() as u64);
     // Held by a writer: a second resume is refused.
-    assert_eq!(store.resume_upload(&id).unwrap_err().code(), "Locked");
+    assert_eq!(
+        store.resume_upload(&id).unwrap_err().code(),
+        ErrorCode::Locked
+    );
     up.write_bytes(&part2).unwrap();
     let mut all = part1.clone();
     all.extend_from_slice(&part2);
     let d = up
         .commit(Some(&d256(&all)), Some(all.len() as u64))
-        .unwrap();
+        .unwrap()
+        .digest;
     assert_eq!(d, d256(&all));
     assert!(store.uploads().unwrap().is_empty());
     assert_eq!(store.read(&d).unwrap(), all);
@@ -364,7 +372,10 @@ fn upload_tail_written_after_last_save_is_hashed_on_resume() {
     let mut all = b"hello ".to_vec();
     all.extend_from_slice(&tail);
     assert_eq!(up.written(), all.len() as u64);
-    assert_eq!(up.commit(Some(&d256(&all)), None).unwrap(), d256(&all));
+    assert_eq!(
+        up.commit(Some(&d256(&all)), None).unwrap().digest,
+        d256(&all)
+    );
 }
 
 /// Bytes this thread read through `read(2)` and friends while `f` ran, as the kernel counts them
@@ -391,7 +402,10 @@ fn upload_abort_and_expiry() {
     let id = up.upload_id().unwrap().clone();
     up.close().unwrap();
     store.abort_upload(&id).unwrap();
-    assert_eq!(store.resume_upload(&id).unwrap_err().code(), "NotFound");
+    assert_eq!(
+        store.resume_upload(&id).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
     let up = store.begin_upload(Algorithm::Sha256).unwrap();
     let live = up.upload_id().unwrap().clone();
     // A live (locked) upload is never expired, however old.
@@ -399,8 +413,14 @@ fn upload_abort_and_expiry() {
     up.close().unwrap();
     assert_eq!(store.expire_uploads(Duration::from_secs(3600)).unwrap(), 0);
     assert_eq!(store.expire_uploads(Duration::ZERO).unwrap(), 1);
-    assert_eq!(store.resume_upload(&live).unwrap_err().code(), "NotFound");
-    assert_eq!(UploadId::parse("../../etc").unwrap_err().code(), "NotFound");
+    assert_eq!(
+        store.resume_upload(&live).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        UploadId::parse("../../etc").unwrap_err().code(),
+        ErrorCode::NotFound
+    );
 }
 
 #[test]
@@ -426,11 +446,11 @@ fn tags_are_written_to_index_json() {
     assert_eq!(store.resolve("v1").unwrap(), img2.manifest_digest);
     assert_eq!(store.tags().unwrap().len(), 2);
     store.untag("v1").unwrap();
-    assert_eq!(store.untag("v1").unwrap_err().code(), "NotFound");
+    assert_eq!(store.untag("v1").unwrap_err().code(), ErrorCode::NotFound);
     for bad in ["", "../x", "a//b", "-a", "a\nb", "a b"] {
         assert_eq!(
             store.tag(bad, &img.manifest_digest).unwrap_err().code(),
-            "InvalidTag",
+            ErrorCode::InvalidTag,
             "{bad:?}"
         );
     }
@@ -440,11 +460,11 @@ fn tags_are_written_to_index_json() {
             .tag("layer", &img.layer_digests[0])
             .unwrap_err()
             .code(),
-        "InvalidManifest"
+        ErrorCode::InvalidManifest
     );
     assert_eq!(
         store.tag("nope", &d256(b"absent")).unwrap_err().code(),
-        "NotFound"
+        ErrorCode::NotFound
     );
 }
 
@@ -460,7 +480,7 @@ fn corrupt_blob_fails_reads_and_scrub_quarantines_it() {
     std::fs::set_permissions(&path, perms).unwrap();
     std::fs::write(&path, b"blob to corrupX").unwrap();
     let e = store.read(&bad).unwrap_err();
-    assert_eq!(e.code(), "Corrupt");
+    assert_eq!(e.code(), ErrorCode::Corrupt);
     assert!(e.to_string().contains(&bad.to_string()), "{e}");
     assert!(
         e.to_string()
@@ -476,7 +496,7 @@ fn corrupt_blob_fails_reads_and_scrub_quarantines_it() {
         ControlFlow::Continue(())
     };
     let report = store
-        .scrub(&ScrubOptions::default(), Some(&mut cb))
+        .scrub(WithProgress::new(ScrubOptions::default(), Some(&mut cb)))
         .unwrap();
     assert!(events > 0);
     assert_eq!(report.checked, 2);
@@ -492,12 +512,7 @@ fn corrupt_blob_fails_reads_and_scrub_quarantines_it() {
     assert_eq!(foreign, vec!["blobs/md5", "blobs/sha256/not-a-digest"]);
     assert!(!store.has(&bad).unwrap());
     assert!(store.has(&good).unwrap());
-    assert!(
-        store
-            .scrub(&ScrubOptions::default(), None)
-            .unwrap()
-            .is_clean()
-    );
+    assert!(store.scrub(ScrubOptions::default()).unwrap().is_clean());
     // A re-push heals it.
     assert!(store.put_bytes(b"blob to corrupt", None).unwrap().created);
 }
@@ -524,14 +539,14 @@ fn gc_keeps_tagged_leased_and_young() {
         .unwrap();
 
     // With the default grace everything is young.
-    let r = store.gc(&GcOptions::default(), None).unwrap();
+    let r = store.gc(GcOptions::default()).unwrap();
     assert!(r.deleted.is_empty());
 
     let now = GcOptions {
         grace: Some(Duration::ZERO),
         dry_run: true,
     };
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted, vec![orphan.clone()]);
     assert!(store.has(&orphan).unwrap(), "dry run deletes nothing");
 
@@ -539,7 +554,7 @@ fn gc_keeps_tagged_leased_and_young() {
         grace: Some(Duration::ZERO),
         dry_run: false,
     };
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted, vec![orphan.clone()]);
     assert_eq!(r.deleted_bytes, 6);
     assert!(!store.has(&orphan).unwrap());
@@ -547,10 +562,10 @@ fn gc_keeps_tagged_leased_and_young() {
         assert!(store.has(&d.parse().unwrap()).unwrap());
     }
     drop(lease);
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted, vec![leased]);
     store.untag("keep").unwrap();
-    let r = store.gc(&now, None).unwrap();
+    let r = store.gc(&now).unwrap();
     assert_eq!(r.deleted.len(), img.blobs.len());
 }
 
@@ -576,13 +591,10 @@ fn gc_follows_indexes_and_keeps_blobs_of_young_manifests() {
     let idx = store.put_bytes(&index, None).unwrap().digest;
     store.tag("multi", &idx).unwrap();
     let r = store
-        .gc(
-            &GcOptions {
-                grace: Some(Duration::ZERO),
-                dry_run: false,
-            },
-            None,
-        )
+        .gc(&GcOptions {
+            grace: Some(Duration::ZERO),
+            dry_run: false,
+        })
         .unwrap();
     let mut want: Vec<Digest> = b.blobs.keys().map(|d| d.parse().unwrap()).collect();
     want.sort();
@@ -708,7 +720,7 @@ fn quota_refuses_before_writing() {
     );
     // Without a declared size it stops as soon as the limit is crossed.
     let e = store.put_bytes(&bytes(3, 6000), None).unwrap_err();
-    assert_eq!(e.code(), "QuotaExceeded");
+    assert_eq!(e.code(), ErrorCode::QuotaExceeded);
     assert_eq!(store.list().unwrap().len(), 1);
     assert!(tmp_files(dir.path()).is_empty());
     store.put_bytes(&bytes(4, 3000), None).unwrap();
@@ -724,7 +736,7 @@ fn injected_enospc_leaves_the_store_consistent() {
     let store = Store::open_with(dir.path(), opts).unwrap();
     let ok = store.put_bytes(&bytes(1, 1 << 20), None).unwrap();
     let e = store.put_bytes(&bytes(2, 8 << 20), None).unwrap_err();
-    assert_eq!(e.code(), "NoSpace", "{e}");
+    assert_eq!(e.code(), ErrorCode::NoSpace, "{e}");
     assert_eq!(store.list().unwrap(), vec![ok.digest]);
     assert!(tmp_files(dir.path()).is_empty());
     assert_eq!(all_blobs_valid(dir.path()), Ok(1));
@@ -750,7 +762,7 @@ fn batch_commit_publishes_all() {
     let mut batch = store.batch();
     assert_eq!(
         batch.put_bytes(b"x", Some(&d256(b"y"))).unwrap_err().code(),
-        "DigestMismatch"
+        ErrorCode::DigestMismatch
     );
 }
 
@@ -809,7 +821,7 @@ fn gc_never_deletes_a_blob_a_writer_was_just_told_exists() {
             };
             let mut runs = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                store.gc(&opts, None).unwrap();
+                store.gc(&opts).unwrap();
                 runs += 1;
             }
             runs
@@ -894,7 +906,8 @@ fn large_blobs_in_odd_pieces_read_back_exactly() {
     .unwrap();
     let d = up
         .commit(Some(&d256(&data)), Some(data.len() as u64))
-        .unwrap();
+        .unwrap()
+        .digest;
     assert_eq!(d, out.digest);
     assert_eq!(store.read(&d).unwrap(), data);
 }
@@ -971,7 +984,7 @@ fn checking_for_an_old_layer_protects_it_until_the_manifest_arrives() {
         .unwrap();
     // A pusher's HEAD.
     assert!(store.has(&layer).unwrap());
-    let r = store.gc(&GcOptions::default(), None).unwrap();
+    let r = store.gc(GcOptions::default()).unwrap();
     assert!(r.deleted.is_empty(), "{:?}", r.deleted);
 }
 
@@ -979,6 +992,6 @@ fn checking_for_an_old_layer_protects_it_until_the_manifest_arrives() {
 #[test]
 fn an_empty_root_is_refused() {
     let e = Store::open("").unwrap_err();
-    assert_eq!(e.code(), "Io");
+    assert_eq!(e.code(), ErrorCode::Io);
     assert!(e.to_string().contains("empty path"), "{e}");
 }

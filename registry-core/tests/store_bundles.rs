@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::Path;
 
 use registry_core::store::*;
+use registry_core::wire::ErrorCode;
 use serde_json::{Value, json};
 use store_common::*;
 
@@ -230,7 +231,7 @@ fn a_d8_bundle_folder_imports_completely() {
     f.write_bundle();
     let r = f
         .store
-        .import_bundle(&f.bundle_dir(), &BundleOptions::default(), None)
+        .import_bundle(&f.bundle_dir(), BundleOptions::default())
         .unwrap();
     let repos: Vec<String> = r
         .layouts
@@ -322,7 +323,7 @@ fn a_d8_bundle_folder_imports_completely() {
     let before = snapshot(&f.root());
     let again = f
         .store
-        .import_bundle(&f.bundle_dir(), &BundleOptions::default(), None)
+        .import_bundle(&f.bundle_dir(), BundleOptions::default())
         .unwrap();
     assert_eq!(again.blobs_added, 0);
     assert!(again.moved.is_empty());
@@ -337,11 +338,7 @@ fn one_chunk_names_its_whole_set_and_a_gap_is_refused() {
     let b = f.bundle_dir();
     let r = f
         .store
-        .import_bundle(
-            &b.join("security.tar.0001.chunk"),
-            &BundleOptions::default(),
-            None,
-        )
+        .import_bundle(&b.join("security.tar.0001.chunk"), BundleOptions::default())
         .unwrap();
     assert_eq!(r.layouts.len(), 1);
     assert_eq!(r.layouts[0].repository.as_str(), "security/trivy-db");
@@ -353,7 +350,7 @@ fn one_chunk_names_its_whole_set_and_a_gap_is_refused() {
     let before = snapshot(&g.root());
     let e = g
         .store
-        .import_bundle(&g.bundle_dir(), &BundleOptions::default(), None)
+        .import_bundle(&g.bundle_dir(), BundleOptions::default())
         .unwrap_err();
     assert!(e.to_string().contains("security.tar.0001.chunk"), "{e}");
     assert!(e.to_string().contains("chunk missing"), "{e}");
@@ -382,12 +379,7 @@ fn a_stream_imports_in_one_pass() {
     let gz = gz.finish().unwrap();
     let r = f
         .store
-        .import_bundle_stream(
-            &mut &gz[..],
-            "platform.tar.gz",
-            &BundleOptions::default(),
-            None,
-        )
+        .import_bundle_stream(&mut &gz[..], "platform.tar.gz", BundleOptions::default())
         .unwrap();
     assert_eq!(
         f.store.resolve_in(&repo("install"), "v1").unwrap(),
@@ -416,15 +408,15 @@ fn refused2(f: &Fixture, name: &str, bundle: &[u8], needle: &str, stream_needle:
     let before = snapshot(&f.root());
     let e = f
         .store
-        .import_bundle(&path, &BundleOptions::default(), None)
+        .import_bundle(&path, BundleOptions::default())
         .unwrap_err();
     assert!(e.to_string().contains(needle), "{needle:?} not in {e}");
-    assert_eq!(e.code(), "Import");
+    assert_eq!(e.code(), ErrorCode::ImportRefused);
     assert_eq!(snapshot(&f.root()), before);
     assert!(staging_left(&f.root()).is_empty());
     let e = f
         .store
-        .import_bundle_stream(&mut &bundle[..], name, &BundleOptions::default(), None)
+        .import_bundle_stream(&mut &bundle[..], name, BundleOptions::default())
         .unwrap_err();
     assert!(
         e.to_string().contains(stream_needle),
@@ -442,11 +434,7 @@ fn hostile_bundles_are_refused_with_the_store_unchanged() {
     layout(&mut files, "", &[d8(&f.deckhouse, "", "v1")]);
     std::fs::write(f.dir.path().join("ok.tar"), gnu_tar(&files)).unwrap();
     f.store
-        .import_bundle(
-            &f.dir.path().join("ok.tar"),
-            &BundleOptions::default(),
-            None,
-        )
+        .import_bundle(&f.dir.path().join("ok.tar"), BundleOptions::default())
         .unwrap();
 
     // A layer entry larger than its descriptor says (under its right name).
@@ -549,9 +537,9 @@ fn hostile_bundles_are_refused_with_the_store_unchanged() {
     std::fs::write(&path, gnu_tar(&ok)).unwrap();
     let before = snapshot(&f.root());
     let e = q
-        .import_bundle(&path, &BundleOptions::default(), None)
+        .import_bundle(&path, BundleOptions::default())
         .unwrap_err();
-    assert_eq!(e.code(), "QuotaExceeded", "{e}");
+    assert_eq!(e.code(), ErrorCode::QuotaExceeded, "{e}");
     assert_eq!(snapshot(&f.root()), before);
     assert!(staging_left(&f.root()).is_empty());
 }
@@ -571,7 +559,7 @@ fn unreachable_blobs_in_a_file_are_never_staged_and_are_reported() {
     std::fs::write(&path, gnu_tar(&files)).unwrap();
     let r = f
         .store
-        .import_bundle(&path, &BundleOptions::default(), None)
+        .import_bundle(&path, BundleOptions::default())
         .unwrap();
     assert!(!f.store.has(&d256(&stray)).unwrap());
     let reasons: Vec<(&str, &str)> = r
@@ -604,13 +592,11 @@ fn moving_a_tag_is_refused_unless_asked() {
     };
     let a = one(&f.installer, "a.tar");
     let b = one(&f.module, "b.tar");
-    f.store
-        .import_bundle(&a, &BundleOptions::default(), None)
-        .unwrap();
+    f.store.import_bundle(&a, BundleOptions::default()).unwrap();
     let before = snapshot(&f.root());
     let e = f
         .store
-        .import_bundle(&b, &BundleOptions::default(), None)
+        .import_bundle(&b, BundleOptions::default())
         .unwrap_err()
         .to_string();
     assert!(e.contains("install:v1"), "{e}");
@@ -625,7 +611,6 @@ fn moving_a_tag_is_refused_unless_asked() {
                 overwrite_tags: true,
                 ..Default::default()
             },
-            None,
         )
         .unwrap();
     assert_eq!(
@@ -656,10 +641,7 @@ fn digest_references_are_kept_untagged_in_their_repository() {
     );
     let p = f.dir.path().join("u.tar");
     std::fs::write(&p, gnu_tar(&files)).unwrap();
-    let r = f
-        .store
-        .import_bundle(&p, &BundleOptions::default(), None)
-        .unwrap();
+    let r = f.store.import_bundle(&p, BundleOptions::default()).unwrap();
     assert_eq!(
         r.layouts[0].untagged,
         vec![f.installer.manifest_digest.clone()]
@@ -708,10 +690,7 @@ fn subject_is_a_weak_reference() {
     );
     let p = f.dir.path().join("r.tar");
     std::fs::write(&p, gnu_tar(&files)).unwrap();
-    let r = f
-        .store
-        .import_bundle(&p, &BundleOptions::default(), None)
-        .unwrap();
+    let r = f.store.import_bundle(&p, BundleOptions::default()).unwrap();
     assert_eq!(
         r.layouts[0].tags,
         vec!["install:sha256-abc.sbom".to_string()]
@@ -729,13 +708,10 @@ fn subject_is_a_weak_reference() {
     }
     let gc = f
         .store
-        .gc(
-            &GcOptions {
-                grace: Some(std::time::Duration::ZERO),
-                dry_run: false,
-            },
-            None,
-        )
+        .gc(&GcOptions {
+            grace: Some(std::time::Duration::ZERO),
+            dry_run: false,
+        })
         .unwrap();
     assert!(
         !f.store.has(&f.installer.manifest_digest).unwrap(),
@@ -772,7 +748,7 @@ fn skopeo_and_umoci_read_the_store_after_a_bundle_import() {
     let f = fixture();
     f.write_bundle();
     f.store
-        .import_bundle(&f.bundle_dir(), &BundleOptions::default(), None)
+        .import_bundle(&f.bundle_dir(), BundleOptions::default())
         .unwrap();
     let root = f.root();
     let root = root.to_str().unwrap();
@@ -836,7 +812,7 @@ fn an_exported_bundle_reimports_to_the_same_store() {
     let f = fixture();
     f.write_bundle();
     f.store
-        .import_bundle(&f.bundle_dir(), &BundleOptions::default(), None)
+        .import_bundle(&f.bundle_dir(), BundleOptions::default())
         .unwrap();
     let out = f.dir.path().join("exported");
     let r = f
@@ -901,15 +877,13 @@ fn an_exported_bundle_reimports_to_the_same_store() {
     );
     // Into a fresh store: the same repositories, tags and digests.
     let fresh = Store::open(f.dir.path().join("fresh")).unwrap();
-    fresh
-        .import_bundle(&out, &BundleOptions::default(), None)
-        .unwrap();
+    fresh.import_bundle(&out, BundleOptions::default()).unwrap();
     assert_eq!(contents(&fresh), contents(&f.store));
     // Into the same store: nothing changes, byte for byte.
     let before = snapshot(&f.root());
     let again = f
         .store
-        .import_bundle(&out, &BundleOptions::default(), None)
+        .import_bundle(&out, BundleOptions::default())
         .unwrap();
     assert_eq!(again.blobs_added, 0);
     assert_eq!(snapshot(&f.root()), before);
@@ -928,7 +902,7 @@ fn an_exported_bundle_reimports_to_the_same_store() {
     assert_eq!(t.linked, t.blobs);
     let fresh2 = Store::open(f.dir.path().join("fresh2")).unwrap();
     fresh2
-        .import_bundle(&tree, &BundleOptions::default(), None)
+        .import_bundle(&tree, BundleOptions::default())
         .unwrap();
     assert_eq!(contents(&fresh2), contents(&f.store));
     if let Some(list) = tool(
@@ -959,9 +933,7 @@ fn export_of_chosen_tags_can_take_their_referrers() {
     layout(&mut files, "", &[d8(&f.deckhouse, "", "v1")]);
     let p = f.dir.path().join("b.tar");
     std::fs::write(&p, gnu_tar(&files)).unwrap();
-    f.store
-        .import_bundle(&p, &BundleOptions::default(), None)
-        .unwrap();
+    f.store.import_bundle(&p, BundleOptions::default()).unwrap();
     let only = |referrers: bool, name: &str| {
         let out = f.dir.path().join(name);
         let r = f
@@ -990,19 +962,16 @@ fn export_of_chosen_tags_can_take_their_referrers() {
             },
         )
         .unwrap_err();
-    assert_eq!(e.code(), "NotFound");
+    assert_eq!(e.code(), ErrorCode::NotFound);
     assert!(!f.dir.path().join("c").exists());
 }
 
 fn gc_now(store: &Store) -> GcReport {
     store
-        .gc(
-            &GcOptions {
-                grace: Some(std::time::Duration::ZERO),
-                dry_run: false,
-            },
-            None,
-        )
+        .gc(&GcOptions {
+            grace: Some(std::time::Duration::ZERO),
+            dry_run: false,
+        })
         .unwrap()
 }
 
@@ -1035,7 +1004,7 @@ fn plain_untagged_entries_are_not_gc_roots_unless_pinned() {
     )
     .unwrap();
     f.store
-        .import_path(loose.path(), &ImportOptions::default(), None)
+        .import_path(loose.path(), ImportOptions::default())
         .unwrap();
     // A bundle's untagged (by-digest) entry in the root repository is pinned by the import.
     let mut files = BTreeMap::new();
@@ -1049,9 +1018,7 @@ fn plain_untagged_entries_are_not_gc_roots_unless_pinned() {
     );
     let p = f.dir.path().join("p.tar");
     std::fs::write(&p, gnu_tar(&files)).unwrap();
-    f.store
-        .import_bundle(&p, &BundleOptions::default(), None)
-        .unwrap();
+    f.store.import_bundle(&p, BundleOptions::default()).unwrap();
     let listed: Vec<(Digest, bool)> = f
         .store
         .untagged()
@@ -1094,9 +1061,7 @@ fn removing_an_image_can_remove_its_referrers() {
     );
     let p = f.dir.path().join("b.tar");
     std::fs::write(&p, gnu_tar(&files)).unwrap();
-    f.store
-        .import_bundle(&p, &BundleOptions::default(), None)
-        .unwrap();
+    f.store.import_bundle(&p, BundleOptions::default()).unwrap();
     let refs = f.store.referrers(&f.installer.manifest_digest).unwrap();
     assert_eq!(refs.len(), 1);
     assert_eq!(refs[0].digest, sbom.manifest_digest);
@@ -1132,15 +1097,12 @@ fn large_layers_hash_on_worker_threads_and_a_bad_one_still_refuses() {
     bad.insert(name, data);
     refused(&f, "bad-big.tar", &gnu_tar(&bad), "content hashes to");
     std::fs::write(&p, &good).unwrap();
-    let r = f
-        .store
-        .import_bundle(&p, &BundleOptions::default(), None)
-        .unwrap();
+    let r = f.store.import_bundle(&p, BundleOptions::default()).unwrap();
     assert_eq!(r.blobs_added as usize, big.blobs.len());
     assert_eq!(all_blobs_valid(&f.root()), Ok(big.blobs.len()));
     let fresh = Store::open(f.dir.path().join("s2")).unwrap();
     fresh
-        .import_bundle_stream(&mut &good[..], "", &BundleOptions::default(), None)
+        .import_bundle_stream(&mut &good[..], "", BundleOptions::default())
         .unwrap();
     assert!(fresh.completeness(&["install:v1".into()]).unwrap().complete);
 }

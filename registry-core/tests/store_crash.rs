@@ -56,7 +56,7 @@ fn crash_child() {
             }
             3 => {
                 store
-                    .import_tar(&mut &tar[..], &ImportOptions::default(), None)
+                    .import_tar(&mut &tar[..], ImportOptions::default())
                     .unwrap();
             }
             _ => {

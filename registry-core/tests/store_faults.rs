@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use registry_core::store::*;
+use registry_core::wire::ErrorCode;
 use store_common::*;
 
 struct Mount(std::path::PathBuf);
@@ -35,7 +36,7 @@ fn full_disk_checks(root: &Path, store: &Store, big: usize) {
     store_image(store, &img, "before");
     let index_before = std::fs::read(root.join("index.json")).unwrap();
     let e = store.put_bytes(&bytes(2, big), None).unwrap_err();
-    assert_eq!(e.code(), "NoSpace", "{e}");
+    assert_eq!(e.code(), ErrorCode::NoSpace, "{e}");
     assert!(
         e.to_string().contains(".registry-store"),
         "names the file: {e}"
@@ -150,7 +151,7 @@ fn permission_errors_name_the_path_and_leave_nothing() {
         std::fs::set_permissions(&blobs, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let e = r.unwrap_err();
-    assert_eq!(e.code(), "Io", "{e}");
+    assert_eq!(e.code(), ErrorCode::Io, "{e}");
     assert!(e.to_string().contains("blobs/sha256"), "{e}");
     assert!(tmp_files(dir.path()).is_empty());
     assert!(store.list().unwrap().is_empty());
@@ -173,18 +174,18 @@ fn truncated_and_damaged_blobs_are_reported() {
     });
     f.unwrap().set_len(1 << 20).unwrap();
     let e = store.read(&d).unwrap_err();
-    assert_eq!(e.code(), "Corrupt");
+    assert_eq!(e.code(), ErrorCode::Corrupt);
     assert!(e.to_string().contains(&d.to_string()));
     let mut sink = Vec::new();
-    assert_eq!(store.get(&d, &mut sink).unwrap_err().code(), "Corrupt");
+    assert_eq!(
+        store.get(&d, &mut sink).unwrap_err().code(),
+        ErrorCode::Corrupt
+    );
     let r = store
-        .scrub(
-            &ScrubOptions {
-                quarantine: false,
-                threads: Some(2),
-            },
-            None,
-        )
+        .scrub(&ScrubOptions {
+            quarantine: false,
+            threads: Some(2),
+        })
         .unwrap();
     assert_eq!(r.corrupt.len(), 1);
     assert_eq!(r.corrupt[0].actual, Some(d256(&data[..1 << 20])));
@@ -275,7 +276,7 @@ fn an_upload_survives_a_full_disk_and_resumes() {
             up.write_bytes(&data[..2 << 20]).unwrap();
             up.save().unwrap();
             let e = up.write_bytes(&data[2 << 20..4 << 20]).unwrap_err();
-            assert_eq!(e.code(), "NoSpace");
+            assert_eq!(e.code(), ErrorCode::NoSpace);
             let id = up.upload_id().unwrap().clone();
             let child = ForkedChild::start();
             drop(up);
@@ -291,7 +292,8 @@ fn an_upload_survives_a_full_disk_and_resumes() {
         up.write_bytes(&data[at..]).unwrap();
         let d = up
             .commit(Some(&d256(&data)), Some(data.len() as u64))
-            .unwrap();
+            .unwrap()
+            .digest;
         assert_eq!(store.read(&d).unwrap(), data);
     }
 }
@@ -318,7 +320,10 @@ fn a_dropped_or_closed_upload_can_be_resumed_at_once() {
             drop(child);
             let up = resumed.unwrap_or_else(|e| panic!("{what}, round {round}: {e}"));
             assert_eq!(up.written(), len as u64, "{what}");
-            let d = up.commit(Some(&d256(&data)), Some(len as u64)).unwrap();
+            let d = up
+                .commit(Some(&d256(&data)), Some(len as u64))
+                .unwrap()
+                .digest;
             assert_eq!(store.read(&d).unwrap(), data, "{what}");
         }
     }

@@ -75,7 +75,7 @@ fn go_containerregistry_reads_the_store() {
     let root = tempfile::tempdir().unwrap();
     let store = Store::open(root.path()).unwrap();
     store
-        .import_dir(src.path(), &ImportOptions::default(), None)
+        .import_dir(src.path(), ImportOptions::default())
         .unwrap();
     // A second tag set through the API, and an unrelated untagged blob, must not confuse it.
     store.tag("interop:latest", &m).unwrap();

@@ -8,6 +8,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use registry_core::store::*;
+use registry_core::wire::ErrorCode;
 use store_common::*;
 
 fn open() -> (tempfile::TempDir, Store) {
@@ -70,7 +71,10 @@ fn import_folder_then_export_tar_round_trip() {
         ControlFlow::Continue(())
     };
     let r = store
-        .import_path(src.path(), &ImportOptions::default(), Some(&mut cb))
+        .import_path(
+            src.path(),
+            WithProgress::new(ImportOptions::default(), Some(&mut cb)),
+        )
         .unwrap();
     assert_eq!(r.tags, vec!["a:v1".to_string(), "b:v2".to_string()]);
     assert_eq!(r.blobs_added as usize, a.blobs.len() + b.blobs.len());
@@ -97,21 +101,21 @@ fn import_folder_then_export_tar_round_trip() {
         tags: vec!["a:v1".into()],
         gzip: false,
     };
-    let er = store.export_tar(&mut tar, &opts, None).unwrap();
+    let er = store.export_tar(&mut tar, &opts).unwrap();
     assert_eq!(er.blobs as usize, a.blobs.len());
     let mut again = Vec::new();
-    store.export_tar(&mut again, &opts, None).unwrap();
+    store.export_tar(&mut again, &opts).unwrap();
     assert_eq!(tar, again, "export is deterministic");
     let (_d2, other) = open();
     let r = other
-        .import_tar(&mut &tar[..], &ImportOptions::default(), None)
+        .import_tar(&mut &tar[..], ImportOptions::default())
         .unwrap();
     assert_eq!(r.tags, vec!["a:v1".to_string()]);
     assert_eq!(other.list().unwrap().len(), a.blobs.len());
 
     // Importing the same thing again adds nothing.
     let r = other
-        .import_tar(&mut &tar[..], &ImportOptions::default(), None)
+        .import_tar(&mut &tar[..], ImportOptions::default())
         .unwrap();
     assert_eq!(
         (r.blobs_added, r.blobs_present as usize),
@@ -133,14 +137,12 @@ fn import_gzip_tar_and_export_folder() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &gz).unwrap();
     let r = store
-        .import_path(file.path(), &ImportOptions::default(), None)
+        .import_path(file.path(), ImportOptions::default())
         .unwrap();
     assert_eq!(r.tags, vec!["app".to_string()]);
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("exported");
-    store
-        .export_dir(&dest, &ExportOptions::default(), None)
-        .unwrap();
+    store.export_dir(&dest, ExportOptions::default()).unwrap();
     assert_eq!(all_blobs_valid(&dest), Ok(a.blobs.len()));
     let idx: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
@@ -158,13 +160,12 @@ fn import_gzip_tar_and_export_folder() {
                 tags: vec![],
                 gzip: true,
             },
-            None,
         )
         .unwrap();
     assert_eq!(&tgz[..2], &[0x1f, 0x8b]);
     let (_d3, third) = open();
     third
-        .import_tar(&mut &tgz[..], &ImportOptions::default(), None)
+        .import_tar(&mut &tgz[..], ImportOptions::default())
         .unwrap();
     assert!(third.completeness(&["app".into()]).unwrap().complete);
 }
@@ -172,9 +173,9 @@ fn import_gzip_tar_and_export_folder() {
 fn assert_refused(store: &Store, root: &Path, tar: &[u8], needle: &str) {
     let before = snapshot(root);
     let e = store
-        .import_tar(&mut &tar[..], &ImportOptions::default(), None)
+        .import_tar(&mut &tar[..], ImportOptions::default())
         .unwrap_err();
-    assert_eq!(e.code(), "Import", "{e}");
+    assert_eq!(e.code(), ErrorCode::ImportRefused, "{e}");
     assert!(
         e.to_string().contains(needle),
         "{e} should mention {needle}"
@@ -309,9 +310,9 @@ fn folder_with_a_symlink_is_refused() {
     let (dir, store) = open();
     let before = snapshot(dir.path());
     let e = store
-        .import_dir(src.path(), &ImportOptions::default(), None)
+        .import_dir(src.path(), ImportOptions::default())
         .unwrap_err();
-    assert_eq!(e.code(), "Import");
+    assert_eq!(e.code(), ErrorCode::ImportRefused);
     assert!(e.to_string().contains("links"), "{e}");
     assert_eq!(snapshot(dir.path()), before);
 }
@@ -334,9 +335,12 @@ fn cancelled_import_leaves_the_store_unchanged() {
         }
     };
     let e = store
-        .import_tar(&mut &tar[..], &ImportOptions::default(), Some(&mut cb))
+        .import_tar(
+            &mut &tar[..],
+            WithProgress::new(ImportOptions::default(), Some(&mut cb)),
+        )
         .unwrap_err();
-    assert_eq!(e.code(), "Cancelled");
+    assert_eq!(e.code(), ErrorCode::Cancelled);
     assert_eq!(snapshot(dir.path()), before);
     assert!(tmp_files(dir.path()).is_empty());
 }
@@ -355,10 +359,10 @@ fn incomplete_layout_can_be_imported_when_asked() {
     let (_d, store) = open();
     assert_eq!(
         store
-            .import_dir(src.path(), &ImportOptions::default(), None)
+            .import_dir(src.path(), ImportOptions::default())
             .unwrap_err()
             .code(),
-        "Import"
+        ErrorCode::ImportRefused
     );
     let r = store
         .import_dir(
@@ -366,7 +370,6 @@ fn incomplete_layout_can_be_imported_when_asked() {
             &ImportOptions {
                 require_complete: false,
             },
-            None,
         )
         .unwrap();
     assert_eq!(r.tags, vec!["partial".to_string()]);
@@ -382,11 +385,6 @@ fn an_existing_layout_opens_as_a_store_in_place() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.resolve("in-place").unwrap(), a.manifest_digest);
     assert!(store.completeness(&["in-place".into()]).unwrap().complete);
-    assert!(
-        store
-            .scrub(&ScrubOptions::default(), None)
-            .unwrap()
-            .is_clean()
-    );
+    assert!(store.scrub(ScrubOptions::default()).unwrap().is_clean());
     assert_eq!(store.list().unwrap().len(), a.blobs.len());
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use registry_core::store::*;
+use registry_core::wire::ErrorCode;
 use store_common::*;
 
 proptest! {
@@ -155,14 +156,14 @@ proptest! {
                     }
                     let mut want: Vec<Digest> = present.iter().filter(|i| !keep.contains(i)).map(|&i| digests[i].clone()).collect();
                     want.sort();
-                    let r = store.gc(&GcOptions { grace: Some(Duration::ZERO), dry_run: false }, None).unwrap();
+                    let r = store.gc(&GcOptions { grace: Some(Duration::ZERO), dry_run: false }).unwrap();
                     prop_assert_eq!(r.deleted, want);
                     present.retain(|i| keep.contains(i));
                 }
                 Op::Get(i) => {
                     match store.read(&digests[i]) {
                         Ok(b) => { prop_assert!(present.contains(&i)); prop_assert_eq!(&b, &pool[i]); }
-                        Err(e) => { prop_assert!(!present.contains(&i)); prop_assert_eq!(e.code(), "NotFound"); }
+                        Err(e) => { prop_assert!(!present.contains(&i)); prop_assert_eq!(e.code(), ErrorCode::NotFound); }
                     }
                 }
             }

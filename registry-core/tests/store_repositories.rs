@@ -11,6 +11,7 @@ use registry_core::store::{
     ExportOptions, GcOptions, ImportOptions, REPOSITORY_ANNOTATION, Repository, Store, StoreError,
     StoreOptions,
 };
+use registry_core::wire::ErrorCode;
 use serde_json::{Value, json};
 use store_common::{Image, image, store_image};
 
@@ -159,7 +160,7 @@ fn untagged_manifests_are_kept_per_repository_and_are_gc_roots() {
     assert!(store.repository_tags(&r).expect("tags").is_empty());
     assert!(store.tags().expect("tags").is_empty());
 
-    let report = store.gc(&GcOptions::default(), None).expect("gc");
+    let report = store.gc(GcOptions::default()).expect("gc");
     assert!(
         report.deleted.is_empty(),
         "kept manifest and its blobs stay"
@@ -171,7 +172,7 @@ fn untagged_manifests_are_kept_per_repository_and_are_gc_roots() {
         2
     );
     assert!(store.repositories().expect("repos").is_empty());
-    let report = store.gc(&GcOptions::default(), None).expect("gc");
+    let report = store.gc(GcOptions::default()).expect("gc");
     assert_eq!(report.deleted.len(), img.blobs.len());
 }
 
@@ -213,7 +214,7 @@ fn a_ref_name_is_never_used_twice() {
     let err = store
         .tag("install:v1", &img.manifest_digest)
         .expect_err("clash");
-    assert_eq!(err.code(), "InvalidTag");
+    assert_eq!(err.code(), ErrorCode::InvalidTag);
     assert!(err.to_string().contains("another repository"), "{err}");
     assert_eq!(
         index(dir.path())["manifests"].as_array().map(Vec::len),
@@ -228,21 +229,21 @@ fn names_and_tags_are_checked() {
     let img = image(7, 1, 16);
     put_image(&store, &img);
     let err = Repository::parse("a/../b").expect_err("invalid");
-    assert_eq!(err.code(), "InvalidRepository");
+    assert_eq!(err.code(), ErrorCode::InvalidRepository);
     assert!(err.to_string().contains("a/../b"), "{err}");
     // A repository tag follows the registry grammar: no ':' or '/'.
     for bad in ["a:b", "a/b", ".x", ""] {
         let err = store
             .tag_in(&repo("install"), bad, &img.manifest_digest)
             .expect_err(bad);
-        assert_eq!(err.code(), "InvalidTag", "{bad:?}");
+        assert_eq!(err.code(), ErrorCode::InvalidTag, "{bad:?}");
     }
     // A tag must point at a manifest or index.
     let blob = img.layer_digests[0].clone();
     let err = store
         .tag_in(&repo("install"), "v1", &blob)
         .expect_err("layer");
-    assert_eq!(err.code(), "InvalidManifest");
+    assert_eq!(err.code(), ErrorCode::InvalidManifest);
     assert!(store.repositories().expect("repos").is_empty());
 }
 
@@ -262,7 +263,7 @@ fn an_invalid_repository_annotation_is_in_no_repository_but_still_kept() {
     let store = no_grace(dir.path());
     assert!(store.repositories().expect("repos").is_empty());
     assert!(store.tags().expect("tags").is_empty());
-    let report = store.gc(&GcOptions::default(), None).expect("gc");
+    let report = store.gc(GcOptions::default()).expect("gc");
     assert!(
         report.deleted.is_empty(),
         "a foreign entry still roots its blobs"
@@ -289,14 +290,13 @@ fn export_and_import_keep_repositories() {
                 tags: vec!["modules/console/release:v2".into(), "v1".into()],
                 gzip: false,
             },
-            None,
         )
         .expect("export");
     assert_eq!(report.tags, ["modules/console/release:v2", "v1"]);
 
     let other = tempfile::tempdir().expect("tmp");
     let copy = Store::open(other.path()).expect("open");
-    copy.import_dir(&dest, &ImportOptions::default(), None)
+    copy.import_dir(&dest, ImportOptions::default())
         .expect("import");
     assert_eq!(copy.resolve("v1").expect("root"), a.manifest_digest);
     assert_eq!(

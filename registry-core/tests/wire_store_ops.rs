@@ -83,7 +83,9 @@ fn a_new_tar_export_is_complete_and_importable() {
     };
     wire::export(&store, &dest, &req, None).unwrap();
     let other = Store::open(dir.path().join("other")).unwrap();
-    other.import_path(&dest, &Default::default(), None).unwrap();
+    other
+        .import_path(&dest, registry_core::store::ImportOptions::default())
+        .unwrap();
     let tags: Vec<String> = other.tags().unwrap().into_iter().map(|t| t.name).collect();
     assert_eq!(tags, vec!["v1".to_string()]);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use registry_core::store::{
     Algorithm, BlobReader, BlobWriter, Digest, Durability, ExportOptions, GcOptions, ImportOptions,
-    Progress, PutOutcome, ScrubOptions, Store, StoreError, StoreOptions, UploadId,
+    Progress, ScrubOptions, Store, StoreError, StoreOptions, UploadId, WithProgress,
 };
 use serde::{Deserialize, Serialize};
 
@@ -104,13 +104,13 @@ impl OpenOptions {
 fn digest(p: *const c_char, name: &str) -> Result<Digest, Fail> {
     // SAFETY: NUL-terminated string per the API contract.
     let s = unsafe { arg_str(p, name) }?;
-    Ok(Digest::parse(s)?)
+    Ok(Digest::parse(s).map_err(StoreError::from)?)
 }
 
 fn opt_digest(p: *const c_char, name: &str) -> Result<Option<Digest>, Fail> {
     // SAFETY: NUL-terminated string or NULL per the API contract.
     let s = unsafe { opt_str(p, name) }?;
-    Ok(s.map(Digest::parse).transpose()?)
+    Ok(s.map(Digest::parse).transpose().map_err(StoreError::from)?)
 }
 
 /// # Safety
@@ -292,20 +292,7 @@ pub extern "C" fn dr_writer_commit(
                 "the writer was already committed or aborted",
             )
         })?;
-        let size = w.written();
-        let outcome = match w.commit(expected.as_ref(), u64::try_from(expected_size).ok()) {
-            Ok(digest) => PutOutcome {
-                digest,
-                size,
-                created: true,
-            },
-            Err(StoreError::AlreadyExists { digest }) => PutOutcome {
-                digest,
-                size,
-                created: false,
-            },
-            Err(e) => return Err(e.into()),
-        };
+        let outcome = w.commit(expected.as_ref(), u64::try_from(expected_size).ok())?;
         put_string(outcome_json, to_json(&outcome)?);
         Ok(())
     })
@@ -764,7 +751,9 @@ pub extern "C" fn dr_store_verify(
         let opts = unsafe { opt_str(options_json, "options_json") }?;
         out_ptr(report_json, "report_json")?;
         let opts: ScrubOptions = options(opts, ScrubOptions::default(), "verify options")?;
-        let report = with_progress(progress, user_data, |p| store.scrub(&opts, p))?;
+        let report = with_progress(progress, user_data, |p| {
+            store.scrub(WithProgress::new(opts.clone(), p))
+        })?;
         put_string(report_json, to_json(&report)?);
         Ok(())
     })
@@ -789,7 +778,9 @@ pub extern "C" fn dr_store_gc(
         let opts = unsafe { opt_str(options_json, "options_json") }?;
         out_ptr(report_json, "report_json")?;
         let opts: GcOptions = options(opts, GcOptions::default(), "gc options")?;
-        let report = with_progress(progress, user_data, |p| store.gc(&opts, p))?;
+        let report = with_progress(progress, user_data, |p| {
+            store.gc(WithProgress::new(opts.clone(), p))
+        })?;
         put_string(report_json, to_json(&report)?);
         Ok(())
     })
@@ -818,7 +809,7 @@ pub extern "C" fn dr_store_import(
         out_ptr(report_json, "report_json")?;
         let opts: ImportOptions = options(opts, ImportOptions::default(), "import options")?;
         let report = with_progress(progress, user_data, |p| {
-            store.import_path(Path::new(path), &opts, p)
+            store.import_path(Path::new(path), WithProgress::new(opts.clone(), p))
         })?;
         put_string(report_json, to_json(&report)?);
         Ok(())
@@ -865,7 +856,7 @@ pub extern "C" fn dr_store_export(
             })?;
             let mut out = BufWriter::new(file);
             let report = with_progress(progress, user_data, |p| {
-                store.export_tar(&mut out, &core, p)
+                store.export_tar(&mut out, WithProgress::new(core.clone(), p))
             });
             let report = report.and_then(|r| {
                 out.flush()
@@ -880,7 +871,9 @@ pub extern "C" fn dr_store_export(
             }
             report?
         } else {
-            with_progress(progress, user_data, |p| store.export_dir(dest, &core, p))?
+            with_progress(progress, user_data, |p| {
+                store.export_dir(dest, WithProgress::new(core.clone(), p))
+            })?
         };
         put_string(report_json, to_json(&report)?);
         Ok(())

@@ -14,14 +14,14 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes};
 use registry_core::store::{
     self as core, Algorithm, Digest, Durability, ExportOptions, GcOptions, ImportOptions, Progress,
-    ProgressFn, ScrubOptions, StoreError, StoreOptions,
+    ProgressFn, ScrubOptions, StoreError, StoreOptions, WithProgress,
 };
 
 use crate::convert::ser;
 use crate::errors;
 
 fn parse_digest(py: Python<'_>, s: &str) -> PyResult<Digest> {
-    Digest::parse(s).map_err(|e| errors::store(py, &e))
+    Digest::parse(s).map_err(|e| errors::store(py, &StoreError::from(e)))
 }
 
 fn seconds(what: &str, s: f64) -> PyResult<Duration> {
@@ -240,7 +240,9 @@ impl Store {
             quarantine,
             threads: None,
         };
-        let report = with_progress(py, progress, |p| self.inner.scrub(&opts, p))?;
+        let report = with_progress(py, progress, |p| {
+            self.inner.scrub(WithProgress::new(opts.clone(), p))
+        })?;
         let clean = report.is_clean();
         let out = ser(py, &report)?;
         out.set_item("clean", clean)?;
@@ -259,7 +261,9 @@ impl Store {
             grace: grace.map(|g| seconds("grace", g)).transpose()?,
             dry_run,
         };
-        let report = with_progress(py, progress, |p| self.inner.gc(&opts, p))?;
+        let report = with_progress(py, progress, |p| {
+            self.inner.gc(WithProgress::new(opts.clone(), p))
+        })?;
         ser(py, &report)
     }
 
@@ -272,7 +276,10 @@ impl Store {
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let opts = ImportOptions { require_complete };
-        let report = with_progress(py, progress, |p| self.inner.import_path(&path, &opts, p))?;
+        let report = with_progress(py, progress, |p| {
+            self.inner
+                .import_path(&path, WithProgress::new(opts.clone(), p))
+        })?;
         ser(py, &report)
     }
 
@@ -295,7 +302,9 @@ impl Store {
         };
         let report = with_progress(py, progress, |p| {
             if !tar {
-                return self.inner.export_dir(&dest, &opts, p);
+                return self
+                    .inner
+                    .export_dir(&dest, WithProgress::new(opts.clone(), p));
             }
             let io = |source| StoreError::Io {
                 path: dest.clone(),
@@ -303,11 +312,14 @@ impl Store {
             };
             let file = File::create_new(&dest).map_err(io)?;
             let mut out = BufWriter::new(file);
-            let result = self.inner.export_tar(&mut out, &opts, p).and_then(|r| {
-                let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-                file.sync_all().map_err(io)?;
-                Ok(r)
-            });
+            let result = self
+                .inner
+                .export_tar(&mut out, WithProgress::new(opts.clone(), p))
+                .and_then(|r| {
+                    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+                    file.sync_all().map_err(io)?;
+                    Ok(r)
+                });
             if result.is_err() {
                 let _ = std::fs::remove_file(&dest);
             }
@@ -370,21 +382,10 @@ impl BlobWriter {
     ) -> PyResult<Bound<'py, PyAny>> {
         let expected = expected.map(|d| parse_digest(py, d)).transpose()?;
         let w = self.lock().take().ok_or_else(closed)?;
-        let size = w.written();
-        let result = py.detach(|| w.commit(expected.as_ref(), expected_size));
-        let (digest, created) = match result {
-            Ok(d) => (d, true),
-            Err(StoreError::AlreadyExists { digest }) => (digest, false),
-            Err(e) => return Err(errors::store(py, &e)),
-        };
-        ser(
-            py,
-            &core::PutOutcome {
-                digest,
-                size,
-                created,
-            },
-        )
+        let outcome = py
+            .detach(|| w.commit(expected.as_ref(), expected_size))
+            .map_err(|e| errors::store(py, &e))?;
+        ser(py, &outcome)
     }
 
     /// Drops the data written so far; a no-op when already committed or aborted.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use registry_core::store::{
     BundleExportOptions, BundleOptions, BundleReport, Digest, ExportOptions, GcOptions, Progress,
-    Repository, ScrubOptions, Store, StoreError, StoreOptions,
+    Repository, ScrubOptions, Store, StoreError, StoreOptions, WithProgress,
 };
 
 /// Arguments of `registryctl store`.
@@ -197,7 +197,7 @@ pub(crate) fn run(args: StoreArgs) -> ExitCode {
 }
 
 fn digest(s: &str) -> Result<Digest, Failure> {
-    Digest::parse(s).map_err(Failure::from)
+    Digest::parse(s).map_err(|e| Failure::from(StoreError::from(e)))
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
@@ -422,7 +422,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 quarantine: !no_quarantine,
                 threads: None,
             };
-            let r = store.scrub(&opts, Some(&mut cb));
+            let r = store.scrub(WithProgress::new(opts.clone(), Some(&mut cb)));
             bar.finish();
             let r = r?;
             if json {
@@ -457,7 +457,7 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 grace: grace.map(Duration::from_secs),
                 dry_run,
             };
-            let r = store.gc(&opts, None)?;
+            let r = store.gc(&opts)?;
             if json {
                 print_json(&r)?;
             } else {
@@ -504,9 +504,13 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
             let bar = Bar::new("import");
             let mut cb = |p: &Progress| bar.update(p);
             let r = if stdin {
-                store.import_bundle_stream(&mut io::stdin().lock(), "", &opts, Some(&mut cb))
+                store.import_bundle_stream(
+                    &mut io::stdin().lock(),
+                    "",
+                    WithProgress::new(opts.clone(), Some(&mut cb)),
+                )
             } else {
-                store.import_bundle(&path, &opts, Some(&mut cb))
+                store.import_bundle(&path, WithProgress::new(opts.clone(), Some(&mut cb)))
             };
             bar.finish();
             let r = r?;
@@ -603,11 +607,11 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
             let r = if name == "-" {
                 let stdout = io::stdout();
                 let mut lock = stdout.lock();
-                store.export_tar(&mut lock, &opts, Some(&mut cb))
+                store.export_tar(&mut lock, WithProgress::new(opts.clone(), Some(&mut cb)))
             } else if gzip || name.ends_with(".tar") {
                 export_file(&store, &output, &opts, &mut cb)
             } else {
-                store.export_dir(&output, &opts, Some(&mut cb))
+                store.export_dir(&output, WithProgress::new(opts.clone(), Some(&mut cb)))
             };
             bar.finish();
             let r = r?;
@@ -662,7 +666,7 @@ fn export_file(
         source: e,
     };
     let mut f = io::BufWriter::new(File::create(&tmp).map_err(|e| io_err(&tmp, e))?);
-    let r = store.export_tar(&mut f, opts, Some(cb));
+    let r = store.export_tar(&mut f, WithProgress::new(opts.clone(), Some(cb)));
     let r = r.and_then(|r| {
         let f = f.into_inner().map_err(|e| io_err(&tmp, e.into_error()))?;
         f.sync_all().map_err(|e| io_err(&tmp, e))?;

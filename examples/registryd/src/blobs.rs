@@ -12,10 +12,7 @@ use crate::repos::Repository;
 
 /// Parses a digest from a path or query, as `DIGEST_INVALID` on failure.
 pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
-    Digest::parse(s).map_err(|e| match e {
-        StoreError::InvalidDigest { reason, .. } => ApiError::digest_invalid(s, reason),
-        other => ApiError::digest_invalid(s, other),
-    })
+    Digest::parse(s).map_err(|e| ApiError::digest_invalid(s, e.reason))
 }
 
 /// One satisfiable byte range `[start, end]` of a blob of `size` bytes, from a `Range` header.

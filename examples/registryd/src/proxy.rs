@@ -336,7 +336,7 @@ async fn tee(
         (None, Ok(w)) => {
             let d = digest.clone();
             match tokio::task::spawn_blocking(move || w.commit(Some(&d), size)).await {
-                Ok(Ok(_)) | Ok(Err(StoreError::AlreadyExists { .. })) => Ok(()),
+                Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             }

@@ -109,7 +109,7 @@ impl Pass<'_> {
                 w.write_bytes(&b)?;
             }
             match w.commit(Some(&digest), None) {
-                Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+                Ok(_) => Ok(()),
                 Err(e) => Err(e),
             }
         });

@@ -174,7 +174,7 @@ async fn monolithic(call: Call, name: &str, digest: Digest) -> Result<Resp, ApiE
 /// Commits a writer against `digest`; an already stored blob is success.
 fn commit(w: BlobWriter, digest: &Digest, size: Option<u64>) -> Result<(), ApiError> {
     match w.commit(Some(digest), size) {
-        Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+        Ok(_) => Ok(()),
         Err(e @ StoreError::DigestMismatch { .. }) => {
             Err(ApiError::bad_request(Code::DigestInvalid, e.to_string())
                 .detail(serde_json::json!({ "digest": digest.to_string() })))
@@ -278,7 +278,7 @@ pub(crate) async fn finish(call: Call, name: &str, id: &str) -> Result<Resp, Api
         }
         w.close().map_err(ApiError::store)?;
         match store.commit_upload_as(&id, &d, None) {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Ok(_) => Ok(()),
             Err(e @ StoreError::DigestMismatch { .. }) => {
                 Err(ApiError::bad_request(Code::DigestInvalid, e.to_string()))
             }

@@ -503,8 +503,6 @@ fn uploads_survive_sigterm_and_sigkill() {
     assert!(r.body == data, "the blob served is the blob pushed");
     drop(srv);
     let store = Store::open(&root).expect("store opens");
-    let report = store
-        .scrub(&ScrubOptions::default(), None)
-        .expect("scrub runs");
+    let report = store.scrub(ScrubOptions::default()).expect("scrub runs");
     assert!(report.is_clean(), "{report:?}");
 }

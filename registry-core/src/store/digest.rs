@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::block_api::{compress256, compress512};
 
-use super::error::StoreError;
+use crate::store::message::printable;
 
 /// A digest algorithm the store can verify and store under `blobs/<algorithm>/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ impl fmt::Display for Algorithm {
 /// let d: Digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse()?;
 /// assert_eq!(d.algorithm(), Algorithm::Sha256);
 /// assert!("sha256:../../etc/passwd".parse::<Digest>().is_err());
-/// # Ok::<(), registry_core::store::StoreError>(())
+/// # Ok::<(), registry_core::store::DigestError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
@@ -84,8 +84,8 @@ pub struct Digest {
 
 impl Digest {
     /// Parses a digest string strictly (see the type documentation).
-    pub fn parse(input: &str) -> Result<Digest, StoreError> {
-        let invalid = |reason: &'static str| StoreError::InvalidDigest {
+    pub fn parse(input: &str) -> Result<Digest, DigestError> {
+        let invalid = |reason: &'static str| DigestError {
             input: printable(input),
             reason,
         };
@@ -161,8 +161,21 @@ impl fmt::Debug for Digest {
     }
 }
 
+/// A string that is not a valid, supported digest. Converts into
+/// [`StoreError::InvalidDigest`](crate::store::StoreError::InvalidDigest).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid digest {input:?}: {reason}")]
+pub struct DigestError {
+    /// The input (control characters escaped, shortened).
+    pub input: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl DigestError {}
+
 impl FromStr for Digest {
-    type Err = StoreError;
+    type Err = DigestError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Digest::parse(s)
     }
@@ -193,25 +206,6 @@ fn algorithm_grammar_ok(alg: &str) -> bool {
         }
     }
     !prev_sep
-}
-
-/// Keeps error messages one line and free of control bytes, whatever the input was.
-pub(crate) fn printable(input: &str) -> String {
-    let mut out: String = input
-        .chars()
-        .take(200)
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
-    if input.chars().count() > 200 {
-        out.push('…');
-    }
-    out
 }
 
 pub(crate) fn to_hex(raw: &[u8]) -> String {

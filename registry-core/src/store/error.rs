@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::digest::Digest;
+use crate::store::digest::{Digest, DigestError};
 
 /// An error from the blob store. Each variant maps to one status code ([`StoreError::code`]);
 /// every message names the file, digest or tag involved and what is wrong with it.
@@ -140,28 +140,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// A stable, machine-readable code for this error kind (what bindings map to status codes).
-    pub fn code(&self) -> &'static str {
-        match self {
-            StoreError::NotFound { .. } => "NotFound",
-            StoreError::AlreadyExists { .. } => "AlreadyExists",
-            StoreError::DigestMismatch { .. } => "DigestMismatch",
-            StoreError::InvalidDigest { .. } => "InvalidDigest",
-            StoreError::InvalidTag { .. } => "InvalidTag",
-            StoreError::InvalidRepository { .. } => "InvalidRepository",
-            StoreError::QuotaExceeded { .. } => "QuotaExceeded",
-            StoreError::NoSpace { .. } => "NoSpace",
-            StoreError::Corrupt { .. } => "Corrupt",
-            StoreError::InvalidLayout { .. } => "InvalidLayout",
-            StoreError::InvalidManifest { .. } => "InvalidManifest",
-            StoreError::Import { .. } => "Import",
-            StoreError::InvalidUpload { .. } => "InvalidUpload",
-            StoreError::Locked { .. } => "Locked",
-            StoreError::Cancelled => "Cancelled",
-            StoreError::Io { .. } => "Io",
-        }
-    }
-
     /// Wraps an I/O error with its path, turning ENOSPC into [`StoreError::NoSpace`].
     pub(crate) fn io(path: &Path, source: io::Error) -> StoreError {
         if source.kind() == io::ErrorKind::StorageFull || source.raw_os_error() == Some(28) {
@@ -178,6 +156,21 @@ impl StoreError {
     pub(crate) fn not_found_blob(digest: &Digest) -> StoreError {
         StoreError::NotFound {
             what: format!("blob {digest}"),
+        }
+    }
+}
+
+impl From<crate::fsutil::PathError> for StoreError {
+    fn from(e: crate::fsutil::PathError) -> StoreError {
+        StoreError::io(&e.path, e.source)
+    }
+}
+
+impl From<DigestError> for StoreError {
+    fn from(e: DigestError) -> StoreError {
+        StoreError::InvalidDigest {
+            input: e.input,
+            reason: e.reason,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The on-disk layout: where blobs, the OCI files and the store's private folder live, plus the
-//! few file-system primitives every writer shares (directory fsync, atomic small-file replace,
-//! unique temporary names).
+//! store's own use of the shared file-system primitives (`crate::fsutil`): atomic replace with
+//! the temp file locked in `tmp/`, unique names, hard-to-guess ids.
 //!
 //! ```text
 //! <root>/oci-layout                 {"imageLayoutVersion":"1.0.0"}
@@ -14,14 +14,14 @@
 //!     quarantine/ corrupt or foreign files moved aside by scrub
 //! ```
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::digest::{Algorithm, Digest, Hasher};
-use super::error::{IoContext, Result};
+use crate::fsutil;
+pub(crate) use crate::fsutil::unique_name;
+use crate::store::digest::{Algorithm, Digest, Hasher};
+use crate::store::error::Result;
 
 /// Name of the store's private folder under the root.
 pub const PRIVATE_DIR: &str = ".registry-store";
@@ -68,41 +68,11 @@ impl Layout {
     }
 }
 
-/// fsync a directory, so a rename or link inside it survives a power cut.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|f| f.sync_all()).at(dir)
-}
-
-/// Replaces `path` with `bytes` atomically: temp file in `tmp_dir`, fsync, rename, fsync parent.
+/// Replaces `path` with `bytes` atomically (see [`fsutil::replace_with`]), with the temp file
+/// in the store's `tmp_dir` and locked there, so recovery in another process leaves it alone.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], tmp_dir: &Path, durable: bool) -> Result<()> {
-    let (mut f, tmp) = super::lock::create_locked(|| tmp_dir.join(unique_name("replace")))?;
-    let res = (|| {
-        f.write_all(bytes).at(&tmp)?;
-        if durable {
-            f.sync_all().at(&tmp)?;
-        }
-        fs::rename(&tmp, path).at(path)?;
-        if durable && let Some(parent) = path.parent() {
-            sync_dir(parent)?;
-        }
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A name unique across threads and processes (pid, time, counter).
-pub(crate) fn unique_name(prefix: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{t:x}-{n}", std::process::id())
+    let (f, tmp) = crate::store::lock::create_locked(|| tmp_dir.join(unique_name("replace")))?;
+    Ok(fsutil::replace_with(f, &tmp, path, bytes, durable)?)
 }
 
 /// An identifier that is hard to guess (used for upload ids and leases that may travel in URLs).

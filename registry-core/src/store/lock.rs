@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use super::error::{IoContext, Result, StoreError};
+use crate::store::error::{IoContext, Result, StoreError};
 
 /// The two store-wide locks.
 #[derive(Debug, Clone, Copy)]

@@ -13,11 +13,22 @@
 //!   path `blobs/<alg>/<hex>` only ever holds complete, verified content. `index.json` is replaced
 //!   by rename. Killed writers leave only temp files, which [`Store::open`] removes.
 //! * **Concurrency.** Threads and processes may write at once; the first commit of a digest wins
-//!   and the others get [`StoreError::AlreadyExists`] (which [`Store::put`] reports as
-//!   `created: false`). Locks are `flock`s taken in one fixed order (see `lock.rs`).
+//!   and the others get an outcome that says `created: false` ([`PutOutcome`], from
+//!   [`Store::put`] and [`BlobWriter::commit`] alike). Locks are `flock`s taken in one fixed
+//!   order (see `lock.rs`).
 //! * **Safe GC.** Mark from `index.json`, leases and young blobs (grace period); the sweep runs under
 //!   an exclusive lock that publishers share, so a blob a writer was just told "already exists"
 //!   is never deleted under it.
+//!
+//! Rooms (sub-modules, each with a module comment saying what it owns):
+//! * `content`: the blobs: verified ingest (writer thread, writer state machine, quota,
+//!   publication and recovery, group commit), reads, resumable uploads;
+//! * `index`: what `index.json` says: tags, references, repositories, untagged entries, pins,
+//!   and the manifest parsing the other rooms follow;
+//! * `gc`: garbage collection and leases; `scrub`: re-hashing and quarantine;
+//! * `archive`: OCI layouts and `d8 mirror` bundles in and out; `sync`: completeness and
+//!   replica copies;
+//! * shared by all: `layout` (paths), `lock`, `digest`, `error`, `progress`, `message`.
 //!
 //! ```
 //! use registry_core::store::{Store, Digest, Algorithm};
@@ -29,27 +40,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod bundle;
-mod completeness;
+mod archive;
+mod content;
 mod digest;
-mod entries;
 mod error;
-mod export;
 mod gc;
-mod import;
-mod ingest;
+mod id;
+mod index;
 mod layout;
-mod lease;
 mod lock;
-mod manifest;
+mod message;
 mod progress;
-mod read;
-mod refs;
-mod repository;
 mod scrub;
-mod untagged;
-mod upload;
-mod upload_as;
+mod seconds;
+mod sync;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -57,33 +61,39 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use bundle::{
+use serde::{Deserialize, Serialize};
+
+pub use archive::bundle::{
     BundleExportOptions, BundleExportReport, BundleOptions, BundleReport, LayoutReport, SHORT_TAG,
     SkippedEntry, TagMove,
 };
-pub use completeness::{CompletenessReport, ImageCompleteness, SyncReport};
-pub use digest::{Algorithm, Digest, HashState, Hasher};
+pub use archive::export::{ExportOptions, ExportReport};
+pub use archive::import::{ImportOptions, ImportReport};
+pub use content::batch::Batch;
+pub use content::put::PutOutcome;
+pub use content::read::{BlobReader, BlobStat};
+pub use content::resume::UploadId;
+pub use content::upload::UploadInfo;
+pub use content::writer::BlobWriter;
+pub use digest::{Algorithm, Digest, DigestError, HashState, Hasher};
 pub use error::{Result, StoreError};
-pub use export::{ExportOptions, ExportReport};
-pub use gc::{GcOptions, GcReport};
-pub use import::{ImportOptions, ImportReport};
-pub use ingest::{Batch, BlobWriter, PutOutcome};
+pub use gc::collect::{GcOptions, GcReport};
+pub use gc::lease::{Lease, LeaseId};
+pub use index::manifest::{MediaKind, media_types};
+pub use index::refs::{PIN_ANNOTATION, TagEntry, validate_tag};
+pub use index::repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
+pub use index::untagged::UntaggedEntry;
 pub use layout::PRIVATE_DIR;
-pub use lease::Lease;
-pub use manifest::{MediaKind, media_types};
-pub use progress::{Operation, Progress, ProgressFn};
-pub use read::{BlobReader, BlobStat};
-pub use refs::{PIN_ANNOTATION, TagEntry, validate_tag};
-pub use repository::{REPOSITORY_ANNOTATION, Repository, validate_repository_tag};
+pub use progress::{Operation, Progress, ProgressFn, WithProgress};
 pub use scrub::{CorruptBlob, ForeignFile, ScrubOptions, ScrubReport};
-pub use untagged::UntaggedEntry;
-pub use upload::{UploadId, UploadInfo};
+pub use sync::{CompletenessReport, ImageCompleteness, SyncReport};
 
 use error::IoContext;
 use layout::Layout;
 
-/// When data reaches the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// When data reaches the disk. On the wire: `"durable"` or `"relaxed"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// Every commit fsyncs the blob and its directory before returning (the default).
     #[default]
@@ -94,7 +104,20 @@ pub enum Durability {
 }
 
 /// How a store behaves. `StoreOptions::default()` is what production uses.
-#[derive(Debug, Clone)]
+///
+/// On the wire (JSON, camelCase, every field optional): `durability`, `quota`,
+/// `gcGraceSeconds`, `uploadTtlSeconds` (whole seconds), `trackUse`.
+///
+/// ```
+/// use registry_core::store::{Durability, StoreOptions};
+/// let o: StoreOptions = serde_json::from_str(r#"{"durability":"relaxed","gcGraceSeconds":60}"#)?;
+/// assert_eq!(o.durability, Durability::Relaxed);
+/// assert_eq!(o.gc_grace, std::time::Duration::from_secs(60));
+/// assert_eq!(o.upload_ttl, StoreOptions::default().upload_ttl);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct StoreOptions {
     /// When data reaches the disk. Many small blobs can also be committed together durably with
     /// [`Store::batch`] (group commit: one parallel fsync round and one directory fsync).
@@ -104,17 +127,21 @@ pub struct StoreOptions {
     pub quota: Option<u64>,
     /// Blobs younger than this are never collected (protects pushes whose manifest has not
     /// arrived yet). Default 1 hour.
+    #[serde(rename = "gcGraceSeconds", with = "seconds")]
     pub gc_grace: Duration,
     /// Uploads untouched for this long are removed by [`Store::expire_uploads`] and on open.
     /// Default 7 days.
+    #[serde(rename = "uploadTtlSeconds", with = "seconds")]
     pub upload_ttl: Duration,
     /// Record "last use" of a blob (its mtime) when it is checked ([`Store::has`],
     /// [`Store::stat`]) or opened, at most once a minute per blob. Cache expiry
     /// ([`Store::expire_cache`]) and the GC grace period count from it, so a push that checks
     /// for an old layer before sending its manifest keeps that layer alive. Default true.
     pub track_use: bool,
-    /// Test hook: after this many bytes written by this `Store`, writes fail with ENOSPC.
-    #[doc(hidden)]
+    /// Fault injection for tests (feature `fault-injection`): after this many bytes written by
+    /// this `Store`, writes fail with ENOSPC.
+    #[cfg(feature = "fault-injection")]
+    #[serde(skip)]
     pub fail_writes_after: Option<u64>,
 }
 
@@ -126,9 +153,20 @@ impl Default for StoreOptions {
             gc_grace: Duration::from_secs(3600),
             upload_ttl: Duration::from_secs(7 * 24 * 3600),
             track_use: true,
+            #[cfg(feature = "fault-injection")]
             fail_writes_after: None,
         }
     }
+}
+
+/// What [`Store::usage`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Bytes of published blobs as last counted (only tracked when a quota is set, else 0).
+    pub published_bytes: u64,
+    /// Bytes written by writers that have not committed yet (counted when a quota is set).
+    pub in_flight_bytes: u64,
 }
 
 /// A blob store rooted at a folder. Cheap to clone, `Send + Sync`; several `Store`s (in this or
@@ -147,6 +185,7 @@ struct Inner {
     /// Bytes written by writers that have not committed yet.
     pending: AtomicU64,
     /// Bytes written in total (for the fault-injection hook).
+    #[cfg(feature = "fault-injection")]
     written: AtomicU64,
 }
 
@@ -186,6 +225,7 @@ impl Store {
                 opts,
                 usage: AtomicU64::new(0),
                 pending: AtomicU64::new(0),
+                #[cfg(feature = "fault-injection")]
                 written: AtomicU64::new(0),
             }),
         };
@@ -247,11 +287,11 @@ impl Store {
         if !index.exists() {
             let _g = lock::lock(&l.locks(), lock::LockName::Index, true)?;
             if !index.exists() {
-                let empty = refs::IndexDoc::empty().to_bytes()?;
+                let empty = index::refs::IndexDoc::empty().to_bytes()?;
                 layout::write_atomic(&index, &empty, &l.tmp(), self.durable())?;
             }
         } else {
-            refs::IndexDoc::load(&index)?;
+            index::refs::IndexDoc::load(&index)?;
         }
         Ok(())
     }
@@ -265,12 +305,12 @@ impl Store {
         for entry in fs::read_dir(&tmp).at(&tmp)? {
             let entry = entry.at(&tmp)?;
             let path = entry.path();
-            if ingest::remove_if_unlocked(&path)? {
+            if content::remove_if_unlocked(&path)? {
                 removed += 1;
             }
         }
         removed += self.expire_uploads(self.inner.opts.upload_ttl)?;
-        removed += lease::expire_leases(self.layout())?;
+        removed += gc::lease::expire_leases(self.layout())?;
         Ok(removed)
     }
 
@@ -286,12 +326,12 @@ impl Store {
         Ok(total)
     }
 
-    /// Bytes of published blobs as last counted (0 unless a quota is set), plus bytes in flight.
-    pub fn usage(&self) -> (u64, u64) {
-        (
-            self.inner.usage.load(Ordering::SeqCst),
-            self.inner.pending.load(Ordering::SeqCst),
-        )
+    /// Bytes of published blobs as last counted (0 unless a quota is set), and bytes in flight.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            published_bytes: self.inner.usage.load(Ordering::SeqCst),
+            in_flight_bytes: self.inner.pending.load(Ordering::SeqCst),
+        }
     }
 
     pub(crate) fn lock(&self, name: lock::LockName, exclusive: bool) -> Result<lock::LockGuard> {

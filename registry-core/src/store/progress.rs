@@ -4,7 +4,7 @@ use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{Result, StoreError};
+use crate::store::error::{Result, StoreError};
 
 /// Which long operation is reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,67 @@ pub struct Progress {
 /// A progress callback: return `ControlFlow::Break(())` to cancel. Cancellation leaves the store
 /// consistent and without the operation's partial effects.
 pub type ProgressFn<'a> = &'a mut dyn FnMut(&Progress) -> ControlFlow<()>;
+
+/// An operation's options together with an optional progress callback: what the long
+/// operations ([`Store::gc`](crate::store::Store::gc), [`Store::scrub`](crate::store::Store::scrub),
+/// imports and exports) take. Options convert into it on their own (`store.gc(&opts)`), so only
+/// a call that wants progress names it.
+///
+/// ```
+/// use std::ops::ControlFlow;
+/// use registry_core::store::{GcOptions, Store, WithProgress};
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(dir.path())?;
+/// assert_eq!(store.gc(&GcOptions::default())?.examined, 0);
+/// let mut events = 0;
+/// let mut count = |_: &registry_core::store::Progress| {
+///     events += 1;
+///     ControlFlow::Continue(())
+/// };
+/// store.gc(WithProgress::new(GcOptions::default(), Some(&mut count)))?;
+/// assert!(events > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct WithProgress<'a, O> {
+    /// The options.
+    pub options: O,
+    /// Called with progress events; `None` for none.
+    pub progress: Option<ProgressFn<'a>>,
+}
+
+impl<'a, O> WithProgress<'a, O> {
+    /// Options with a progress callback (or `None`).
+    pub fn new(options: O, progress: Option<ProgressFn<'a>>) -> WithProgress<'a, O> {
+        WithProgress { options, progress }
+    }
+}
+
+impl<O: std::fmt::Debug> std::fmt::Debug for WithProgress<'_, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithProgress")
+            .field("options", &self.options)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl<O> From<O> for WithProgress<'_, O> {
+    fn from(options: O) -> Self {
+        WithProgress {
+            options,
+            progress: None,
+        }
+    }
+}
+
+impl<O: Clone> From<&O> for WithProgress<'_, O> {
+    fn from(options: &O) -> Self {
+        WithProgress {
+            options: options.clone(),
+            progress: None,
+        }
+    }
+}
 
 /// Tracks counters and throttles callback calls to about every 4 MiB or item.
 pub(crate) struct Reporter<'a> {

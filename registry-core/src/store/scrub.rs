@@ -10,11 +10,12 @@ use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::{Algorithm, Digest, Hasher};
-use super::error::{IoContext, Result, StoreError};
-use super::layout::{self, sync_dir};
-use super::progress::{Operation, ProgressFn, Reporter};
+use crate::fsutil::sync_dir;
+use crate::store::Store;
+use crate::store::digest::{Algorithm, Digest, Hasher};
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::layout;
+use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to scrub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,11 +129,10 @@ fn hash_file(
 
 impl Store {
     /// Re-hashes every blob (see the module documentation).
-    pub fn scrub(
-        &self,
-        opts: &ScrubOptions,
-        progress: Option<ProgressFn<'_>>,
-    ) -> Result<ScrubReport> {
+    pub fn scrub<'a>(&self, run: impl Into<WithProgress<'a, ScrubOptions>>) -> Result<ScrubReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let mut report = ScrubReport::default();
         let mut rep = Reporter::new(Operation::Scrub, progress);
         let root = self.root().to_path_buf();
@@ -143,7 +143,7 @@ impl Store {
         }
         if let Err(e) = fs::read(self.layout().oci_layout())
             .at(&self.layout().oci_layout())
-            .and_then(|b| super::check_oci_layout(&self.layout().oci_layout(), &b))
+            .and_then(|b| crate::store::check_oci_layout(&self.layout().oci_layout(), &b))
         {
             report.layout_problems.push(e.to_string());
         }
@@ -265,7 +265,7 @@ impl Store {
                     Err(e) => e.kind() != std::io::ErrorKind::NotFound,
                 };
                 if still_bad {
-                    let _g = self.lock(super::lock::LockName::Gc, true)?;
+                    let _g = self.lock(crate::store::lock::LockName::Gc, true)?;
                     c.quarantined_to = Some(rel(&quarantine(self, &p, &c.reason)?));
                 }
             }

@@ -67,9 +67,21 @@ impl MergeError {
     }
 }
 
-/// The code of a store error. (`StoreError::code` still returns the name as a string while the
-/// store is being reorganized; this is its typed form.)
-pub(crate) fn store_code(e: &StoreError) -> ErrorCode {
+impl StoreError {
+    /// The error's stable code: one per variant.
+    pub fn code(&self) -> ErrorCode {
+        store_code(self)
+    }
+}
+
+impl crate::store::DigestError {
+    /// The error's stable code: always `InvalidDigest`.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidDigest
+    }
+}
+
+fn store_code(e: &StoreError) -> ErrorCode {
     match e {
         StoreError::NotFound { .. } => ErrorCode::NotFound,
         StoreError::AlreadyExists { .. } => ErrorCode::AlreadyExists,

@@ -160,7 +160,7 @@ impl From<&StoreError> for Failure {
             _ => None,
         };
         Failure {
-            code: super::codes::store_code(e),
+            code: e.code(),
             message: e.to_string(),
             detail,
         }

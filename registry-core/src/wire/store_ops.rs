@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{ErrorCode, Failure};
-use crate::store::{Digest, ExportOptions, ExportReport, ProgressFn, Store, StoreError};
+use crate::store::{
+    Digest, ExportOptions, ExportReport, ProgressFn, Store, StoreError, WithProgress,
+};
 
 /// Reads up to `length` bytes of a blob from `offset` (fewer at the blob's end; none past it).
 ///
@@ -93,14 +95,14 @@ pub fn export(
                 "export: gzip needs tar (a folder is never compressed)",
             ));
         }
-        return Ok(store.export_dir(dest, &opts, progress)?);
+        return Ok(store.export_dir(dest, WithProgress::new(opts, progress))?);
     }
     if !request.overwrite && fs::symlink_metadata(dest).is_ok() {
         return Err(exists(dest));
     }
     let tmp = TempFile::beside(dest)?;
     let mut out = BufWriter::new(&tmp.file);
-    let report = store.export_tar(&mut out, &opts, progress)?;
+    let report = store.export_tar(&mut out, WithProgress::new(opts, progress))?;
     out.flush()
         .and_then(|()| tmp.file.sync_all())
         .map_err(|e| io_failure(&tmp.path, &e))?;

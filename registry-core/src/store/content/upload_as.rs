@@ -4,15 +4,16 @@
 
 use std::fs::File;
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{IoContext, Result};
-use super::upload::UploadId;
+use super::put::PutOutcome;
+use crate::store::Store;
+use crate::store::content::resume::UploadId;
+use crate::store::digest::Digest;
+use crate::store::error::{IoContext, Result};
 
 impl Store {
     /// Commits upload `id` as the blob `expected` (checked against it, and against
     /// `expected_size` when given). If the upload was hashed with `expected`'s algorithm this is
-    /// [`BlobWriter::commit`](super::BlobWriter::commit); otherwise its data is re-read once
+    /// [`BlobWriter::commit`](crate::store::BlobWriter::commit); otherwise its data is re-read once
     /// into a writer of the right algorithm. Either way the upload is gone afterwards (also on a
     /// digest mismatch, as with `commit`), and nothing unverified is published.
     ///
@@ -25,7 +26,7 @@ impl Store {
     /// let id = up.upload_id().cloned().expect("an upload has an id");
     /// up.close()?;
     /// let want = Digest::of(Algorithm::Sha512, b"hello");
-    /// assert_eq!(store.commit_upload_as(&id, &want, Some(5))?, want);
+    /// assert_eq!(store.commit_upload_as(&id, &want, Some(5))?.digest, want);
     /// assert!(store.has(&want)? && store.uploads()?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -34,7 +35,7 @@ impl Store {
         id: &UploadId,
         expected: &Digest,
         expected_size: Option<u64>,
-    ) -> Result<Digest> {
+    ) -> Result<PutOutcome> {
         // Holding the upload's writer keeps its lock, so nobody appends while it is re-read.
         let held = self.resume_upload(id)?;
         if held.current_digest().algorithm() == expected.algorithm() {

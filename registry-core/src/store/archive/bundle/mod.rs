@@ -40,13 +40,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{Result, StoreError};
-use super::lock::LockName;
-use super::manifest::MAX_MANIFEST;
-use super::progress::{Operation, ProgressFn, Reporter};
-use super::repository::Repository;
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{Result, StoreError};
+use crate::store::index::manifest::MAX_MANIFEST;
+use crate::store::index::repository::Repository;
+use crate::store::lock::LockName;
+use crate::store::progress::{Operation, Reporter, WithProgress};
 use input::{Input, TarSource};
 use plan::{Plan, Survey};
 use scan::{Item, Kind};
@@ -201,16 +201,18 @@ impl Store {
     /// }
     /// let path = dir.path().join("platform.tar");
     /// std::fs::write(&path, tar.into_inner()?)?;
-    /// let report = store.import_bundle(&path, &BundleOptions::default(), None)?;
+    /// let report = store.import_bundle(&path, &BundleOptions::default())?;
     /// assert_eq!(report.layouts[0].repository.as_str(), "install");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn import_bundle(
+    pub fn import_bundle<'a>(
         &self,
         path: &Path,
-        opts: &BundleOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, BundleOptions>>,
     ) -> Result<BundleReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let mut rep = Reporter::new(Operation::Import, progress);
         match input::resolve(path)? {
             Input::Tars(sources, skipped) => {
@@ -262,13 +264,15 @@ impl Store {
 
     /// Imports a bundle tar (plain or gzip) from a stream, in one pass. `name` is the tar's
     /// file name (`module-<name>.tar` marks a legacy module tar) or empty.
-    pub fn import_bundle_stream(
+    pub fn import_bundle_stream<'a>(
         &self,
         reader: &mut dyn Read,
         name: &str,
-        opts: &BundleOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, BundleOptions>>,
     ) -> Result<BundleReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let mut rep = Reporter::new(Operation::Import, progress);
         let shown = if name.is_empty() { "<stream>" } else { name };
         let sources = vec![TarSource {
@@ -315,7 +319,7 @@ impl Store {
     /// unless allowed.
     fn preflight(&self, plan: &Plan, opts: &BundleOptions) -> Result<()> {
         let need: u64 = plan.expected.values().sum();
-        self.writer(super::digest::Algorithm::Sha256)?
+        self.writer(crate::store::digest::Algorithm::Sha256)?
             .check_quota(need)?;
         let mut doc = self.load_index()?;
         let places: Vec<_> = plan
@@ -357,7 +361,7 @@ impl Store {
         self.load_index()?.merge(&places, opts.overwrite_tags)?;
         let published = staging.publish()?;
         for d in &plan.present {
-            super::ingest::touch(&self.blob_path(d));
+            crate::store::content::touch(&self.blob_path(d));
         }
         let annotations = plan.annotations.clone();
         let moved = self.update_index(|doc| {

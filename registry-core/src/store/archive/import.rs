@@ -11,15 +11,16 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::completeness::{Source, closure};
-use super::digest::{Algorithm, Digest, Hasher};
-use super::error::{IoContext, Result, StoreError};
-use super::layout::{self, sync_dir};
-use super::lock::{LockName, create_locked};
-use super::manifest::{Descriptor, MAX_MANIFEST};
-use super::progress::{Operation, ProgressFn, Reporter};
-use super::refs::{IndexDoc, IndexEntry, Placement};
+use crate::fsutil::sync_dir;
+use crate::store::Store;
+use crate::store::digest::{Algorithm, Digest, Hasher};
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::index::manifest::{Descriptor, MAX_MANIFEST};
+use crate::store::index::refs::{IndexDoc, IndexEntry, Placement};
+use crate::store::layout;
+use crate::store::lock::{LockName, create_locked};
+use crate::store::progress::{Operation, ProgressFn, Reporter, WithProgress};
+use crate::store::sync::{Source, closure};
 
 /// How to import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +95,10 @@ fn classify(raw: &Path) -> Result<(String, Entry)> {
     }
     let rel = parts.join("/");
     if rel.contains('\0') {
-        return Err(refuse(super::digest::printable(&rel), "path contains NUL"));
+        return Err(refuse(
+            crate::store::message::printable(&rel),
+            "path contains NUL",
+        ));
     }
     let kind = match parts.as_slice() {
         [] => Entry::Dir,
@@ -129,7 +133,7 @@ impl Drop for Staging<'_> {
         let _ = fs::remove_dir_all(&self.dir);
         let _ = fs::remove_file(&self.lock_path);
         if self.reserved > 0 && self.store.inner.opts.quota.is_some() {
-            super::saturating_sub(&self.store.inner.pending, self.reserved);
+            crate::store::saturating_sub(&self.store.inner.pending, self.reserved);
         }
     }
 }
@@ -203,7 +207,7 @@ impl<'s> Staging<'s> {
                     return Err(refuse(rel, "duplicate entry"));
                 }
                 let b = Self::small_file(&rel, r, size)?;
-                super::check_oci_layout(Path::new("oci-layout"), &b)
+                crate::store::check_oci_layout(Path::new("oci-layout"), &b)
                     .map_err(|e| refuse(&rel, e.to_string()))?;
                 self.oci_layout = true;
             }
@@ -221,10 +225,11 @@ impl<'s> Staging<'s> {
                 for item in &raw_items {
                     if let Some(Some(name)) = item
                         .get("annotations")
-                        .and_then(|a| a.get(super::refs::REF_NAME))
+                        .and_then(|a| a.get(crate::store::index::manifest::REF_NAME))
                         .map(|v| v.as_str())
                     {
-                        super::refs::validate_tag(name).map_err(|e| refuse(&rel, e.to_string()))?;
+                        crate::store::index::refs::validate_tag(name)
+                            .map_err(|e| refuse(&rel, e.to_string()))?;
                     }
                 }
                 self.index = Some((doc, raw_items));
@@ -379,7 +384,7 @@ impl<'s> Staging<'s> {
         for (d, size) in &staged {
             let src = self.dir.join(d.to_string().replace(':', "-"));
             let target = store.blob_path(d);
-            if super::ingest::link_no_replace(&src, &target, *size, store)? {
+            if crate::store::content::link_no_replace(&src, &target, *size, store)? {
                 report.blobs_added += 1;
                 report.bytes_added += size;
                 dirs[d.algorithm() as usize] = true;
@@ -388,7 +393,7 @@ impl<'s> Staging<'s> {
             }
         }
         for p in &self.present {
-            super::ingest::touch(&store.blob_path(p));
+            crate::store::content::touch(&store.blob_path(p));
         }
         if durable {
             for alg in Algorithm::ALL {
@@ -445,54 +450,39 @@ impl<'s> Staging<'s> {
     }
 }
 
-/// fsyncs many files at once; the file system merges concurrent fsyncs into few journal commits.
+/// fsyncs many files at once (see [`crate::fsutil::sync_parallel`]).
 pub(crate) fn parallel_sync(paths: &[PathBuf]) -> Result<()> {
-    if paths.is_empty() {
-        return Ok(());
-    }
-    let threads = 16.min(paths.len());
-    let per = paths.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = paths
-            .chunks(per)
-            .map(|chunk| {
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .try_for_each(|p| File::open(p).and_then(|f| f.sync_all()).at(p))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().unwrap_or(Err(StoreError::Cancelled)))
-    })
+    crate::fsutil::sync_parallel(paths, |p| File::open(p).and_then(|f| f.sync_all()).at(p))
 }
 
 impl Store {
     /// Imports an OCI image layout from a folder, or from a tar or tar.gz file (detected by its
     /// content). See the module documentation for what is refused.
-    pub fn import_path(
+    pub fn import_path<'a>(
         &self,
         path: &Path,
-        opts: &ImportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ImportOptions>>,
     ) -> Result<ImportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let meta = fs::metadata(path).at(path)?;
         if meta.is_dir() {
-            return self.import_dir(path, opts, progress);
+            return self.import_dir(path, WithProgress::new(options.clone(), progress));
         }
         let f = File::open(path).at(path)?;
         self.import_tar_inner(&mut BufReader::new(f), opts, progress, Some(meta.len()))
     }
 
     /// Imports from a tar stream (plain or gzip, detected by the magic bytes).
-    pub fn import_tar(
+    pub fn import_tar<'a>(
         &self,
         reader: &mut dyn Read,
-        opts: &ImportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ImportOptions>>,
     ) -> Result<ImportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         self.import_tar_inner(&mut BufReader::new(reader), opts, progress, None)
     }
 
@@ -526,7 +516,7 @@ impl Store {
                 .path()
                 .map_err(|e| refuse("<tar>", format!("bad entry name: {e}")))?
                 .into_owned();
-            let shown = super::digest::printable(&path.to_string_lossy());
+            let shown = crate::store::message::printable(&path.to_string_lossy());
             let kind = entry.header().entry_type();
             let size = entry.header().size().ok();
             match kind {
@@ -554,12 +544,14 @@ impl Store {
 
     /// Imports an OCI image layout folder. Links anywhere in it are refused. Blobs the store
     /// already holds are not read again.
-    pub fn import_dir(
+    pub fn import_dir<'a>(
         &self,
         dir: &Path,
-        opts: &ImportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ImportOptions>>,
     ) -> Result<ImportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let mut rep = Reporter::new(Operation::Import, progress);
         let mut staging = Staging::new(self)?;
         let mut files: Vec<(PathBuf, u64)> = Vec::new();

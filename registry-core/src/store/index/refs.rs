@@ -9,15 +9,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{IoContext, Result, StoreError};
-use super::layout;
-use super::lock::LockName;
-use super::manifest;
-use super::repository::{REPOSITORY_ANNOTATION, Repository};
-
-pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::index::manifest::{self, REF_NAME};
+use crate::store::index::repository::{REPOSITORY_ANNOTATION, Repository};
+use crate::store::layout;
+use crate::store::lock::LockName;
 
 /// Annotation (value `"true"`) pinning an untagged `index.json` entry of the root repository, so
 /// GC keeps it. Tagged entries and entries with a repository annotation are GC roots anyway; a
@@ -123,7 +121,7 @@ fn in_repository(v: &Value, repo: &Repository) -> bool {
 /// `sha256-abc.sig` are fine, while `../x`, `a//b`, empty strings and control bytes are not.
 pub fn validate_tag(tag: &str) -> Result<()> {
     let bad = |reason| StoreError::InvalidTag {
-        tag: super::digest::printable(tag),
+        tag: crate::store::message::printable(tag),
         reason,
     };
     if tag.is_empty() {
@@ -264,7 +262,7 @@ impl IndexDoc {
             .any(|v| ref_name_of(v) == Some(ref_name.as_str()) && !in_repository(v, repo));
         if clash {
             return Err(StoreError::InvalidTag {
-                tag: super::digest::printable(tag),
+                tag: crate::store::message::printable(tag),
                 reason: "its ref.name is already used by a tag of another repository",
             });
         }
@@ -460,7 +458,7 @@ impl IndexDoc {
                     let old = &items[i];
                     if !in_repository(old, &p.repository) {
                         return Err(StoreError::InvalidTag {
-                            tag: super::digest::printable(tag),
+                            tag: crate::store::message::printable(tag),
                             reason: "its ref.name is already used by a tag of another repository",
                         });
                     }

@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::{Algorithm, Digest};
-use super::error::{Result, StoreError};
-use super::layout::{now_ms, sync_dir};
-use super::lock::LockName;
-use super::manifest::{self, MAX_MANIFEST};
-use super::progress::{Operation, ProgressFn, Reporter};
-use super::read::BlobStat;
+use crate::fsutil::sync_dir;
+use crate::store::Store;
+use crate::store::content::read::BlobStat;
+use crate::store::digest::{Algorithm, Digest};
+use crate::store::error::{Result, StoreError};
+use crate::store::index::manifest::{self, MAX_MANIFEST};
+use crate::store::layout::now_ms;
+use crate::store::lock::LockName;
+use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to collect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,7 +121,7 @@ impl Marker<'_> {
             let Ok(desc) = manifest::Descriptor::from_value(v) else {
                 continue;
             };
-            if super::refs::is_gc_root(v) {
+            if crate::store::index::refs::is_gc_root(v) {
                 self.mark(desc.digest, true);
             } else {
                 loose.insert(desc.digest);
@@ -147,7 +148,10 @@ fn looks_like_json(store: &Store, s: &BlobStat) -> bool {
 impl Store {
     /// Collects garbage (see the module documentation). Safe while uploads, puts, tag updates and
     /// reads run in this and other processes.
-    pub fn gc(&self, opts: &GcOptions, progress: Option<ProgressFn<'_>>) -> Result<GcReport> {
+    pub fn gc<'a>(&self, run: impl Into<WithProgress<'a, GcOptions>>) -> Result<GcReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let grace = opts.grace.unwrap_or(self.inner.opts.gc_grace);
         let mut rep = Reporter::new(Operation::Gc, progress);
         let cutoff = now_ms().saturating_sub(grace.as_millis() as u64);
@@ -196,7 +200,7 @@ impl Store {
             let Ok(meta) = fs::metadata(&path) else {
                 continue;
             };
-            let now_stat = super::read::stat_of(s.digest.clone(), &meta);
+            let now_stat = crate::store::content::read::stat_of(s.digest.clone(), &meta);
             if now_stat.last_used_ms > cutoff {
                 report.young += 1;
                 continue;
@@ -209,7 +213,7 @@ impl Store {
                 }
                 dirs[s.digest.algorithm() as usize] = true;
                 if self.inner.opts.quota.is_some() {
-                    super::saturating_sub(&self.inner.usage, now_stat.size);
+                    crate::store::saturating_sub(&self.inner.usage, now_stat.size);
                 }
             }
             report.deleted.push(s.digest.clone());
@@ -253,13 +257,10 @@ impl Store {
     /// `index.json` or a lease needs. The same as [`Store::gc`] with `grace = ttl`; manifests used
     /// within `ttl` keep the blobs they reference.
     pub fn expire_cache(&self, ttl: Duration, dry_run: bool) -> Result<GcReport> {
-        self.gc(
-            &GcOptions {
-                grace: Some(ttl),
-                dry_run,
-            },
-            None,
-        )
+        self.gc(GcOptions {
+            grace: Some(ttl),
+            dry_run,
+        })
     }
 
     /// Deletes one blob now, regardless of references (`registryctl store rm`). Returns

@@ -12,8 +12,9 @@ use std::rc::Rc;
 use super::decode::{self, Compression};
 use super::input::TarSource;
 use super::{BundleOptions, refuse};
-use crate::store::digest::{Algorithm, Digest, printable};
+use crate::store::digest::{Algorithm, Digest};
 use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::message::printable;
 
 /// What an entry is inside its layout folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,12 +12,14 @@ use super::input::TarSource;
 use super::scan::{Item, Kind, data_error};
 use super::{BundleOptions, LayoutReport, SkippedEntry, refuse};
 use crate::store::Store;
-use crate::store::completeness::{Source, closure};
-use crate::store::digest::{Digest, Hasher, printable};
+use crate::store::digest::{Digest, Hasher};
 use crate::store::error::{Result, StoreError};
-use crate::store::manifest::{Descriptor, MAX_MANIFEST};
-use crate::store::refs::{IndexDoc, Placement, REF_NAME};
-use crate::store::repository::{REPOSITORY_ANNOTATION, Repository};
+use crate::store::index::manifest::REF_NAME;
+use crate::store::index::manifest::{Descriptor, MAX_MANIFEST};
+use crate::store::index::refs::{IndexDoc, Placement};
+use crate::store::index::repository::{REPOSITORY_ANNOTATION, Repository};
+use crate::store::message::printable;
+use crate::store::sync::{Source, closure};
 
 /// The `d8 mirror` annotation holding an image's tag.
 pub const SHORT_TAG: &str = "io.deckhouse.image.short_tag";

@@ -9,10 +9,10 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::{Algorithm, Digest, Hasher};
-use super::error::{IoContext, Result, StoreError};
-use super::layout::time_ms;
+use crate::store::Store;
+use crate::store::digest::{Algorithm, Digest, Hasher};
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::layout::time_ms;
 
 /// What [`Store::stat`] reports about a blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +117,7 @@ impl Store {
     /// True if the blob is stored.
     ///
     /// Like [`Store::stat`] and [`Store::open_blob`], this counts as a use of the blob (see
-    /// [`StoreOptions::track_use`](super::StoreOptions::track_use)): a pusher that checks for a
+    /// [`StoreOptions::track_use`](crate::store::StoreOptions::track_use)): a pusher that checks for a
     /// layer before sending its manifest thereby protects the layer for the GC grace period.
     pub fn has(&self, digest: &Digest) -> Result<bool> {
         let p = self.blob_path(digest);

@@ -9,16 +9,17 @@ use std::path::PathBuf;
 
 use super::refuse;
 use super::scan::{Item, data_error};
+use crate::fsutil::sync_dir;
 use crate::store::Store;
 use crate::store::digest::{Algorithm, Digest};
 use crate::store::error::{IoContext, Result, StoreError};
-use crate::store::layout::{self, sync_dir};
+use crate::store::layout;
 use crate::store::lock::create_locked;
 use crate::store::progress::Reporter;
 
 /// Blobs larger than this are hashed and written on a worker thread while the next entries are
 /// read, so two layers hash on two cores at once.
-const PARALLEL_ABOVE: u64 = crate::store::manifest::MAX_MANIFEST;
+const PARALLEL_ABOVE: u64 = crate::store::index::manifest::MAX_MANIFEST;
 
 /// Worker threads in flight at most (the machine's cores, at most 4).
 fn max_in_flight() -> usize {
@@ -245,13 +246,13 @@ impl<'s> Staging<'s> {
         let store = self.store;
         if store.durable() {
             let paths: Vec<PathBuf> = self.staged.keys().map(|d| self.path_of(d)).collect();
-            crate::store::import::parallel_sync(&paths)?;
+            crate::store::archive::import::parallel_sync(&paths)?;
         }
         let mut out = Published::default();
         let mut dirs = [false; 2];
         for (d, size) in &self.staged {
             let src = self.path_of(d);
-            if crate::store::ingest::link_no_replace(&src, &store.blob_path(d), *size, store)? {
+            if crate::store::content::link_no_replace(&src, &store.blob_path(d), *size, store)? {
                 out.added += 1;
                 out.bytes += size;
                 dirs[d.algorithm() as usize] = true;

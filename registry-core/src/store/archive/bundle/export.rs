@@ -19,13 +19,14 @@ use serde_json::{Map, Value, json};
 
 use super::plan::SHORT_TAG;
 use crate::store::Store;
-use crate::store::completeness::closure;
 use crate::store::digest::Digest;
 use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::index::manifest::REF_NAME;
+use crate::store::index::manifest::{self, MAX_MANIFEST};
+use crate::store::index::refs::{IndexEntry, ORIGINAL_REF_NAME, PIN_ANNOTATION};
+use crate::store::index::repository::{REPOSITORY_ANNOTATION, Repository};
 use crate::store::layout::OCI_LAYOUT_CONTENT;
-use crate::store::manifest::{self, MAX_MANIFEST};
-use crate::store::refs::{IndexEntry, ORIGINAL_REF_NAME, PIN_ANNOTATION, REF_NAME};
-use crate::store::repository::{REPOSITORY_ANNOTATION, Repository};
+use crate::store::sync::closure;
 
 /// What to export as a bundle.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +164,7 @@ impl Store {
                 .any(|(e, _)| e.tag.is_some() && &e.clone().into_tag_entry().reference() == t)
             {
                 return Err(StoreError::NotFound {
-                    what: format!("tag {:?}", crate::store::digest::printable(t)),
+                    what: format!("tag {:?}", crate::store::message::printable(t)),
                 });
             }
         }
@@ -288,7 +289,7 @@ impl Store {
         if opts.unpacked {
             report.files = report.layouts.clone();
         }
-        crate::store::layout::sync_dir(dest)?;
+        crate::fsutil::sync_dir(dest)?;
         Ok(report)
     }
 
@@ -349,7 +350,7 @@ impl Store {
                     h.set_size(size);
                     let bp = self.blob_path(d);
                     tar.append_data(&mut h, name, r)
-                        .map_err(|e| crate::store::read::unwrap_corrupt(e, &bp))?;
+                        .map_err(|e| crate::store::content::read::unwrap_corrupt(e, &bp))?;
                     report.blobs += 1;
                     report.bytes += size;
                 }

@@ -3,8 +3,11 @@
 
 use serde_json::Value;
 
-use super::digest::Digest;
-use super::error::{Result, StoreError};
+use crate::store::digest::Digest;
+use crate::store::error::{Result, StoreError};
+
+/// The OCI image-layout annotation that names a descriptor in `index.json` (a tag).
+pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// Largest manifest or index the store parses (the distribution spec asks registries to accept
 /// at least 4 MB).
@@ -61,7 +64,7 @@ impl Descriptor {
             size,
             ref_name: v
                 .get("annotations")
-                .and_then(|a| a.get(super::refs::REF_NAME))
+                .and_then(|a| a.get(REF_NAME))
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             platform: v.get("platform").cloned(),

@@ -15,12 +15,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::{Digest, printable};
-use super::error::{Result, StoreError};
-use super::lock::LockName;
-use super::manifest::{self, MAX_MANIFEST};
-use super::refs::{TagEntry, validate_tag};
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{Result, StoreError};
+use crate::store::index::manifest::{self, MAX_MANIFEST};
+use crate::store::index::refs::{TagEntry, validate_tag};
+use crate::store::lock::LockName;
+use crate::store::message::printable;
 
 /// Annotation on an `index.json` descriptor naming its repository (absent: the root repository).
 pub const REPOSITORY_ANNOTATION: &str = "io.deckhouse.registry.repository";
@@ -312,7 +313,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::store::*;
 
     #[test]
     fn repository_grammar() {

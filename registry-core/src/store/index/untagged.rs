@@ -4,18 +4,18 @@
 //!
 //! Which entries are GC roots: every tagged entry, every entry with a repository annotation
 //! (manifests pushed by digest into a repository, kept with [`Store::keep_in`]) and every entry
-//! pinned with [`PIN_ANNOTATION`](super::PIN_ANNOTATION). A plain untagged entry is not: GC
+//! pinned with [`PIN_ANNOTATION`](crate::store::PIN_ANNOTATION). A plain untagged entry is not: GC
 //! collects its manifest after the grace period and drops the entry.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{Result, StoreError};
-use super::manifest::{self, MAX_MANIFEST};
-use super::refs::{IndexEntry, TagEntry, is_gc_root, set_pin};
-use super::repository::Repository;
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{Result, StoreError};
+use crate::store::index::manifest::{self, MAX_MANIFEST};
+use crate::store::index::refs::{IndexEntry, TagEntry, is_gc_root, set_pin};
+use crate::store::index::repository::Repository;
 
 /// An untagged `index.json` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,17 +8,54 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{IoContext, Result, StoreError};
-use super::layout::{self, Layout, now_ms};
-use super::lock::LockName;
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::layout::{self, Layout, now_ms};
+use crate::store::lock::LockName;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LeaseFile {
     pub(crate) expires_ms: u64,
     pub(crate) digests: Vec<Digest>,
+}
+
+/// The id of a lease (lowercase hex, its file name under `leases/`), to release a persisted
+/// lease from another process with [`Store::release_lease`].
+///
+/// ```
+/// use std::time::Duration;
+/// use registry_core::store::{LeaseId, Store};
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(dir.path())?;
+/// let id = store.lease(&[], Duration::from_secs(600))?.persist();
+/// let again = LeaseId::parse(id.as_str())?;
+/// store.release_lease(&again)?;
+/// assert_eq!(store.release_lease(&again).unwrap_err().code(), "NotFound");
+/// assert_eq!(LeaseId::parse("../x").unwrap_err().code(), "NotFound");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LeaseId(String);
+
+crate::store::id::text_id!(LeaseId);
+
+impl LeaseId {
+    /// Parses an id; anything but hex characters is refused as a lease that does not exist.
+    pub fn parse(s: &str) -> Result<LeaseId> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::NotFound {
+                what: format!("lease {:?}", crate::store::message::printable(s)),
+            });
+        }
+        Ok(LeaseId(s.to_owned()))
+    }
+
+    fn file_name(&self) -> String {
+        format!("{}.json", self.0)
+    }
 }
 
 /// A lease protecting some digests from GC until it is dropped or expires.
@@ -30,14 +67,15 @@ pub(crate) struct LeaseFile {
 /// let d = store.put_bytes(b"layer", None)?.digest;
 /// let lease = store.lease(&[d.clone()], Duration::from_secs(600))?;
 /// let opts = registry_core::store::GcOptions { grace: Some(Duration::ZERO), ..Default::default() };
-/// assert!(store.gc(&opts, None)?.deleted.is_empty());
+/// assert!(store.gc(&opts)?.deleted.is_empty());
 /// drop(lease);
-/// assert_eq!(store.gc(&opts, None)?.deleted, vec![d]);
+/// assert_eq!(store.gc(&opts)?.deleted, vec![d]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct Lease {
     store: Store,
+    id: LeaseId,
     path: PathBuf,
     file: LeaseFile,
     keep: bool,
@@ -55,17 +93,14 @@ impl Lease {
 
     /// The lease's id (its file name), to release it from another process with
     /// [`Store::release_lease`].
-    pub fn id(&self) -> String {
-        self.path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
+    pub fn id(&self) -> &LeaseId {
+        &self.id
     }
 
     /// Keeps the lease after this value is dropped (until it expires or is released by id).
-    pub fn persist(mut self) -> String {
+    pub fn persist(mut self) -> LeaseId {
         self.keep = true;
-        self.id()
+        self.id.clone()
     }
 
     fn write(&self) -> Result<()> {
@@ -94,10 +129,11 @@ impl Drop for Lease {
 impl Store {
     /// Takes a lease on `digests` for at most `ttl`.
     pub fn lease(&self, digests: &[Digest], ttl: Duration) -> Result<Lease> {
-        let id = layout::random_id();
+        let id = LeaseId(layout::random_id());
         let lease = Lease {
             store: self.clone(),
-            path: self.layout().leases().join(format!("{id}.json")),
+            path: self.layout().leases().join(id.file_name()),
+            id,
             file: LeaseFile {
                 expires_ms: now_ms().saturating_add(ttl.as_millis() as u64),
                 digests: digests.to_vec(),
@@ -109,13 +145,8 @@ impl Store {
     }
 
     /// Releases a persisted lease by id.
-    pub fn release_lease(&self, id: &str) -> Result<()> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::NotFound {
-                what: format!("lease {:?}", super::digest::printable(id)),
-            });
-        }
-        let p = self.layout().leases().join(format!("{id}.json"));
+    pub fn release_lease(&self, id: &LeaseId) -> Result<()> {
+        let p = self.layout().leases().join(id.file_name());
         fs::remove_file(&p).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => StoreError::NotFound {
                 what: format!("lease {id}"),

@@ -1,9 +1,9 @@
 //! Every repository entry in one read of `index.json`: what a registry builds its cached view of
 //! all repositories from, instead of one read per repository.
 
-use super::Store;
-use super::error::Result;
-use super::refs::TagEntry;
+use crate::store::Store;
+use crate::store::error::Result;
+use crate::store::index::refs::TagEntry;
 
 impl Store {
     /// Every entry of every repository, tagged (`name` is the tag) or untagged (`name` is

@@ -9,14 +9,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::completeness::closure;
-use super::digest::Digest;
-use super::error::{IoContext, Result, StoreError};
-use super::layout::OCI_LAYOUT_CONTENT;
-use super::manifest::Descriptor;
-use super::progress::{Operation, ProgressFn, Reporter};
-use super::refs::{IndexDoc, TagEntry};
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::index::manifest::Descriptor;
+use crate::store::index::refs::{IndexDoc, TagEntry};
+use crate::store::layout::OCI_LAYOUT_CONTENT;
+use crate::store::progress::{Operation, ProgressFn, Reporter, WithProgress};
+use crate::store::sync::closure;
 
 /// What to export.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ impl Store {
             for t in &opts.tags {
                 let e = all.iter().find(|e| &e.reference() == t).ok_or_else(|| {
                     StoreError::NotFound {
-                        what: format!("tag {:?}", super::digest::printable(t)),
+                        what: format!("tag {:?}", crate::store::message::printable(t)),
                     }
                 })?;
                 v.push(e.clone());
@@ -96,12 +96,14 @@ impl Store {
 
     /// Exports to a new (or empty) folder. On failure or cancellation the folder's new content
     /// is removed again.
-    pub fn export_dir(
+    pub fn export_dir<'a>(
         &self,
         dest: &Path,
-        opts: &ExportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ExportOptions>>,
     ) -> Result<ExportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let plan = self.export_plan(opts)?;
         if dest.exists() && fs::read_dir(dest).at(dest)?.next().is_some() {
             return Err(StoreError::InvalidLayout {
@@ -145,10 +147,10 @@ impl Store {
             rep.item(Some(d.to_string()))?;
         }
         fs::create_dir_all(dest.join("blobs")).at(dest)?;
-        for alg in super::digest::Algorithm::ALL {
+        for alg in crate::store::digest::Algorithm::ALL {
             let d = dest.join("blobs").join(alg.name());
             if d.is_dir() {
-                super::layout::sync_dir(&d)?;
+                crate::fsutil::sync_dir(&d)?;
             }
         }
         // index.json last: a folder without it is recognisably incomplete.
@@ -161,17 +163,19 @@ impl Store {
             f.write_all(bytes).at(&p)?;
             f.sync_all().at(&p)?;
         }
-        super::layout::sync_dir(dest)?;
+        crate::fsutil::sync_dir(dest)?;
         Ok(report)
     }
 
     /// Exports as a tar (optionally gzip) stream.
-    pub fn export_tar(
+    pub fn export_tar<'a>(
         &self,
         out: &mut dyn Write,
-        opts: &ExportOptions,
-        progress: Option<ProgressFn<'_>>,
+        run: impl Into<WithProgress<'a, ExportOptions>>,
     ) -> Result<ExportReport> {
+        let WithProgress { options, progress } = run.into();
+        let opts = &options;
+
         let plan = self.export_plan(opts)?;
         let mut rep = Reporter::new(Operation::Export, progress);
         rep.p.items_total = Some(plan.blobs.len() as u64);
@@ -242,7 +246,7 @@ impl Store {
                 format!("blobs/{}/{}", d.algorithm(), d.hex()),
                 reader,
             )
-            .map_err(|e| super::read::unwrap_corrupt(e, &path))?;
+            .map_err(|e| crate::store::content::read::unwrap_corrupt(e, &path))?;
             report.blobs += 1;
             report.bytes += st.size;
             rep.p.bytes_done += st.size;

@@ -6,11 +6,11 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::Digest;
-use super::error::{Result, StoreError};
-use super::manifest::{self, Descriptor, MAX_MANIFEST};
-use super::progress::{Operation, ProgressFn, Reporter};
+use crate::store::Store;
+use crate::store::digest::Digest;
+use crate::store::error::{Result, StoreError};
+use crate::store::index::manifest::{self, Descriptor, MAX_MANIFEST};
+use crate::store::progress::{Operation, ProgressFn, Reporter};
 
 /// Completeness of one requested image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +167,7 @@ impl Store {
                         problems.push(format!(
                             "unknown tag {:?}: no such tag in index.json (tags are `tag` in the \
                              root repository or `repository:tag`)",
-                            super::digest::printable(r)
+                            crate::store::message::printable(r)
                         ));
                         None
                     }
@@ -237,7 +237,7 @@ impl Store {
                     Err(StoreError::Io { source, .. })
                         if source.get_ref().is_some_and(|i| i.is::<StoreError>()) =>
                     {
-                        Err(super::read::unwrap_corrupt(source, &path))
+                        Err(crate::store::content::read::unwrap_corrupt(source, &path))
                     }
                     other => other,
                 }?;

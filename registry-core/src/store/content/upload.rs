@@ -2,7 +2,6 @@
 //! upload survives a process restart and resuming hashes only bytes written after the last save.
 //! The data file is `flock`ed by the writer that owns it; expiry skips locked uploads.
 
-use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -10,62 +9,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
-use super::digest::{Algorithm, HashState, Hasher};
-use super::error::{IoContext, Result, StoreError};
-use super::ingest::BlobWriter;
-use super::layout::{self, now_ms};
-use super::lock::try_lock_file;
-
-/// The id of a resumable upload: 32 lowercase hex characters (safe in paths and URLs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct UploadId(String);
-
-impl UploadId {
-    /// Parses an id; anything but 32 lowercase hex characters is refused.
-    pub fn parse(s: &str) -> Result<UploadId> {
-        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            Ok(UploadId(s.to_string()))
-        } else {
-            Err(StoreError::NotFound {
-                what: format!("upload {:?}", super::digest::printable(s)),
-            })
-        }
-    }
-
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub(crate) fn data_file(&self) -> String {
-        format!("{}.data", self.0)
-    }
-
-    pub(crate) fn state_file(&self) -> String {
-        format!("{}.json", self.0)
-    }
-}
-
-impl fmt::Display for UploadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for UploadId {
-    type Error = StoreError;
-    fn try_from(s: String) -> Result<Self> {
-        UploadId::parse(&s)
-    }
-}
-
-impl From<UploadId> for String {
-    fn from(id: UploadId) -> String {
-        id.0
-    }
-}
+use crate::store::Store;
+use crate::store::content::resume::{UploadId, UploadState};
+use crate::store::content::writer::BlobWriter;
+use crate::store::digest::{Algorithm, Hasher};
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::layout::{self, now_ms};
+use crate::store::lock::try_lock_file;
 
 /// An upload as listed by [`Store::uploads`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,35 +33,6 @@ pub struct UploadInfo {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct UploadState {
-    pub(crate) id: UploadId,
-    pub(crate) algorithm: Algorithm,
-    pub(crate) started_ms: u64,
-    pub(crate) updated_ms: u64,
-    pub(crate) hash: Option<HashState>,
-}
-
-impl UploadState {
-    pub(crate) fn with_state(&self, hash: HashState) -> UploadState {
-        UploadState {
-            hash: Some(hash),
-            updated_ms: now_ms(),
-            ..self.clone()
-        }
-    }
-
-    pub(crate) fn save(&self, store: &Store, durable: bool) -> Result<()> {
-        let path = store.layout().uploads().join(self.id.state_file());
-        let bytes = serde_json::to_vec(self).map_err(|e| StoreError::InvalidUpload {
-            id: self.id.to_string(),
-            reason: format!("cannot encode state: {e}"),
-        })?;
-        layout::write_atomic(&path, &bytes, &store.layout().tmp(), durable)
-    }
-}
-
 impl Store {
     /// Starts a resumable upload. Write to it, call [`BlobWriter::save`] at chunk boundaries (or
     /// just drop/close it), and later [`Store::resume_upload`] it by id, even from another
@@ -127,12 +48,12 @@ impl Store {
     /// up.close()?;
     /// let mut up = store.resume_upload(&id)?;
     /// up.write_bytes(b"world")?;
-    /// let d = up.commit(Some(&Digest::of(Algorithm::Sha256, b"hello world")), Some(11))?;
+    /// let d = up.commit(Some(&Digest::of(Algorithm::Sha256, b"hello world")), Some(11))?.digest;
     /// assert!(store.has(&d)?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn begin_upload(&self, algorithm: Algorithm) -> Result<BlobWriter> {
-        let id = UploadId(layout::random_id());
+        let id = UploadId::random();
         let dir = self.layout().uploads();
         let path = dir.join(id.data_file());
         let now = now_ms();

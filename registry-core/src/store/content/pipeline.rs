@@ -1,0 +1,173 @@
+//! The background writer thread of a large blob. Past the first 4 MiB, the caller's thread
+//! hashes while this thread writes, so hashing and disk I/O overlap instead of adding up. It
+//! writes with `O_DIRECT` where the file system allows it (no page-cache copy, no writeback
+//! competing for the CPU) and otherwise through the page cache with periodic background fsyncs,
+//! so the final fsync has little left to do.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+/// Writes this much in the caller's thread before handing writes to a background thread; small
+/// blobs never pay for a thread.
+pub(super) const PIPELINE_AFTER: u64 = 4 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
+const PIPELINE_DEPTH: usize = 8;
+/// Ask the kernel to write back dirty pages every this many bytes, so the final fsync of a large
+/// blob has little left to do.
+const SYNC_EVERY: u64 = 32 << 20;
+
+/// `O_DIRECT` where its value is known without libc. Large blobs are written around the page
+/// cache: the bytes go to the device in the writer thread's time instead of costing a copy into
+/// the cache plus later writeback, which on a small machine compete with hashing for the CPU.
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "x86")))]
+const O_DIRECT: Option<i32> = Some(0o40000);
+#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm")))]
+const O_DIRECT: Option<i32> = Some(0o200000);
+#[cfg(not(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    )
+)))]
+const O_DIRECT: Option<i32> = None;
+/// Alignment direct I/O needs for buffer addresses, lengths and file offsets.
+pub(super) const ALIGN: usize = 4096;
+
+/// A chunk for the writer thread: `buf[start..start + len]`.
+type Chunk = (Vec<u8>, usize, usize);
+
+pub(super) struct Pipeline {
+    tx: Option<SyncSender<Chunk>>,
+    spare: Receiver<Vec<u8>>,
+    handle: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Pipeline {
+    pub(super) fn start(file: &File, path: &Path, durable: bool) -> io::Result<Pipeline> {
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
+        let buffered = file.try_clone()?;
+        let mut offset = (&*file).stream_position()?;
+        let direct = match O_DIRECT {
+            Some(flag) if offset % ALIGN as u64 == 0 => OpenOptions::new()
+                .write(true)
+                .custom_flags(flag)
+                .open(path)
+                .ok(),
+            _ => None,
+        };
+        let syncer = if durable {
+            Some(file.try_clone()?)
+        } else {
+            None
+        };
+        let (tx, rx) = sync_channel::<Chunk>(PIPELINE_DEPTH);
+        let (spare_tx, spare) = sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
+        let handle = std::thread::Builder::new()
+            .name("blob-writer".into())
+            .spawn(move || -> io::Result<()> {
+                let mut direct = direct;
+                // A second thread only fsyncs what went through the page cache, so writeback
+                // runs while this one keeps writing.
+                let (sync_tx, sync_rx) = sync_channel::<()>(1);
+                let sync_handle = syncer.map(|f| {
+                    std::thread::spawn(move || -> io::Result<()> {
+                        while sync_rx.recv().is_ok() {
+                            f.sync_data()?;
+                        }
+                        Ok(())
+                    })
+                });
+                let mut since_sync = 0u64;
+                let mut result = Ok(());
+                for (buf, start, len) in rx {
+                    let data = &buf[start..start + len];
+                    let aligned = data.as_ptr().align_offset(ALIGN) == 0
+                        && len % ALIGN == 0
+                        && offset % ALIGN as u64 == 0;
+                    let mut done = false;
+                    if let (true, Some(d)) = (aligned, direct.as_ref()) {
+                        match d.write_all_at(data, offset) {
+                            Ok(()) => done = true,
+                            // Not supported here after all (EINVAL): use the page cache.
+                            Err(e) if e.raw_os_error() == Some(22) => direct = None,
+                            Err(e) => {
+                                result = Err(e);
+                                break;
+                            }
+                        }
+                    }
+                    if !done {
+                        if let Err(e) = buffered.write_all_at(data, offset) {
+                            result = Err(e);
+                            break;
+                        }
+                        since_sync += len as u64;
+                    }
+                    offset += len as u64;
+                    if since_sync >= SYNC_EVERY && sync_handle.is_some() {
+                        since_sync = 0;
+                        let _ = sync_tx.try_send(());
+                    }
+                    // Returned with its length intact, so reuse never pays for zero-filling.
+                    let _ = spare_tx.try_send(buf);
+                }
+                drop(sync_tx);
+                if let Some(h) = sync_handle {
+                    match h.join() {
+                        Ok(r) => r?,
+                        Err(_) => return Err(io::Error::other("fsync thread panicked")),
+                    }
+                }
+                result
+            })?;
+        Ok(Pipeline {
+            tx: Some(tx),
+            spare,
+            handle: Some(handle),
+        })
+    }
+
+    pub(super) fn buffer(&self) -> Vec<u8> {
+        self.spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK + ALIGN))
+    }
+
+    /// Hands a full buffer to the writer thread; on failure joins it to get its error.
+    pub(super) fn send(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        let len = buf.len();
+        self.send_chunk(buf, 0, len)
+    }
+
+    /// Hands `buf[start..start + len]` to the writer thread.
+    pub(super) fn send_chunk(&mut self, buf: Vec<u8>, start: usize, len: usize) -> io::Result<()> {
+        let sent = match &self.tx {
+            Some(tx) => tx.send((buf, start, len)).is_ok(),
+            None => false,
+        };
+        if sent { Ok(()) } else { self.finish() }
+    }
+
+    pub(super) fn finish(&mut self) -> io::Result<()> {
+        self.tx = None;
+        match self.handle.take() {
+            Some(h) => match h.join() {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::other("blob writer thread panicked")),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}

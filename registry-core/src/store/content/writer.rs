@@ -1,0 +1,478 @@
+//! The blob writer's state machine: [`BlobWriter`] hashes bytes as they arrive (small writes
+//! gathered in a buffer, large blobs through the `pipeline` thread), then seals against an
+//! expected digest and size, and publishes (`publish`) or stages (for an import). A failed write
+//! poisons the writer; a finished one refuses further writes. Dropping an uncommitted writer
+//! removes its data, unless it is a resumable upload, which saves its hash state instead.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::pipeline::{ALIGN, CHUNK, PIPELINE_AFTER, Pipeline};
+use super::put::PutOutcome;
+use crate::store::Store;
+use crate::store::content::resume::{UploadId, UploadState};
+use crate::store::digest::{Algorithm, Digest, Hasher};
+use crate::store::error::{IoContext, Result, StoreError};
+use crate::store::layout;
+use crate::store::lock::create_locked;
+
+/// A blob being written. Bytes are hashed as they arrive; nothing is visible in the store until
+/// [`BlobWriter::commit`] succeeds. Dropping an uncommitted writer removes its temp file, except
+/// for resumable uploads, which stay resumable (see [`Store::begin_upload`]).
+pub struct BlobWriter {
+    pub(super) store: Store,
+    pub(super) file: Option<File>,
+    pub(super) path: PathBuf,
+    pub(super) upload: Option<UploadState>,
+    pub(super) hasher: Hasher,
+    pub(super) written: u64,
+    pub(super) pending_reserved: u64,
+    pub(super) buf: Vec<u8>,
+    pub(super) pipeline: Option<Pipeline>,
+    pub(super) poisoned: bool,
+    pub(super) done: bool,
+}
+
+impl std::fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobWriter")
+            .field("path", &self.path)
+            .field("written", &self.written)
+            .field("upload", &self.upload.as_ref().map(|u| u.id.clone()))
+            .finish()
+    }
+}
+
+impl BlobWriter {
+    pub(crate) fn create(store: &Store, algorithm: Algorithm) -> Result<BlobWriter> {
+        let tmp = store.layout().tmp();
+        // The lock tells recovery in other processes that this temp file is alive.
+        let (file, path) = create_locked(|| tmp.join(layout::unique_name("blob")))?;
+        Ok(BlobWriter::from_parts(
+            store,
+            file,
+            path,
+            Hasher::new(algorithm),
+            0,
+            None,
+        ))
+    }
+
+    pub(crate) fn from_parts(
+        store: &Store,
+        file: File,
+        path: PathBuf,
+        hasher: Hasher,
+        written: u64,
+        upload: Option<UploadState>,
+    ) -> BlobWriter {
+        BlobWriter {
+            store: store.clone(),
+            file: Some(file),
+            path,
+            upload,
+            hasher,
+            written,
+            pending_reserved: 0,
+            buf: Vec::new(),
+            pipeline: None,
+            poisoned: false,
+            done: false,
+        }
+    }
+
+    /// Bytes written so far (for an upload: since it began, across resumes).
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The upload id, if this writer is a resumable upload.
+    pub fn upload_id(&self) -> Option<&UploadId> {
+        self.upload.as_ref().map(|u| &u.id)
+    }
+
+    /// The digest of what was written so far (does not end the writer).
+    pub fn current_digest(&self) -> Digest {
+        self.hasher.clone().finish()
+    }
+
+    /// Appends bytes: hashes them and writes them to the temp file.
+    pub fn write_bytes(&mut self, data: &[u8]) -> Result<()> {
+        if self.poisoned || self.done {
+            return Err(StoreError::InvalidUpload {
+                id: self.describe(),
+                reason: "writer failed earlier or is finished".into(),
+            });
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let r = self.write_inner(data);
+        if r.is_err() {
+            self.poisoned = true;
+        }
+        r
+    }
+
+    pub(super) fn describe(&self) -> String {
+        match &self.upload {
+            Some(u) => u.id.to_string(),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    fn write_inner(&mut self, data: &[u8]) -> Result<()> {
+        self.reserve(data.len() as u64)?;
+        self.hasher.update(data);
+        self.written += data.len() as u64;
+        if self.pipeline.is_none() && self.written >= PIPELINE_AFTER {
+            self.flush_direct()?;
+            let file = self.file.as_ref().ok_or_else(|| self.gone())?;
+            self.pipeline =
+                Some(Pipeline::start(file, &self.path, self.store.durable()).at(&self.path)?);
+        }
+        match &mut self.pipeline {
+            None => {
+                // Small writes are gathered so the file sees few, large write calls.
+                if self.buf.len() + data.len() > CHUNK {
+                    self.flush_direct()?;
+                }
+                if data.len() >= CHUNK {
+                    let f = self.file.as_mut().ok_or_else(|| missing(&self.path))?;
+                    f.write_all(data).at(&self.path)?;
+                } else {
+                    self.buf.extend_from_slice(data);
+                }
+            }
+            Some(p) => {
+                let mut rest = data;
+                while !rest.is_empty() {
+                    if self.buf.capacity() == 0 {
+                        self.buf = p.buffer();
+                        self.buf.clear();
+                    }
+                    let room = CHUNK.saturating_sub(self.buf.len()).max(1);
+                    let take = room.min(rest.len());
+                    self.buf.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if self.buf.len() >= CHUNK {
+                        let full = std::mem::take(&mut self.buf);
+                        p.send(full).at(&self.path)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn gone(&self) -> StoreError {
+        missing(&self.path)
+    }
+
+    fn flush_direct(&mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            let f = self.file.as_mut().ok_or_else(|| missing(&self.path))?;
+            f.write_all(&self.buf).at(&self.path)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes out everything buffered and stops the background writer.
+    pub(crate) fn flush_all(&mut self) -> Result<()> {
+        if let Some(mut p) = self.pipeline.take() {
+            if !self.buf.is_empty() {
+                let full = std::mem::take(&mut self.buf);
+                p.send(full).at(&self.path)?;
+            }
+            p.finish().at(&self.path)?;
+            // The writer thread wrote by position; the file's own cursor must follow.
+            let f = self.file.as_mut().ok_or_else(|| missing(&self.path))?;
+            f.seek(io::SeekFrom::Start(self.written)).at(&self.path)?;
+        }
+        self.flush_direct()
+    }
+
+    /// Copies everything from `reader` into the blob; returns the number of bytes copied.
+    pub fn write_from(&mut self, reader: &mut dyn Read) -> Result<u64> {
+        let mut buf = vec![0u8; CHUNK];
+        let mut n_total = 0u64;
+        loop {
+            if let Some(p) = self.pipeline.as_mut() {
+                if !self.buf.is_empty() {
+                    let partial = std::mem::take(&mut self.buf);
+                    if let Err(e) = p.send(partial) {
+                        self.poisoned = true;
+                        return Err(StoreError::io(&self.path, e));
+                    }
+                }
+                return self.write_from_pipelined(reader, n_total);
+            }
+            let n = read_some(reader, &mut buf)?;
+            if n == 0 {
+                return Ok(n_total);
+            }
+            self.write_bytes(&buf[..n])?;
+            n_total += n as u64;
+        }
+    }
+
+    /// Reads straight into the writer thread's buffers: the bytes are copied once (from the
+    /// reader), hashed here and written there.
+    fn write_from_pipelined(&mut self, reader: &mut dyn Read, mut n_total: u64) -> Result<u64> {
+        loop {
+            let Some(p) = self.pipeline.as_mut() else {
+                return Ok(n_total);
+            };
+            let mut chunk = p.buffer();
+            if chunk.len() < CHUNK + ALIGN {
+                chunk.resize(CHUNK + ALIGN, 0);
+            }
+            // Aligned for direct I/O; the allocation has room for the shift.
+            let start = match chunk.as_ptr().align_offset(ALIGN) {
+                a if a <= ALIGN => a,
+                _ => 0,
+            };
+            let mut filled = 0;
+            while filled < CHUNK {
+                let n = read_some(reader, &mut chunk[start + filled..start + CHUNK])?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                return Ok(n_total);
+            }
+            let r = self.reserve(filled as u64);
+            if r.is_err() {
+                self.poisoned = true;
+                return r.map(|_| n_total);
+            }
+            self.hasher.update(&chunk[start..start + filled]);
+            self.written += filled as u64;
+            n_total += filled as u64;
+            let sent = match self.pipeline.as_mut() {
+                Some(p) => p.send_chunk(chunk, start, filled),
+                None => Ok(()),
+            };
+            if let Err(e) = sent {
+                self.poisoned = true;
+                return Err(StoreError::io(&self.path, e));
+            }
+            if filled < CHUNK {
+                return Ok(n_total);
+            }
+        }
+    }
+
+    /// Finishes the blob: checks it against `expected` digest and `expected_size` (when given),
+    /// makes it durable and publishes it. A mismatch returns [`StoreError::DigestMismatch`] and
+    /// removes the data. If the blob is already stored (by an earlier or concurrent writer), the
+    /// outcome says `created: false`: the content was verified all the same, and the existing
+    /// copy's last use is refreshed.
+    pub fn commit(
+        mut self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<PutOutcome> {
+        let sealed = self.seal(expected, expected_size)?;
+        let durable = self.store.durable();
+        if durable {
+            self.sync()?;
+        }
+        let size = self.written;
+        let created = self.publish(&sealed, durable)?;
+        Ok(PutOutcome {
+            digest: sealed,
+            size,
+            created,
+        })
+    }
+
+    pub(crate) fn sync(&self) -> Result<()> {
+        let f = self.file.as_ref().ok_or_else(|| self.gone())?;
+        f.sync_data().at(&self.path)
+    }
+
+    /// Flushes and verifies; returns the digest. The writer stays usable for `publish`.
+    pub(crate) fn seal(
+        &mut self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<Digest> {
+        if self.poisoned || self.done {
+            return Err(StoreError::InvalidUpload {
+                id: self.describe(),
+                reason: "writer failed earlier or is finished".into(),
+            });
+        }
+        if let Err(e) = self.flush_all() {
+            self.poisoned = true;
+            return Err(e);
+        }
+        let actual = match expected {
+            Some(e) if e.algorithm() != self.hasher.algorithm() => {
+                return Err(StoreError::InvalidUpload {
+                    id: self.describe(),
+                    reason: format!(
+                        "expected digest {e} uses {} but the writer hashed {}",
+                        e.algorithm(),
+                        self.hasher.algorithm()
+                    ),
+                });
+            }
+            _ => self.hasher.clone().finish(),
+        };
+        let size_ok = expected_size.is_none_or(|s| s == self.written);
+        let digest_ok = expected.is_none_or(|e| *e == actual);
+        if !size_ok || !digest_ok {
+            self.poisoned = true;
+            self.discard();
+            return Err(StoreError::DigestMismatch {
+                expected: expected.cloned().unwrap_or_else(|| actual.clone()),
+                actual,
+                expected_size,
+                actual_size: self.written,
+            });
+        }
+        Ok(actual)
+    }
+
+    /// Gives up the data file and its lock, in that order of certainty: the writer thread (which
+    /// holds a duplicate of the descriptor) is joined first, then the lock is released
+    /// explicitly. Closing alone is not enough: an `flock` belongs to the open file description,
+    /// and a child process forked by any thread of this process holds a copy of every descriptor
+    /// until it execs, so the upload would stay locked for a moment after this writer is gone
+    /// and a client that resumes at once would get `Locked`.
+    pub(super) fn release_file(&mut self) {
+        if let Some(mut p) = self.pipeline.take() {
+            let _ = p.finish();
+        }
+        if let Some(f) = self.file.take() {
+            let _ = f.unlock();
+        }
+    }
+
+    /// Removes this writer's files (temp data, upload state).
+    pub(super) fn discard(&mut self) {
+        if let Some(mut p) = self.pipeline.take() {
+            let _ = p.finish();
+        }
+        // Data before state, the reverse of creation, so a crash in between leaves only an
+        // orphan state file (removed by expiry), never data without its state. The lock is
+        // released last, so nobody can resume an upload that is being removed.
+        let _ = fs::remove_file(&self.path);
+        if let Some(u) = &self.upload {
+            let _ = fs::remove_file(self.store.layout().uploads().join(u.id.state_file()));
+        }
+        self.release_file();
+        if self.pending_reserved > 0 {
+            self.release_reservation(0);
+        }
+    }
+
+    /// Verifies against `expected` and moves the data to `dest` (an import's staging folder)
+    /// instead of publishing it. Returns the bytes still reserved against the quota, which the
+    /// caller now owns.
+    pub(crate) fn stage(mut self, expected: &Digest, dest: &Path) -> Result<u64> {
+        self.seal(Some(expected), None)?;
+        if let Some(f) = &self.file {
+            f.set_permissions(fs::Permissions::from_mode(0o444))
+                .at(&self.path)?;
+        }
+        fs::rename(&self.path, dest).at(dest)?;
+        self.done = true;
+        self.release_file();
+        Ok(std::mem::take(&mut self.pending_reserved))
+    }
+
+    /// Persists the hash state next to the data so the upload can be resumed (also by another
+    /// process) without re-reading it. Only for writers from [`Store::begin_upload`].
+    pub fn save(&mut self) -> Result<()> {
+        let Some(upload) = self.upload.clone() else {
+            return Err(StoreError::InvalidUpload {
+                id: self.describe(),
+                reason: "not a resumable upload".into(),
+            });
+        };
+        self.flush_all()?;
+        let durable = self.store.durable();
+        if durable {
+            self.sync()?;
+        }
+        let state = upload.with_state(self.hasher.state());
+        state.save(&self.store, durable)
+    }
+
+    /// Gives up the writer (an upload stays resumable with its state saved; a plain writer's data
+    /// is removed).
+    pub fn close(mut self) -> Result<()> {
+        if self.upload.is_some() && !self.poisoned {
+            self.save()?;
+            self.done = true;
+            self.release_file();
+            self.release_reservation(0);
+        }
+        Ok(())
+    }
+
+    /// Discards the writer and its data (for uploads too).
+    pub fn abort(mut self) {
+        self.done = true;
+        self.discard();
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if self.upload.is_some() {
+            // An upload stays resumable even after a failed write: what reached the file is a
+            // prefix of the data, and resuming hashes whatever the saved state does not cover.
+            if !self.poisoned {
+                let _ = self.save();
+            }
+            self.release_file();
+            self.release_reservation(0);
+        } else {
+            self.discard();
+        }
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_bytes(buf).map_err(io::Error::other)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn read_some(reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(StoreError::Io {
+                    path: PathBuf::from("<input>"),
+                    source: e,
+                });
+            }
+        }
+    }
+}
+
+fn missing(path: &Path) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::other("writer already finished"),
+    }
+}
