@@ -734,7 +734,7 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions, progress Progres
 // GCOptions say how to collect.
 type GCOptions struct {
 	// GraceSeconds keeps blobs used more recently; nil uses the store's grace period.
-	GraceSeconds *float64 `json:"grace"`
+	GraceSeconds *uint64 `json:"graceSeconds,omitempty"`
 	// DryRun reports what would be deleted and deletes nothing.
 	DryRun bool `json:"dryRun"`
 }

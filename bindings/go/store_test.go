@@ -180,7 +180,7 @@ func TestTagsVerifyGC(t *testing.T) {
 	if !errors.Is(err, ErrCancelled) {
 		t.Fatalf("verify cancel %v", err)
 	}
-	zero := 0.0
+	zero := uint64(0)
 	g, err := s.GC(nil, GCOptions{GraceSeconds: &zero, DryRun: true}, nil)
 	if err != nil || !g.DryRun || len(g.Deleted) != 1 || g.Deleted[0] != helloDigest {
 		t.Fatalf("gc dry run %v %+v", err, g)

@@ -760,7 +760,8 @@ pub extern "C" fn dr_store_verify(
 }
 
 /// Collects blobs unreachable from `index.json` and leases. `options_json` may be NULL:
-/// `{"grace": seconds|null, "dryRun": false}`. `*report_json` receives `{"dryRun", "examined",
+/// `{"graceSeconds": whole seconds (absent: the store's), "dryRun": false}`. `*report_json`
+/// receives `{"dryRun", "examined",
 /// "reachable", "young", "deleted", "deletedBytes", "missing"}`. `progress` may be NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_gc(

@@ -11,7 +11,19 @@ use sha2::block_api::{compress256, compress512};
 use crate::store::message::printable;
 
 /// A digest algorithm the store can verify and store under `blobs/<algorithm>/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// SHA-256: 64 lowercase hex characters. Mandatory in OCI.
@@ -423,7 +435,7 @@ impl Hasher {
 
 /// The saved state of a [`Hasher`]: the chaining words, the byte count and the bytes of the
 /// unfinished block. Stable JSON shape, stored by resumable uploads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HashState {
     /// Algorithm.

@@ -92,7 +92,9 @@ use error::IoContext;
 use layout::Layout;
 
 /// When data reaches the disk. On the wire: `"durable"` or `"relaxed"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// Every commit fsyncs the blob and its directory before returning (the default).
@@ -116,7 +118,7 @@ pub enum Durability {
 /// assert_eq!(o.upload_ttl, StoreOptions::default().upload_ttl);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct StoreOptions {
     /// When data reaches the disk. Many small blobs can also be committed together durably with
@@ -128,10 +130,12 @@ pub struct StoreOptions {
     /// Blobs younger than this are never collected (protects pushes whose manifest has not
     /// arrived yet). Default 1 hour.
     #[serde(rename = "gcGraceSeconds", with = "seconds")]
+    #[schemars(with = "u64")]
     pub gc_grace: Duration,
     /// Uploads untouched for this long are removed by [`Store::expire_uploads`] and on open.
     /// Default 7 days.
     #[serde(rename = "uploadTtlSeconds", with = "seconds")]
+    #[schemars(with = "u64")]
     pub upload_ttl: Duration,
     /// Record "last use" of a blob (its mtime) when it is checked ([`Store::has`],
     /// [`Store::stat`]) or opened, at most once a minute per blob. Cache expiry
@@ -160,7 +164,9 @@ impl Default for StoreOptions {
 }
 
 /// What [`Store::usage`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     /// Bytes of published blobs as last counted (only tracked when a quota is set, else 0).

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::error::{Result, StoreError};
 
 /// Which long operation is reporting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Operation {
     /// Import of an OCI layout (folder or tar).
@@ -23,7 +23,7 @@ pub enum Operation {
 }
 
 /// A progress event. Totals are `None` when unknown (e.g. a streamed tar).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// The operation.

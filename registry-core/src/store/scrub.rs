@@ -18,7 +18,7 @@ use crate::store::layout;
 use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to scrub.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScrubOptions {
     /// Move corrupt and foreign files to `.registry-store/quarantine/` (default true).
@@ -37,7 +37,7 @@ impl Default for ScrubOptions {
 }
 
 /// A blob whose content does not match its name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CorruptBlob {
     /// The digest it is stored under.
@@ -51,7 +51,7 @@ pub struct CorruptBlob {
 }
 
 /// A file under `blobs/` that is not a blob (wrong name, link, folder, unknown algorithm).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ForeignFile {
     /// Its path relative to the root.
@@ -63,7 +63,7 @@ pub struct ForeignFile {
 }
 
 /// The result of a scrub.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScrubReport {
     /// Blobs re-hashed.

@@ -13,7 +13,7 @@ use crate::store::index::manifest::{self, Descriptor, MAX_MANIFEST};
 use crate::store::progress::{Operation, ProgressFn, Reporter};
 
 /// Completeness of one requested image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageCompleteness {
     /// The reference as requested (tag or digest).
@@ -33,7 +33,7 @@ pub struct ImageCompleteness {
 }
 
 /// Completeness of a set of images.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompletenessReport {
     /// True if every image is complete.
@@ -45,7 +45,7 @@ pub struct CompletenessReport {
 }
 
 /// The result of copying blobs between stores.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncReport {
     /// Blobs copied.

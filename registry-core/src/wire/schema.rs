@@ -63,6 +63,34 @@ fn register(g: &mut SchemaGenerator) {
     g.subschema_for::<containerd::PreflightReport>();
     g.subschema_for::<containerd::CleanupPlan>();
     g.subschema_for::<super::ExportRequest>();
+    store_shapes(g);
+}
+
+/// The store's options, reports and entries.
+fn store_shapes(g: &mut SchemaGenerator) {
+    use crate::store;
+    g.subschema_for::<store::StoreOptions>();
+    g.subschema_for::<store::Usage>();
+    g.subschema_for::<store::PutOutcome>();
+    g.subschema_for::<store::BlobStat>();
+    g.subschema_for::<store::TagEntry>();
+    g.subschema_for::<store::UntaggedEntry>();
+    g.subschema_for::<store::UploadInfo>();
+    g.subschema_for::<store::Progress>();
+    g.subschema_for::<store::GcOptions>();
+    g.subschema_for::<store::GcReport>();
+    g.subschema_for::<store::ScrubOptions>();
+    g.subschema_for::<store::ScrubReport>();
+    g.subschema_for::<store::ImportOptions>();
+    g.subschema_for::<store::ImportReport>();
+    g.subschema_for::<store::ExportOptions>();
+    g.subschema_for::<store::ExportReport>();
+    g.subschema_for::<store::BundleOptions>();
+    g.subschema_for::<store::BundleReport>();
+    g.subschema_for::<store::BundleExportOptions>();
+    g.subschema_for::<store::BundleExportReport>();
+    g.subschema_for::<store::CompletenessReport>();
+    g.subschema_for::<store::SyncReport>();
 }
 
 /// Sorts every object's keys, so the checked-in file does not depend on insertion order.

@@ -19,7 +19,7 @@ use crate::store::progress::{Operation, ProgressFn, Reporter, WithProgress};
 use crate::store::sync::closure;
 
 /// What to export.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportOptions {
     /// Tags to export; empty means every tag.
@@ -29,7 +29,7 @@ pub struct ExportOptions {
 }
 
 /// What an export wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportReport {
     /// Tags written.

@@ -23,7 +23,7 @@ use crate::store::progress::{Operation, ProgressFn, Reporter, WithProgress};
 use crate::store::sync::{Source, closure};
 
 /// How to import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportOptions {
     /// Refuse the import unless every image in its `index.json` is complete (counting blobs the
@@ -40,7 +40,7 @@ impl Default for ImportOptions {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     /// Blobs newly stored.

@@ -10,7 +10,7 @@ use crate::store::digest::{Algorithm, Digest};
 use crate::store::error::Result;
 
 /// The result of a `put` or a [`BlobWriter::commit`]: stored now, or already present.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PutOutcome {
     /// The blob's digest.

@@ -15,7 +15,7 @@ use crate::store::error::{IoContext, Result, StoreError};
 use crate::store::layout::time_ms;
 
 /// What [`Store::stat`] reports about a blob.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlobStat {
     /// The blob's digest.

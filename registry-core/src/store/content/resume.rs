@@ -10,7 +10,9 @@ use crate::store::error::{Result, StoreError};
 use crate::store::layout::{self, now_ms};
 
 /// The id of a resumable upload: 32 lowercase hex characters (safe in paths and URLs).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct UploadId(String);
 
@@ -42,7 +44,7 @@ impl UploadId {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UploadState {
     pub(crate) id: UploadId,

@@ -18,7 +18,7 @@ use crate::store::layout::{self, now_ms};
 use crate::store::lock::try_lock_file;
 
 /// An upload as listed by [`Store::uploads`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadInfo {
     /// Its id.

@@ -20,18 +20,24 @@ use crate::store::lock::LockName;
 use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to collect.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GcOptions {
     /// Blobs used more recently than this are kept; `None` uses the store's `gc_grace`.
-    #[serde(with = "opt_secs")]
+    #[serde(
+        rename = "graceSeconds",
+        default,
+        with = "crate::store::seconds::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<u64>")]
     pub grace: Option<Duration>,
     /// Report what would be deleted, delete nothing.
     pub dry_run: bool,
 }
 
 /// What a collection did (or would do, on a dry run).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GcReport {
     /// True if nothing was deleted because of `dry_run`.
@@ -52,24 +58,6 @@ pub struct GcReport {
     /// manifest was collected (or would be, on a dry run), sorted.
     #[serde(default)]
     pub forgotten: Vec<Digest>,
-}
-
-mod opt_secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
-        let v = Option::<f64>::deserialize(d)?;
-        v.map(|s| Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 /// Mark state: what is reachable, and what was already followed.

@@ -14,7 +14,7 @@ use crate::store::error::{IoContext, Result, StoreError};
 use crate::store::layout::{self, Layout, now_ms};
 use crate::store::lock::LockName;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LeaseFile {
     pub(crate) expires_ms: u64,
@@ -36,7 +36,9 @@ pub(crate) struct LeaseFile {
 /// assert_eq!(LeaseId::parse("../x").unwrap_err().code(), "NotFound");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct LeaseId(String);
 

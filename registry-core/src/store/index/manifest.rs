@@ -26,7 +26,9 @@ pub mod media_types {
 }
 
 /// What kind of document a manifest-ish blob is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum MediaKind {
     /// An image manifest (config + layers).

@@ -34,7 +34,7 @@ pub(crate) fn is_gc_root(v: &Value) -> bool {
 }
 
 /// A tag in `index.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TagEntry {
     /// The repository the tag is in (omitted in JSON for the root repository).

@@ -42,7 +42,9 @@ const MAX_REPOSITORY: usize = 255;
 /// assert_eq!(Repository::root().join("install")?.join("x")?.as_str(), "install/x");
 /// # Ok::<(), registry_core::store::StoreError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Repository(String);
 

@@ -18,7 +18,7 @@ use crate::store::index::refs::{IndexEntry, TagEntry, is_gc_root, set_pin};
 use crate::store::index::repository::Repository;
 
 /// An untagged `index.json` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UntaggedEntry {
     /// Its repository.

@@ -29,7 +29,7 @@ use crate::store::layout::OCI_LAYOUT_CONTENT;
 use crate::store::sync::closure;
 
 /// What to export as a bundle.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BundleExportOptions {
     /// Repositories to export (with every tagged and untagged entry); empty means all.
@@ -45,7 +45,7 @@ pub struct BundleExportOptions {
 }
 
 /// What a bundle export wrote.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BundleExportReport {
     /// Tars written (file names), or layout folders with `unpacked`, sorted.

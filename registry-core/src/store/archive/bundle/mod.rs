@@ -56,7 +56,7 @@ pub use export::{BundleExportOptions, BundleExportReport};
 pub use plan::SHORT_TAG;
 
 /// How to import a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BundleOptions {
     /// Refuse the import unless every image is complete (counting blobs the store already
@@ -86,7 +86,7 @@ impl Default for BundleOptions {
 }
 
 /// An entry that was not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SkippedEntry {
     /// The entry (`<tar>:<path>`, or a file beside the tars).
@@ -105,7 +105,7 @@ impl SkippedEntry {
 }
 
 /// What one layout of the bundle held.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LayoutReport {
     /// The tar it was in (or `""` for an unpacked tree or a stream).
@@ -130,7 +130,7 @@ pub struct LayoutReport {
 }
 
 /// A tag the import moved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TagMove {
     /// The tag as a reference (`install:v1.69.0`).
@@ -142,7 +142,7 @@ pub struct TagMove {
 }
 
 /// What a bundle import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BundleReport {
     /// Every layout, in bundle order.
