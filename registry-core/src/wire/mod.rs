@@ -13,9 +13,11 @@ mod failure;
 mod render;
 mod schema;
 mod store_ops;
+mod views;
 
 pub use error_code::ErrorCode;
 pub use failure::{Detail, Failure};
 pub use render::render;
 pub use schema::{SCHEMA_PATH, schema, schema_json};
 pub use store_ops::{ExportRequest, export, read_range};
+pub use views::{PreflightView, ScrubView, SettingsView};

@@ -63,6 +63,9 @@ fn register(g: &mut SchemaGenerator) {
     g.subschema_for::<containerd::PreflightReport>();
     g.subschema_for::<containerd::CleanupPlan>();
     g.subschema_for::<super::ExportRequest>();
+    g.subschema_for::<super::SettingsView>();
+    g.subschema_for::<super::PreflightView>();
+    g.subschema_for::<super::ScrubView>();
     store_shapes(g);
 }
 
