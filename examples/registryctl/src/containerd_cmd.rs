@@ -1,8 +1,7 @@
 //! `registryctl containerd`: work on a node's containerd configuration files.
 
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -76,41 +75,16 @@ fn merge(args: &MergeArgs) -> ExitCode {
         None => input::emit(&merged),
         Some(out) => {
             if let Err(e) = write_atomically(out, merged.as_bytes()) {
-                return input::unusable(&format!("{}: cannot write: {e}", out.display()));
+                return input::unusable(&format!("{}: cannot write: {}", out.display(), e.source));
             }
         }
     }
     ExitCode::from(EXIT_OK)
 }
 
-/// Temp file beside `path` (created exclusively, 0600), mode of the file it replaces, fsync,
-/// rename over `path`, fsync the folder: readers see the old file or the new one, never a part.
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("not a file name"))?
-        .to_string_lossy()
-        .into_owned();
+/// Replaces `path` atomically (the core's one atomic write), keeping the mode of the file it
+/// replaces (0600 for a new one): readers see the old file or the new one, never a part.
+fn write_atomically(path: &Path, data: &[u8]) -> Result<(), registry_core::fsutil::PathError> {
     let mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    registry_core::fsutil::write_atomic(path, data, mode)
 }

@@ -11,8 +11,8 @@
 //! does not offer safely). Whoever can do that already owns the root.
 
 use std::fs::{self, Metadata};
-use std::io::{self, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::io;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::ApplyError;
@@ -115,15 +115,15 @@ impl<'a> Root<'a> {
         }
     }
 
-    /// Writes a file atomically (temp file opened 0600, mode set, fsync, rename, fsync the
-    /// folder) unless it already has these bytes and this mode. Returns whether it wrote.
+    /// Writes a file atomically ([`crate::fsutil::write_atomic`]) unless it already has these
+    /// bytes and this mode. Returns whether it wrote.
     pub(crate) fn write_if_changed(
         &self,
         node_path: &str,
         contents: &[u8],
         mode: u32,
     ) -> Result<bool, ApplyError> {
-        let (dir, name) = node_path
+        let (dir, _) = node_path
             .rsplit_once('/')
             .ok_or_else(|| ApplyError::FilePath {
                 path: node_path.to_owned(),
@@ -140,32 +140,11 @@ impl<'a> Root<'a> {
                 return Ok(false);
             }
         }
-        let dir = self.path(dir);
-        let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        // A temp file left by a crashed run of the same pid (or anything else there) goes; the
-        // new one is created exclusively (O_EXCL), so a link planted under that name meanwhile
-        // makes the open fail instead of being followed.
-        match fs::remove_file(&temp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ApplyError::io(temp, e)),
-        }
-        let result = (|| {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
-            file.write_all(contents)?;
-            file.sync_all()?;
-            fs::rename(&temp, &target)?;
-            fs::File::open(&dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result.map(|()| true).map_err(|e| ApplyError::io(target, e))
+        // The core's one atomic write: a fresh temp name created exclusively (O_EXCL), so a
+        // link planted beside the target makes the open fail instead of being followed.
+        crate::fsutil::write_atomic(&target, contents, mode)
+            .map(|()| true)
+            .map_err(|e| ApplyError::io(e.path, e.source))
     }
 
     /// The names of the regular files and links directly in a folder; empty if it does not exist.

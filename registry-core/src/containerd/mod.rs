@@ -41,7 +41,7 @@ pub use apply_error::ApplyError;
 pub use build::{LOCAL_ENDPOINT, REGISTRY_PORT, node_config};
 pub use merge::{MergeError, merge_config};
 pub use model::{Mirror, MirrorAuth, NodeConfig, Rewrite};
-pub(crate) use model::{go_escape, hex_sha256};
+pub(crate) use model::{go_escape, sha256_hex};
 pub use nginx::{NGINX_MODULES_INCLUDE, NGINX_PID, NginxOptions, nginx_conf};
 pub use node_paths::check_host_dir;
 pub use options::{

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use crate::settings::{CaBundle, Mode, Scheme, Secret};
 
@@ -99,7 +98,7 @@ impl NodeConfig {
     /// so the Go side computes the same value. The phase is not part of it: a transition config
     /// with the same mirrors as the final one is the same config.
     pub fn version(&self) -> String {
-        hex_sha256(canonical_json(self).as_bytes())
+        sha256_hex(canonical_json(self).as_bytes())
     }
 }
 
@@ -179,13 +178,7 @@ pub(crate) fn go_escape(json: &str) -> String {
     out
 }
 
-/// Lowercase hex sha256.
-pub(crate) fn hex_sha256(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub(crate) use crate::store::sha256_hex;
 
 #[cfg(test)]
 mod tests {
@@ -202,7 +195,7 @@ mod tests {
     #[test]
     fn sha256_of_empty_input() {
         assert_eq!(
-            hex_sha256(b""),
+            sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }

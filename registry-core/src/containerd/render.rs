@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Mirror, NodeConfig, canonical_json, hex_sha256};
+use super::model::{Mirror, NodeConfig, canonical_json, sha256_hex};
 use super::nginx::{NginxOptions, nginx_conf};
 use super::node_paths;
 use super::options::{ContainerdMajor, ContainerdVersion, Dialect, RenderOptions};
@@ -43,7 +43,7 @@ pub struct RenderedFile {
 impl RenderedFile {
     /// Lowercase hex sha256 of the contents, as manifests list it.
     pub fn sha256(&self) -> String {
-        hex_sha256(self.contents.as_bytes())
+        sha256_hex(self.contents.as_bytes())
     }
 }
 
@@ -112,7 +112,7 @@ pub fn render(config: &NodeConfig, options: &RenderOptions) -> Result<Rendered, 
     let options_json = serde_json::to_string(options).unwrap_or_default();
     // The phase is hashed too: legacy 1.x renders other files in the final phase.
     let (model, phase) = (canonical_json(config), config.transition);
-    let version = hex_sha256(format!("{model}\n{phase}\n{options_json}").as_bytes());
+    let version = sha256_hex(format!("{model}\n{phase}\n{options_json}").as_bytes());
     Ok(Rendered {
         version,
         config_path: options.config_path.clone(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::containerd::hex_sha256;
+use crate::containerd::sha256_hex;
 use crate::settings::{CheckMode, Mode, Scheme, Secret};
 
 /// One registry the checker looks into.
@@ -58,7 +58,7 @@ impl CheckerParams {
             "checkMode": check_mode,
         });
         CheckerParams {
-            version: hex_sha256(doc.to_string().as_bytes()),
+            version: sha256_hex(doc.to_string().as_bytes()),
             registries,
             check_mode,
         }

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::containerd::{go_escape, hex_sha256};
+use crate::containerd::{go_escape, sha256_hex};
 use crate::settings::{
     CaBundle, Credentials, Scheme, Secret, Upstream, VIRTUAL_HOST, VIRTUAL_PATH,
 };
@@ -101,7 +101,7 @@ impl RegistrySecret {
         doc[".dockerconfigjson"] = base64::engine::general_purpose::STANDARD
             .encode(self.dockerconfigjson.expose())
             .into();
-        hex_sha256(go_escape(&doc.to_string()).as_bytes())
+        sha256_hex(go_escape(&doc.to_string()).as_bytes())
     }
 
     /// The upstream this secret describes (its unmanaged reading): the registry a legacy

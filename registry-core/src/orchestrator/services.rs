@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::state::{CertKey, User, Versioned};
-use crate::containerd::{FileMode, REGISTRY_PORT, hex_sha256};
+use crate::containerd::{FileMode, REGISTRY_PORT, sha256_hex};
 use crate::settings::{Credentials, Secret, Ttl, Upstream, VIRTUAL_PATH};
 
 /// Where the node services keep their configuration on a master.
@@ -140,7 +140,7 @@ impl RegistrydBundle {
             }
         }
         Versioned {
-            version: hex_sha256(&data),
+            version: sha256_hex(&data),
             config: self,
         }
     }

@@ -220,6 +220,13 @@ fn algorithm_grammar_ok(alg: &str) -> bool {
     !prev_sep
 }
 
+/// Lowercase hex sha256 of `data`: the one sha256-hex of the crate (node config versions,
+/// file hashes, the orchestrator's versions).
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    to_hex(&sha2::Sha256::digest(data))
+}
+
 pub(crate) fn to_hex(raw: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(raw.len() * 2);

@@ -75,6 +75,7 @@ pub use content::read::{BlobReader, BlobStat};
 pub use content::resume::UploadId;
 pub use content::upload::UploadInfo;
 pub use content::writer::BlobWriter;
+pub(crate) use digest::sha256_hex;
 pub use digest::{Algorithm, Digest, DigestError, HashState, Hasher};
 pub use error::{Result, StoreError};
 pub use gc::collect::{GcOptions, GcReport};

@@ -27,13 +27,14 @@ pub(crate) struct LeaseFile {
 /// ```
 /// use std::time::Duration;
 /// use registry_core::store::{LeaseId, Store};
+/// use registry_core::wire::ErrorCode;
 /// let dir = tempfile::tempdir()?;
 /// let store = Store::open(dir.path())?;
 /// let id = store.lease(&[], Duration::from_secs(600))?.persist();
 /// let again = LeaseId::parse(id.as_str())?;
 /// store.release_lease(&again)?;
-/// assert_eq!(store.release_lease(&again).unwrap_err().code(), "NotFound");
-/// assert_eq!(LeaseId::parse("../x").unwrap_err().code(), "NotFound");
+/// assert_eq!(store.release_lease(&again).unwrap_err().code(), ErrorCode::NotFound);
+/// assert_eq!(LeaseId::parse("../x").unwrap_err().code(), ErrorCode::NotFound);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(
