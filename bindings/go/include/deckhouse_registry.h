@@ -130,7 +130,7 @@ uint32_t dr_abi_version(void);
 // file lists and the new one does not (the cleanup). `*report_json` receives `{"changed",
 // "removed", "restartContainerd", "warnings"}`. A set with a path the renderer does not write, a
 // bad host folder name, or a symbolic link on the way under `root` is refused before anything
-// is written: `DR_STATUS_INVALID_ARGUMENT`, the message naming the path and the reason.
+// is written: `DR_STATUS_APPLY_REFUSED`, the message naming the path and the reason.
 dr_status dr_apply(const char *rendered_json,
                    const char *root,
                    char **report_json,
@@ -199,8 +199,9 @@ dr_status dr_plan(const char *current_json,
 // Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections in
 // `conf.d` / `conf2.d`. `*report_json` receives `{"findings": [{"file", "line", "key"}],
 // "unreadable": [{"file", "message"}]}`; any finding or unreadable file means custom registry
-// configuration that must be migrated before the first switch. A missing, unreadable or
-// empty `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report).
+// configuration that must be migrated before the first switch. A missing or unreadable
+// `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report); an empty
+// path is `DR_STATUS_INVALID_ARGUMENT`.
 dr_status dr_preflight(const char *etc_containerd_dir, char **report_json, struct dr_error **err);
 
 // Frees a reader. NULL is a no-op; call it at most once.
@@ -285,7 +286,8 @@ dr_status dr_store_export(const struct dr_store *store,
 void dr_store_free(struct dr_store *store);
 
 // Collects blobs unreachable from `index.json` and leases. `options_json` may be NULL:
-// `{"grace": seconds|null, "dryRun": false}`. `*report_json` receives `{"dryRun", "examined",
+// `{"graceSeconds": whole seconds (absent: the store's), "dryRun": false}`. `*report_json`
+// receives `{"dryRun", "examined",
 // "reachable", "young", "deleted", "deletedBytes", "missing"}`. `progress` may be NULL.
 dr_status dr_store_gc(const struct dr_store *store,
                       const char *options_json,
