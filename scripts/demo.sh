@@ -30,11 +30,11 @@ step() {
 }
 
 for f in direct proxy local unmanaged unmanaged-legacy bootstrap-legacy; do
-  step 0 validate "$cfg/$f.yaml"
+  step 0 load-settings "$cfg/$f.yaml"
 done
-step 1 validate "$cfg/invalid.yaml"
-step 1 validate --bootstrap "$cfg/proxy.yaml"
-step 0 validate --format json "$cfg/direct.yaml"
+step 1 load-settings "$cfg/invalid.yaml"
+step 1 load-settings --bootstrap "$cfg/proxy.yaml"
+step 0 load-settings --format json "$cfg/direct.yaml"
 
 step 0 plan --current "$cfg/bootstrap-legacy.yaml" --desired "$cfg/direct.yaml" --cluster "$cfg/cluster.yaml"
 step 0 plan --current "$cfg/direct.yaml" --desired "$cfg/proxy.yaml" --cluster "$cfg/cluster.yaml"

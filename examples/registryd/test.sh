@@ -215,7 +215,7 @@ EOF
 (cd "$WORK" && mkdir -p got && cd got && "$ORAS" pull "${ORAS_OPTS[@]}" "$NS/artifacts:v1" >/dev/null &&
   grep -qx artifact artifact.txt)
 # Everything those clients wrote is verified content: the store's scrub is clean.
-$CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-secure" >/dev/null
+$CARGO run --locked -q -p registryctl -- store scrub --root "$WORK/store-secure" >/dev/null
 
 # 4. Several masters: `registryd sync` copies everything once; `--peer` keeps a master filled.
 log "sync and peers"
@@ -225,7 +225,7 @@ printf 'pull-secret\n' >"$WORK/upstream-password"
 grep -q '^synced from ' "$WORK/sync.out"
 [[ $(skopeo inspect --format '{{.Digest}}' "oci:$WORK/store-copy:skopeo:v1") == \
   $("$CRANE" digest "$NS/skopeo:v1") ]]
-$CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-copy" >/dev/null
+$CARGO run --locked -q -p registryctl -- store scrub --root "$WORK/store-copy" >/dev/null
 start_registryd peer --root "$WORK/store-peer" --peer "https://$SECURE" --peer-ca "$PKI/ca.crt" \
   --peer-user puller --peer-password-file "$WORK/upstream-password"
 PEER=$ADDR
@@ -266,7 +266,7 @@ if grep -qi 'pull-secret' "$WORK/proxy.log"; then
   echo "the upstream password reached the proxy's log" >&2
   exit 1
 fi
-$CARGO run --locked -q -p registryctl -- store verify --root "$WORK/store-proxy" >/dev/null
+$CARGO run --locked -q -p registryctl -- store scrub --root "$WORK/store-proxy" >/dev/null
 
 # Operations endpoints: health, readiness and Prometheus metrics (open, like /healthz).
 check 200 "http://$PROXY/healthz"

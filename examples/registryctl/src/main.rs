@@ -5,12 +5,12 @@
 
 mod containerd_cmd;
 mod input;
+mod load_settings_cmd;
 mod orchestrate_cmd;
 mod plan_cmd;
 mod preflight_cmd;
 mod render_cmd;
 mod store_cmd;
-mod validate_cmd;
 
 use std::process::ExitCode;
 
@@ -29,8 +29,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a ModuleConfig `deckhouse` (or an InitConfiguration) and show the settings.
-    Validate(validate_cmd::ValidateArgs),
+    /// Read and check a ModuleConfig `deckhouse` (or an InitConfiguration); show the settings.
+    #[command(alias = "validate")]
+    LoadSettings(load_settings_cmd::LoadSettingsArgs),
     /// Decide whether a switch from the current to the desired settings is allowed.
     Plan(plan_cmd::PlanArgs),
     /// Find registry sections in a node's containerd drop-in files (conf.d, conf2.d).
@@ -77,7 +78,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Validate(args) => validate_cmd::run(&args),
+        Command::LoadSettings(args) => load_settings_cmd::run(&args),
         Command::Plan(args) => plan_cmd::run(&args),
         Command::Render(args) => render_cmd::run(&args),
         Command::Containerd(args) => containerd_cmd::run(&args),

@@ -75,8 +75,9 @@ enum StoreCommand {
         #[arg(long)]
         delete: bool,
     },
-    /// Re-hash every blob; exit 1 and list what is corrupt or foreign.
-    Verify {
+    /// Re-hash every blob (scrub); exit 1 and list what is corrupt or foreign.
+    #[command(alias = "verify")]
+    Scrub {
         /// Report only; do not move bad files to quarantine.
         #[arg(long)]
         no_quarantine: bool,
@@ -415,8 +416,8 @@ fn run_inner(args: StoreArgs) -> Result<(), Failure> {
                 return Err(Failure::Usage("tag NAME DIGEST (or --delete NAME)".into()));
             }
         },
-        StoreCommand::Verify { no_quarantine } => {
-            let bar = Bar::new("verify");
+        StoreCommand::Scrub { no_quarantine } => {
+            let bar = Bar::new("scrub");
             let mut cb = |p: &Progress| bar.update(p);
             let opts = ScrubOptions {
                 quarantine: !no_quarantine,

@@ -1,4 +1,4 @@
-//! The command-line contract of `registryctl validate` and `registryctl plan`: exit codes,
+//! The command-line contract of `registryctl load-settings` and `registryctl plan`: exit codes,
 //! JSON shapes, one-line reasons for unusable input, and no secret in any output.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
@@ -49,6 +49,17 @@ fn text(out: &Output) -> String {
 }
 
 #[test]
+fn the_old_command_names_stay_as_aliases() {
+    let new = run(&["load-settings", "--format", "json", &config("invalid.yaml")]);
+    let old = run(&["validate", "--format", "json", &config("invalid.yaml")]);
+    assert_eq!(new.status.code(), Some(1));
+    assert_eq!(
+        (old.status.code(), &old.stdout),
+        (new.status.code(), &new.stdout)
+    );
+}
+
+#[test]
 fn every_bundled_mode_config_is_valid() {
     for (file, mode) in [
         ("direct.yaml", "Direct"),
@@ -58,7 +69,7 @@ fn every_bundled_mode_config_is_valid() {
         ("unmanaged-legacy.yaml", "UnmanagedLegacy"),
         ("bootstrap-legacy.yaml", "UnmanagedLegacy"),
     ] {
-        let out = run(&["validate", "--format", "json", &config(file)]);
+        let out = run(&["load-settings", "--format", "json", &config(file)]);
         assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out));
         let v = json(&out);
         assert_eq!(v["valid"], true);
@@ -76,7 +87,7 @@ fn secrets_are_redacted_in_text_and_json() {
         "bootstrap-legacy.yaml",
     ] {
         for format in ["text", "json"] {
-            let out = run(&["validate", "--format", format, &config(file)]);
+            let out = run(&["load-settings", "--format", format, &config(file)]);
             let all = text(&out);
             for secret in ["example-license-key", "example-password", "secret"] {
                 assert!(
@@ -91,7 +102,7 @@ fn secrets_are_redacted_in_text_and_json() {
 
 #[test]
 fn invalid_settings_list_every_problem_and_exit_1() {
-    let out = run(&["validate", "--format", "json", &config("invalid.yaml")]);
+    let out = run(&["load-settings", "--format", "json", &config("invalid.yaml")]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["valid"], false);
@@ -123,7 +134,7 @@ fn invalid_settings_list_every_problem_and_exit_1() {
     }));
     assert!(!text(&out).contains("example-license-key"));
 
-    let out = run(&["validate", &config("invalid.yaml")]);
+    let out = run(&["load-settings", &config("invalid.yaml")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("spec.settings.registry.proxy.ttl"));
 }
@@ -136,7 +147,13 @@ fn bootstrap_flag_refuses_proxy_and_local() {
         ("direct.yaml", 0),
         ("unmanaged.yaml", 0),
     ] {
-        let out = run(&["validate", "--bootstrap", "--format", "json", &config(file)]);
+        let out = run(&[
+            "load-settings",
+            "--bootstrap",
+            "--format",
+            "json",
+            &config(file),
+        ]);
         assert_eq!(out.status.code(), Some(code), "{file}: {}", text(&out));
         if code == 1 {
             assert_eq!(
@@ -149,7 +166,7 @@ fn bootstrap_flag_refuses_proxy_and_local() {
 
 #[test]
 fn unusable_input_exits_2_with_one_line() {
-    let missing = run(&["validate", "/nonexistent/file.yaml"]);
+    let missing = run(&["load-settings", "/nonexistent/file.yaml"]);
     let not_yaml = run_stdin(&["validate", "-"], b"a: [\n");
     let not_mc = run_stdin(&["validate", "-"], b"apiVersion: v1\nkind: Secret\n");
     let bomb = run_stdin(&["validate", "-"], b"a: &a [x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n");
@@ -295,7 +312,9 @@ fn usage_errors_exit_2() {
     assert_eq!(run(&["plan", "--current", "x"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(
-        run(&["validate", "--format", "xml", "x"]).status.code(),
+        run(&["load-settings", "--format", "xml", "x"])
+            .status
+            .code(),
         Some(2)
     );
     assert_eq!(run(&["--help"]).status.code(), Some(0));

@@ -52,10 +52,10 @@ fn put_get_verify_round_trip() {
     assert_eq!(get.status.code(), Some(0), "{get:?}");
     assert_eq!(std::fs::read(&out).unwrap(), data);
 
-    assert_eq!(store(&root, &["verify"]).status.code(), Some(0));
+    assert_eq!(store(&root, &["scrub"]).status.code(), Some(0));
     // Corrupt the blob on disk: verify finds it and exits 1.
     std::fs::write(root.join("blobs/sha256").join(&digest[7..]), b"tampered").unwrap();
-    let verify = store(&root, &["verify"]);
+    let verify = store(&root, &["scrub"]);
     assert_eq!(verify.status.code(), Some(1), "{verify:?}");
     assert!(
         stdout(&verify).contains(&digest[7..])
@@ -139,7 +139,7 @@ fn stat_prints_dates_and_verify_counts_in_words() {
             "{ts} is not about {secs}"
         );
     }
-    let verify = store(&root, &["verify"]);
+    let verify = store(&root, &["scrub"]);
     assert_eq!(verify.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&verify.stderr).contains("verified 1 blob, 8 bytes"),

@@ -1,4 +1,4 @@
-//! `registryctl validate`.
+//! `registryctl load-settings`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::input::line;
 use crate::{EXIT_OK, EXIT_REJECTED, Format, input};
 
-/// Arguments of `registryctl validate`.
+/// Arguments of `registryctl load-settings`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct ValidateArgs {
+pub(crate) struct LoadSettingsArgs {
     /// Apply the bootstrap rules (only Direct and Unmanaged may be used).
     #[arg(long)]
     bootstrap: bool,
@@ -24,7 +24,7 @@ pub(crate) struct ValidateArgs {
     file: PathBuf,
 }
 
-pub(crate) fn run(args: &ValidateArgs) -> ExitCode {
+pub(crate) fn run(args: &LoadSettingsArgs) -> ExitCode {
     let data = match input::read(&args.file) {
         Ok(d) => d,
         Err(m) => return input::unusable(&m),
