@@ -167,7 +167,18 @@ impl From<&StoreError> for Failure {
     }
 }
 
-/// Errors whose failure is their code and message alone.
+/// Every error converts by value too (`?` and `map_err(Failure::from)` take it by value).
+macro_rules! by_value {
+    ($($ty:ty),* $(,)?) => {$(
+        impl From<$ty> for Failure {
+            fn from(e: $ty) -> Failure {
+                Failure::from(&e)
+            }
+        }
+    )*};
+}
+
+/// Errors whose failure is their code and message alone, by reference and by value.
 macro_rules! plain_failure {
     ($($ty:ty),* $(,)?) => {$(
         impl From<&$ty> for Failure {
@@ -175,6 +186,7 @@ macro_rules! plain_failure {
                 Failure::new(e.code(), e.to_string())
             }
         }
+        by_value!($ty);
     )*};
 }
 
@@ -190,34 +202,10 @@ plain_failure!(
     crate::settings::TtlError,
     crate::settings::AddressError,
     crate::settings::CredentialError,
+    crate::store::DigestError,
 );
 
-/// Every error converts by value too (`?` and `map_err(Failure::from)` take it by value).
-macro_rules! by_value {
-    ($($ty:ty),* $(,)?) => {$(
-        impl From<$ty> for Failure {
-            fn from(e: $ty) -> Failure {
-                Failure::from(&e)
-            }
-        }
-    )*};
-}
-
-by_value!(
-    LoadError,
-    Refusal,
-    StoreError,
-    crate::input::DocumentError,
-    crate::containerd::RenderError,
-    crate::containerd::MergeError,
-    crate::containerd::ApplyError,
-    crate::containerd::PreflightError,
-    crate::containerd::ContainerdVersionError,
-    crate::settings::UpstreamError,
-    crate::settings::CaError,
-    crate::settings::TtlError,
-    crate::facts::FactsError,
-);
+by_value!(LoadError, Refusal, StoreError, crate::facts::FactsError);
 
 impl From<&crate::facts::FactsError> for Failure {
     fn from(e: &crate::facts::FactsError) -> Failure {
