@@ -9,7 +9,7 @@ use crate::containerd::sha256_hex;
 use crate::settings::{CheckMode, Mode, Scheme, Secret};
 
 /// One registry the checker looks into.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckerRegistry {
     /// `host[:port]/path`.
@@ -28,7 +28,7 @@ pub struct CheckerRegistry {
 }
 
 /// What the checker checks, and the version its status must carry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckerParams {
     /// By queue name (the registry host; in Local, the master's node name).

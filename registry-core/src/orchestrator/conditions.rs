@@ -51,7 +51,7 @@ pub fn stage_type(stage: Stage) -> &'static str {
 }
 
 /// `True` or `False`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Status {
     /// The condition holds.
     True,
@@ -60,7 +60,7 @@ pub enum Status {
 }
 
 /// Why a condition has its status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Reason {
     /// Done.
     Ready,
@@ -71,7 +71,7 @@ pub enum Reason {
 }
 
 /// One condition, as `metav1.Condition` writes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// The condition type (one of [`SUPPORTED`]).

@@ -12,7 +12,7 @@ use crate::facts::ClusterFacts;
 use crate::settings::RegistrySettings;
 
 /// A node's feedback to the module.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeStatus {
     /// Whether the node is Ready.
@@ -27,7 +27,7 @@ pub struct NodeStatus {
 }
 
 /// A registry pod (node services on a master, or the in-cluster proxy).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PodStatus {
     /// Whether the pod is Ready.
@@ -39,7 +39,7 @@ pub struct PodStatus {
 }
 
 /// The image checker's status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckerStatus {
     /// The parameters version the status is for.
@@ -52,7 +52,7 @@ pub struct CheckerStatus {
 }
 
 /// The deckhouse leader pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LeaderPod {
     /// Whether the pod is Ready.
@@ -64,7 +64,7 @@ pub struct LeaderPod {
 }
 
 /// The `registry-init` secret dhctl writes at bootstrap.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitSecret {
     /// The CA to keep.
@@ -79,7 +79,7 @@ pub struct InitSecret {
 }
 
 /// Everything one reconcile step observes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Inputs {
     /// The desired settings (from `registry-config`); `None` when that secret is absent, and

@@ -11,7 +11,7 @@ use crate::settings::{
 };
 
 /// The `deckhouse-registry` secret's keys.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrySecret {
     /// `host[:port]`.

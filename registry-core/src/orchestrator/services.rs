@@ -26,7 +26,7 @@ pub const IN_CLUSTER_PROXY_DATA: &str = "/var/lib/registry";
 pub const CONFIG_FILE: &str = "config.yaml";
 
 /// The upstream of a Proxy registryd (`--upstream` and its companions).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegistrydUpstream {
     /// `--upstream URL`: `https://host[:port]/path`.
@@ -58,7 +58,7 @@ pub struct RegistrydUpstream {
 /// ).unwrap();
 /// assert_eq!(c.upstream.unwrap().ttl.unwrap().as_secs(), 86_400);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegistrydConfig {
     /// `--root DIR`: the store.
@@ -95,7 +95,7 @@ pub struct RegistrydConfig {
 }
 
 /// One file of a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BundleFile {
     /// The contents (secret for keys, passwords and htpasswd; redacted in `Debug`).
     pub contents: Secret,
@@ -105,7 +105,7 @@ pub struct BundleFile {
 
 /// A registryd configuration and every file it names, keyed by absolute path; the
 /// configuration itself is one of them (`<dir>/config.yaml`, JSON, which is YAML).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegistrydBundle {
     /// What registryd reads.
     pub config: RegistrydConfig,
@@ -157,7 +157,7 @@ impl RegistrydBundle {
 }
 
 /// What the `registry` Service points at.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ServiceMode {
     /// No Service (Unmanaged).
     #[default]

@@ -22,7 +22,7 @@ use crate::settings::{Mode, RegistrySettings};
 pub const MAX_STEPS: usize = 60;
 
 /// One line of the timeline: a condition after a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineCondition {
     /// The condition type.
@@ -35,7 +35,7 @@ pub struct TimelineCondition {
 }
 
 /// What the orchestrator reported after one step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
     /// 1-based step number.

@@ -11,7 +11,7 @@ use crate::containerd::NodeConfig;
 use crate::settings::{Mode, RegistrySettings, Secret, Upstream};
 
 /// A certificate and its private key, both PEM.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CertKey {
     /// The certificate (PEM).
     pub cert: String,
@@ -20,7 +20,7 @@ pub struct CertKey {
 }
 
 /// The module's PKI: the CA and the token-signing certificate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pki {
     /// The CA (ECDSA P-256, CN `registry-ca`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +31,7 @@ pub struct Pki {
 }
 
 /// Generated secrets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Secrets {
     /// The registry's HTTP secret (25 characters of `[a-zA-Z0-9]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,7 +39,7 @@ pub struct Secrets {
 }
 
 /// A registry user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     /// The account name.
     pub name: String,
@@ -50,7 +50,7 @@ pub struct User {
 }
 
 /// The module's registry users.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Users {
     /// `ro`: nodes and platform components pull with it (Proxy, Local).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,7 +67,7 @@ pub struct Users {
 }
 
 /// A configuration and its version (the hash the running pods report).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Versioned<T> {
     /// Lowercase hex sha256 of the configuration's canonical JSON.
     pub version: String,
@@ -76,14 +76,14 @@ pub struct Versioned<T> {
 }
 
 /// The in-cluster proxy (Direct mode).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InClusterProxyState {
     /// What the proxy runs with.
     pub config: Versioned<RegistrydBundle>,
 }
 
 /// The registry on the masters (Proxy, Local).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeServicesState {
     /// Whether the registry static pods should run.
     #[serde(default)]
@@ -94,7 +94,7 @@ pub struct NodeServicesState {
 }
 
 /// The `registry-bashible-config` secret's content: the node configuration and its version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BashibleConfig {
     /// [`NodeConfig::version`] of `config`; nodes report it in `registry.deckhouse.io/version`.
@@ -114,7 +114,7 @@ impl BashibleConfig {
 }
 
 /// The node configuration side of the state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BashibleState {
     /// The upstream to return to in Unmanaged (saved by Direct, Proxy and Unmanaged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,7 +135,7 @@ pub struct BashibleState {
 /// assert_eq!(s.target_mode, Some(registry_core::settings::Mode::Proxy));
 /// assert!(serde_json::to_string(&s).unwrap().contains("\"target_mode\":\"Proxy\""));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct State {
     /// The mode the cluster is in (restored as `Unmanaged` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,7 @@ use super::services::{RegistrydBundle, ServiceMode};
 use super::state::{BashibleConfig, Pki, State, User, Versioned};
 
 /// What to do with one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", content = "value", rename_all = "lowercase")]
 pub enum Output<T> {
     /// Leave it as it is in the cluster.
@@ -34,7 +34,7 @@ impl<T> Output<T> {
 }
 
 /// The `deckhouse-registry` secret and the hash deckhouse must report for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegistrySecretOutput {
     /// The secret's keys.
     pub secret: RegistrySecret,
@@ -43,7 +43,7 @@ pub struct RegistrySecretOutput {
 }
 
 /// Every object the module owns, and what to do with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Outputs {
     /// `registry-bashible-config` (key `config`: the node configuration and its version).
@@ -67,7 +67,7 @@ pub struct Outputs {
 }
 
 /// One reconcile step's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     /// The state to persist in `registry-state` (conditions included).

@@ -67,6 +67,15 @@ fn register(g: &mut SchemaGenerator) {
     g.subschema_for::<super::PreflightView>();
     g.subschema_for::<super::ScrubView>();
     store_shapes(g);
+    orchestrator_shapes(g);
+}
+
+/// What one reconcile step reads and returns.
+fn orchestrator_shapes(g: &mut SchemaGenerator) {
+    use crate::orchestrator;
+    g.subschema_for::<orchestrator::State>();
+    g.subschema_for::<orchestrator::Inputs>();
+    g.subschema_for::<orchestrator::Step>();
 }
 
 /// The store's options, reports and entries.
@@ -139,6 +148,8 @@ string_schema! {
     crate::containerd::ContainerdVersion => "ContainerdVersion",
         "A containerd release line, `MAJOR.MINOR` (`1.7`, `2.2`).",
         "^[0-9]+\\.[0-9]+$";
+    crate::orchestrator::Timestamp => "Timestamp",
+        "An RFC 3339 UTC time with milliseconds (`2026-12-01T13:03:00.000Z`).";
     crate::containerd::FileMode => "FileMode",
         "Unix permission bits, four octal digits (`0644`).",
         "^0[0-7]{3}$";
