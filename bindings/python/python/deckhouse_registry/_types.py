@@ -176,7 +176,7 @@ class Upstream:
     port: int | None
     path: str
     """Repository path: empty or starting with ``/``, never ending with ``/``."""
-    scheme: str
+    scheme: shapes.Scheme
     """``HTTP`` or ``HTTPS``."""
     ca: str | None = field(repr=False)
     """The CA bundle (PEM) the registry's certificate is checked against, if not system roots."""
@@ -204,10 +204,7 @@ def _upstream(wire: shapes.Upstream | None, view: shapes.SettingsView) -> Upstre
     return _build(
         Upstream,
         wire,
-        path=wire.get("path", ""),
-        scheme=wire.get("scheme", "HTTPS"),
         credentials=creds,
-        check_mode=wire.get("checkMode", "Default"),
         images_repo=view["imagesRepo"] or "",
         address=view["upstreamAddress"] or "",
     )

@@ -159,11 +159,11 @@ class Credentials(TypedDict, total=False):
 class Upstream(TypedDict):
     host: str
     port: NotRequired[int | None]
-    path: NotRequired[str]
-    scheme: NotRequired[Scheme]
+    path: str
+    scheme: Scheme
+    checkMode: CheckMode
     ca: NotRequired[str | None]
     credentials: NotRequired[Credentials | None]
-    checkMode: NotRequired[CheckMode]
 
 
 class RegistrySettings(TypedDict):
