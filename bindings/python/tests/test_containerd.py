@@ -68,8 +68,15 @@ def test_render_refuses_a_refused_switch_unless_skipped(facts: dr.ClusterFacts) 
     assert info.value.codes == ["TransitionNotSupported"]
     skipped = dr.render(load("proxy.yaml"), load("local.yaml"), facts, containerd="v2", switch_check="skip")
     assert skipped.file(VIRTUAL_HOSTS).path == VIRTUAL_HOSTS
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"invalid render options: switchCheck: unknown variant `maybe`"):
         dr.render(load("direct.yaml"), switch_check="maybe")  # type: ignore[arg-type]
+
+
+def test_a_bad_option_word_names_its_key() -> None:
+    with pytest.raises(ValueError, match=r"invalid render options: dialect: unknown variant `klingon`"):
+        dr.render(load("direct.yaml"), dialect="klingon")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"invalid render options: version: .*1\.2"):
+        dr.render(load("direct.yaml"), version="1.2")
 
 
 def test_render_errors(facts: dr.ClusterFacts) -> None:

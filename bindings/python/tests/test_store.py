@@ -360,3 +360,13 @@ def test_error_hierarchy() -> None:
     ]
     for family in families:
         assert issubclass(family, dr.RegistryError)
+
+
+def test_store_options_are_the_core_ones(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"invalid store options: durability: unknown variant `fast`"):
+        dr.Store(tmp_path / "s", durability="fast")  # type: ignore[arg-type]
+    assert not (tmp_path / "s").exists()
+    s = dr.Store(tmp_path / "s", upload_ttl_seconds=60, gc_grace_seconds=0)
+    d = s.put(b"x").digest
+    assert s.gc(grace_seconds=3600).deleted == ()  # the call's grace wins over the store's 0
+    assert s.gc().deleted == (d,)
