@@ -3,7 +3,8 @@
 Each TypedDict here mirrors the ``$defs`` entry of the same name in
 ``registry-core/wire-schema.json`` (the JSON Schema the core generates from its serde types);
 ``tests/test_wire_schema.py`` checks their keys against it, so a renamed core field fails the
-Python suite. Enums are ``Literal`` types with the core's strings. The typed, frozen result
+Python suite (which finds them by kind: every TypedDict and ``Literal`` alias of this module).
+Enums are ``Literal`` types with the core's strings. The typed, frozen result
 classes users see are in :mod:`deckhouse_registry._types`.
 """
 
@@ -13,56 +14,6 @@ from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict
 
 if TYPE_CHECKING:  # typing.NotRequired is 3.11+; annotations here are never evaluated
     from typing_extensions import NotRequired
-
-__all__ = [
-    "Durability",
-    "ContainerdMajor",
-    "Dialect",
-    "SwitchCheck",
-    "Mode",
-    "Scheme",
-    "CheckMode",
-    "ClusterType",
-    "NodeRole",
-    "Cri",
-    "Operation",
-    "ErrorCode",
-    "StoreOptions",
-    "RenderOptions",
-    "GcOptions",
-    "ScrubOptions",
-    "ImportOptions",
-    "ExportRequest",
-    "Credentials",
-    "Upstream",
-    "RegistrySettings",
-    "SettingsView",
-    "ReadOnlyUser",
-    "NodeFacts",
-    "ClusterFacts",
-    "Reason",
-    "Problem",
-    "Decision",
-    "RenderedFile",
-    "Rendered",
-    "ApplyReport",
-    "PreflightFinding",
-    "UnreadableFile",
-    "PreflightView",
-    "CleanupPlan",
-    "PutOutcome",
-    "BlobStat",
-    "TagEntry",
-    "GcReport",
-    "ImportReport",
-    "ExportReport",
-    "CorruptBlob",
-    "ForeignFile",
-    "ScrubView",
-    "Progress",
-    "Detail",
-    "Failure",
-]
 
 Durability: TypeAlias = Literal["durable", "relaxed"]
 ContainerdMajor: TypeAlias = Literal["v1", "v2"]
