@@ -32,7 +32,9 @@ def snapshot(base: Path) -> dict[str, str]:
     return out
 
 
-def wire(config_path: str = HOSTS_DIR, host_dirs: list[str] | None = None, paths: tuple[str, ...] = ()) -> _wire.Rendered:
+def wire(
+    config_path: str = HOSTS_DIR, host_dirs: list[str] | None = None, paths: tuple[str, ...] = ()
+) -> _wire.Rendered:
     files: list[_wire.RenderedFile] = [{"path": p, "contents": "owned", "mode": "0644"} for p in paths]
     return {"version": "v", "configPath": config_path, "hostDirs": host_dirs or [], "files": files, "warnings": []}
 

@@ -199,7 +199,8 @@ def test_failures_validate(tmp_path: Path) -> None:
     validate(facts, "Failure")
     assert facts["code"] == "InvalidFacts"
 
-    refused = failure_of(lambda: dr.plan(dr.load_settings(config("local.yaml")), dr.load_settings(config("proxy.yaml"))))
+    local, proxy = dr.load_settings(config("local.yaml")), dr.load_settings(config("proxy.yaml"))
+    refused = failure_of(lambda: dr.plan(local, proxy))
     validate(refused, "Failure")
     assert refused["code"] == "TransitionRefused" and refused["detail"]["kind"] == "refusal"
 

@@ -18,7 +18,6 @@ from ._api import (
     Source,
     Store,
     apply,
-    stale_host_dirs,
     load_facts,
     load_settings,
     merge_config,
@@ -27,6 +26,7 @@ from ._api import (
     plan,
     preflight,
     render,
+    stale_host_dirs,
 )
 from ._errors import (
     ApplyError,
@@ -76,12 +76,12 @@ from ._types import (
     Reason,
     Rendered,
     RenderedFile,
+    ScrubReport,
     Secret,
     Settings,
     TagEntry,
     UnreadableFile,
     Upstream,
-    ScrubReport,
 )
 
 __all__ = [
