@@ -370,3 +370,10 @@ def test_store_options_are_the_core_ones(tmp_path: Path) -> None:
     d = s.put(b"x").digest
     assert s.gc(grace_seconds=3600).deleted == ()  # the call's grace wins over the store's 0
     assert s.gc().deleted == (d,)
+
+
+def test_scrub_on_one_thread_finds_the_same(store: dr.Store) -> None:
+    put_image(store)
+    everywhere = store.scrub(quarantine=False)
+    one = store.scrub(quarantine=False, threads=1)
+    assert one == everywhere and one.clean and one.checked == 3

@@ -432,11 +432,17 @@ class Store:
         """Every tag."""
         return [_build(TagEntry, t) for t in self._native.tags()]
 
-    def scrub(self, *, quarantine: bool = True, progress: ProgressCallback | None = None) -> ScrubReport:
-        """Re-hashes every blob; corrupt and foreign files go to quarantine unless
-        ``quarantine=False``."""
-        wire = self._native.scrub({"quarantine": quarantine}, _progress(progress))
-        return ScrubReport._from_wire(wire)
+    def scrub(
+        self,
+        *,
+        quarantine: bool = True,
+        threads: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ScrubReport:
+        """Re-hashes every blob (on ``threads`` threads; default every core); corrupt and
+        foreign files go to quarantine unless ``quarantine=False``."""
+        options: shapes.ScrubOptions = {"quarantine": quarantine, "threads": _uint("threads", threads)}
+        return ScrubReport._from_wire(self._native.scrub(options, _progress(progress)))
 
     def gc(
         self,
