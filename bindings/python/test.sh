@@ -2,7 +2,8 @@
 # Everything CI needs for the Python package, from a clean checkout, from any folder:
 #   rustfmt + clippy (-D warnings) for the pyo3 crate, a fresh virtual environment with pinned
 #   tools, a PEP 517 build of bindings/python (the same path as `pip install ./bindings/python`)
-#   into an abi3 wheel, the pytest suite, mypy.stubtest over the package and mypy --strict over
+#   into an abi3 wheel, the pytest suite (with the wire types checked against the core's JSON
+#   Schema by jsonschema), mypy.stubtest over the package and mypy --strict over
 #   the package, the tests and the example.
 # Needs: cargo (stable) and python3 >= 3.10 with venv + pip; PyPI and crates.io reachable.
 # Env: PYTHON (default python3), CARGO_TARGET_DIR (default <repo>/target/python).
@@ -17,6 +18,9 @@ VENV="$WORK/venv"
 MATURIN_VERSION=1.16.0
 PYTEST_VERSION=9.2.0
 MYPY_VERSION=2.4.1
+# The wire-schema test validates native outputs against registry-core/wire-schema.json.
+JSONSCHEMA_VERSION=4.26.0
+TYPES_JSONSCHEMA_VERSION=4.26.0.20261006
 
 echo "== cargo fmt --check, clippy -D warnings (bindings/python)"
 cargo fmt --manifest-path "$HERE/Cargo.toml" -- --check
@@ -28,7 +32,8 @@ mkdir -p "$WORK"
 "$PYTHON" -m venv "$VENV"
 PY="$VENV/bin/python"
 "$PY" -m pip install --quiet --disable-pip-version-check \
-  "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION"
+  "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION" \
+  "jsonschema==$JSONSCHEMA_VERSION" "types-jsonschema==$TYPES_JSONSCHEMA_VERSION"
 
 echo "== build the wheel (PEP 517, as pip install ./bindings/python does) and install it"
 "$PY" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$WORK/wheels" "$HERE"
@@ -47,7 +52,7 @@ echo "== pytest"
 "$PY" -m pytest -p no:cacheprovider --rootdir "$HERE" -c "$HERE/pyproject.toml" "$HERE/tests"
 
 echo "== mypy.stubtest deckhouse_registry"
-"$PY" -m mypy.stubtest deckhouse_registry
+"$PY" -m mypy.stubtest deckhouse_registry --allowlist "$HERE/stubtest-allowlist.txt"
 
 echo "== mypy --strict (the installed package; the tests and the example)"
 "$PY" -m mypy --strict --cache-dir "$WORK/mypy-cache" -p deckhouse_registry

@@ -33,17 +33,17 @@ def main() -> int:
     print(f"repr keeps secrets out: {desired.upstream.credentials if desired.upstream else None}")
 
     # 2. Plan the switch (or learn why not, and the legal route).
-    plan = dr.plan_switch(current, desired, facts)
+    plan = dr.plan(current, desired, facts)
     print(f"plan {plan.from_mode} -> {plan.to_mode}: {' -> '.join(plan.stages)}")
     try:
-        dr.plan_switch(dr.load_settings(CONFIGS / "local.yaml"), desired, facts)
+        dr.plan(dr.load_settings(CONFIGS / "local.yaml"), desired, facts)
     except dr.TransitionRefused as e:
         print(f"Local -> Proxy refused ({', '.join(e.codes)}); route: {' -> '.join(e.route)}")
 
     with tempfile.TemporaryDirectory() as tmp:
         # 3. Render the transition-phase configuration for a containerd 2 node and apply it.
-        rendered = dr.render_node_config(desired, current, facts, containerd="v2")
-        report = dr.apply_node_config(rendered, Path(tmp) / "node")
+        rendered = dr.render(desired, current, facts, containerd="v2")
+        report = dr.apply(rendered, Path(tmp) / "node")
         print(f"rendered version {rendered.version[:12]}: wrote {len(report.changed)} files")
         for f in rendered.files:
             print(f"  {f.mode:04o} {f.path}")

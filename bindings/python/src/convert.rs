@@ -90,8 +90,17 @@ pub(crate) fn ser<'py, T: Serialize>(py: Python<'py>, v: &T) -> PyResult<Bound<'
     to_py(py, &value)
 }
 
-/// Python data (in the core's wire shape) as a serde value; `what` names it in the error.
+/// Python data (in the core's wire shape) as a serde value; the error names `what` and the
+/// key that is wrong (`invalid render options: dialect: unknown variant ...`).
 pub(crate) fn de<T: DeserializeOwned>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
     let value = from_py(obj)?;
-    serde_json::from_value(value).map_err(|e| PyValueError::new_err(format!("invalid {what}: {e}")))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!("{at}: ")
+        };
+        PyValueError::new_err(format!("invalid {what}: {at}{}", e.inner()))
+    })
 }

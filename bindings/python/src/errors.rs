@@ -131,7 +131,8 @@ fn render_kind(code: ErrorCode) -> Option<&'static str> {
     code.name().strip_prefix("Render")
 }
 
-/// Raises the exception for a failure, with its code and structured details as attributes.
+/// Raises the exception for a failure, with its code and structured details as attributes,
+/// and the failure itself in its wire shape as `failure`.
 pub(crate) fn failure(py: Python<'_>, f: Failure, family: Family) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let class = class_of(f.code, family);
@@ -174,7 +175,10 @@ pub(crate) fn failure(py: Python<'_>, f: Failure, family: Family) -> PyErr {
                 fields.push(("actual_size", int(py, *actual_size)));
             }
         }
-        Ok(raise(py, class, f.message, &fields))
+        let wire = ser(py, &f)?;
+        let err = raise(py, class, f.message, &fields);
+        err.value(py).setattr("failure", wire)?;
+        Ok(err)
     };
     build().unwrap_or_else(|e| e)
 }

@@ -2,37 +2,33 @@
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use registry_core::containerd::{
-    self, ContainerdMajor, ContainerdVersion, Dialect, RenderOptions, Rendered,
-};
+use registry_core::containerd::{self, RenderOptions, Rendered};
 use registry_core::facts::ClusterFacts;
 use registry_core::settings::{self, LoadOptions, RegistrySettings};
 use registry_core::transition::{self, Decision};
-use serde_json::Value;
+use registry_core::wire::{self, PreflightView, SettingsView};
 
 use crate::convert::{de, ser};
-use crate::errors;
+use crate::errors::{self, Family};
 
-/// Reads settings from YAML/JSON bytes. Returns `(settings, images_base, images_repo)`: the
-/// settings in their wire shape (secrets included), where image references point, and the
-/// upstream's normalised `imagesRepo` (or None).
+/// Reads settings from YAML/JSON bytes; returns the core's `SettingsView`: the settings in
+/// their wire shape (secrets included) with where image references point and the upstream's
+/// `imagesRepo` and address.
 #[pyfunction]
 #[pyo3(signature = (data, bootstrap = false))]
-pub(crate) fn load_settings<'py>(
-    py: Python<'py>,
+pub(crate) fn load_settings(
+    py: Python<'_>,
     data: Vec<u8>,
     bootstrap: bool,
-) -> PyResult<(Bound<'py, PyAny>, Option<String>, Option<String>)> {
+) -> PyResult<Bound<'_, PyAny>> {
     let options = LoadOptions {
         bootstrap,
         ..LoadOptions::default()
     };
     let loaded = py.detach(|| settings::load(&data, &options));
     let s = loaded.map_err(|e| errors::load(py, &e))?;
-    let images_repo = s.upstream().map(|u| u.images_repo());
-    Ok((ser(py, &s)?, s.images_base(), images_repo))
+    ser(py, &SettingsView::of(&s))
 }
 
 /// Reads cluster facts from YAML/JSON bytes; returns them in their wire shape.
@@ -67,21 +63,16 @@ pub(crate) fn plan<'py>(
     }
 }
 
-/// Builds the node configuration and renders its files; returns `(rendered, model_version)`.
+/// Renders a node's files with `wire::render` (which refuses a refused switch from
+/// `previous` unless `options["switchCheck"]` is `skip`); returns `(rendered, model_version)`.
 #[pyfunction]
-#[pyo3(signature = (desired, previous = None, facts = None, containerd = "v1", version = None,
-                    dialect = "deckhouse", http_tls_fallback = false, config_path = None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (desired, previous = None, facts = None, options = None))]
 pub(crate) fn render<'py>(
     py: Python<'py>,
     desired: &Bound<'py, PyAny>,
     previous: Option<&Bound<'py, PyAny>>,
     facts: Option<&Bound<'py, PyAny>>,
-    containerd: &str,
-    version: Option<&str>,
-    dialect: &str,
-    http_tls_fallback: bool,
-    config_path: Option<String>,
+    options: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, PyAny>, String)> {
     let desired: RegistrySettings = de(desired, "settings")?;
     let previous: Option<RegistrySettings> = match previous {
@@ -89,28 +80,17 @@ pub(crate) fn render<'py>(
         _ => None,
     };
     let facts = facts_of(facts)?;
-    let major: ContainerdMajor = word(containerd, "containerd generation (v1 or v2)")?;
-    let mut options = RenderOptions::new(major);
-    if let Some(v) = version {
-        options.version = v
-            .parse::<ContainerdVersion>()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    }
-    options.dialect = word::<Dialect>(dialect, "dialect (deckhouse or upstream)")?;
-    options.http_tls_fallback = http_tls_fallback;
-    if let Some(p) = config_path {
-        options.config_path = p;
-    }
+    let options: RenderOptions = match options {
+        Some(o) if !o.is_none() => de(o, "render options")?,
+        _ => RenderOptions::default(),
+    };
+    let failed = |f| errors::failure(py, f, Family::Node);
+    let rendered = wire::render(&desired, previous.as_ref(), &facts, &options).map_err(failed)?;
+    // The model's own hash (the Go side computes the same); this is the model the render
+    // above built, so it does not fail here.
     let config = containerd::node_config(&desired, previous.as_ref(), &facts)
         .map_err(|e| errors::render(py, &e))?;
-    let rendered = containerd::render(&config, &options).map_err(|e| errors::render(py, &e))?;
     Ok((ser(py, &rendered)?, config.version()))
-}
-
-/// A serde enum from its wire name.
-fn word<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> PyResult<T> {
-    serde_json::from_value(Value::String(s.to_owned()))
-        .map_err(|_| PyValueError::new_err(format!("{s:?} is not a valid {what}")))
 }
 
 /// Writes rendered files under `root` (GIL released); returns the apply report.
@@ -131,10 +111,7 @@ pub(crate) fn apply<'py>(
 pub(crate) fn preflight(py: Python<'_>, etc_containerd: PathBuf) -> PyResult<Bound<'_, PyAny>> {
     let report = py.detach(|| containerd::preflight(&etc_containerd));
     let report = report.map_err(|e| errors::os_error(py, &e))?;
-    let custom = report.has_custom_registry_config();
-    let out = ser(py, &report)?;
-    out.set_item("hasCustomRegistryConfig", custom)?;
-    Ok(out)
+    ser(py, &PreflightView::from(report))
 }
 
 /// The host folders to remove: listed before, not written now.

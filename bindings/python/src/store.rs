@@ -3,31 +3,24 @@
 //! "already borrowed" errors. Every call that touches the disk releases the GIL.
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes};
 use registry_core::store::{
-    self as core, Algorithm, Digest, Durability, ExportOptions, GcOptions, ImportOptions, Progress,
-    ProgressFn, ScrubOptions, StoreError, StoreOptions, WithProgress,
+    self as core, Algorithm, Digest, GcOptions, ImportOptions, Progress, ProgressFn, ScrubOptions,
+    StoreError, StoreOptions, WithProgress,
 };
+use registry_core::wire::{self, ExportRequest, Failure, ScrubView};
 
-use crate::convert::ser;
-use crate::errors;
+use crate::convert::{de, ser};
+use crate::errors::{self, Family};
 
 fn parse_digest(py: Python<'_>, s: &str) -> PyResult<Digest> {
     Digest::parse(s).map_err(|e| errors::store(py, &StoreError::from(e)))
-}
-
-fn seconds(what: &str, s: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| {
-        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
-    })
 }
 
 /// Runs a long store operation without the GIL, forwarding progress events to a Python
@@ -36,7 +29,7 @@ fn seconds(what: &str, s: f64) -> PyResult<Duration> {
 fn with_progress<T: Send>(
     py: Python<'_>,
     progress: Option<Py<PyAny>>,
-    f: impl for<'a> FnOnce(Option<ProgressFn<'a>>) -> core::Result<T> + Send,
+    f: impl for<'a> FnOnce(Option<ProgressFn<'a>>) -> Result<T, Failure> + Send,
 ) -> PyResult<T> {
     let mut raised: Option<PyErr> = None;
     let result = py.detach(|| match &progress {
@@ -61,7 +54,18 @@ fn with_progress<T: Send>(
     if let Some(e) = raised {
         return Err(e);
     }
-    result.map_err(|e| errors::store(py, &e))
+    result.map_err(|f| errors::failure(py, f, Family::Store))
+}
+
+/// An optional options dict as the core's options type (`None`: the core's defaults).
+fn options<T: serde::de::DeserializeOwned + Default>(
+    options: Option<&Bound<'_, PyAny>>,
+    what: &str,
+) -> PyResult<T> {
+    match options {
+        Some(o) if !o.is_none() => de(o, what),
+        _ => Ok(T::default()),
+    }
 }
 
 /// A content-addressed blob store rooted at a folder (an OCI image layout).
@@ -72,29 +76,11 @@ pub(crate) struct Store {
 
 #[pymethods]
 impl Store {
+    /// Opens the store with the core's `StoreOptions` in their wire shape.
     #[new]
-    #[pyo3(signature = (root, *, durable = true, quota = None, gc_grace = None, track_use = true))]
-    fn new(
-        py: Python<'_>,
-        root: PathBuf,
-        durable: bool,
-        quota: Option<u64>,
-        gc_grace: Option<f64>,
-        track_use: bool,
-    ) -> PyResult<Self> {
-        let mut opts = StoreOptions {
-            durability: if durable {
-                Durability::Durable
-            } else {
-                Durability::Relaxed
-            },
-            quota,
-            track_use,
-            ..StoreOptions::default()
-        };
-        if let Some(g) = gc_grace {
-            opts.gc_grace = seconds("gc_grace", g)?;
-        }
+    #[pyo3(signature = (root, options = None))]
+    fn new(py: Python<'_>, root: PathBuf, options: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let opts: StoreOptions = self::options(options, "store options")?;
         let opened = py.detach(|| core::Store::open_with(&root, opts));
         let inner = opened.map_err(|e| errors::store(py, &e))?;
         Ok(Store { inner })
@@ -160,28 +146,9 @@ impl Store {
         length: u64,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let d = parse_digest(py, digest)?;
-        let data = py.detach(|| -> Result<Vec<u8>, StoreError> {
-            let reader = self.inner.open_blob(&d)?;
-            let path = self.inner.blob_path(&d);
-            let len = length.min(reader.size().saturating_sub(offset));
-            let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-            let mut done = 0usize;
-            while done < buf.len() {
-                let n = reader
-                    .read_at(&mut buf[done..], offset + done as u64)
-                    .map_err(|source| StoreError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-            }
-            buf.truncate(done);
-            Ok(buf)
-        });
-        Ok(PyBytes::new(py, &data.map_err(|e| errors::store(py, &e))?))
+        let data = py.detach(|| wire::read_range(&self.inner, &d, offset, length));
+        let data = data.map_err(|f| errors::failure(py, f, Family::Store))?;
+        Ok(PyBytes::new(py, &data))
     }
 
     fn stat<'py>(&self, py: Python<'py>, digest: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -229,101 +196,63 @@ impl Store {
         ser(py, &t.map_err(|e| errors::store(py, &e))?)
     }
 
-    #[pyo3(signature = (*, quarantine = true, progress = None))]
-    fn verify<'py>(
+    #[pyo3(signature = (options = None, progress = None))]
+    fn scrub<'py>(
         &self,
         py: Python<'py>,
-        quarantine: bool,
+        options: Option<&Bound<'py, PyAny>>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opts = ScrubOptions {
-            quarantine,
-            threads: None,
-        };
+        let opts: ScrubOptions = self::options(options, "scrub options")?;
         let report = with_progress(py, progress, |p| {
-            self.inner.scrub(WithProgress::new(opts.clone(), p))
+            Ok(self.inner.scrub(WithProgress::new(opts.clone(), p))?)
         })?;
-        let clean = report.is_clean();
-        let out = ser(py, &report)?;
-        out.set_item("clean", clean)?;
-        Ok(out)
+        ser(py, &ScrubView::from(report))
     }
 
-    #[pyo3(signature = (*, grace = None, dry_run = false, progress = None))]
+    #[pyo3(signature = (options = None, progress = None))]
     fn gc<'py>(
         &self,
         py: Python<'py>,
-        grace: Option<f64>,
-        dry_run: bool,
+        options: Option<&Bound<'py, PyAny>>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opts = GcOptions {
-            grace: grace.map(|g| seconds("grace", g)).transpose()?,
-            dry_run,
-        };
+        let opts: GcOptions = self::options(options, "gc options")?;
         let report = with_progress(py, progress, |p| {
-            self.inner.gc(WithProgress::new(opts.clone(), p))
+            Ok(self.inner.gc(WithProgress::new(opts.clone(), p))?)
         })?;
         ser(py, &report)
     }
 
-    #[pyo3(signature = (path, *, require_complete = true, progress = None))]
+    #[pyo3(signature = (path, options = None, progress = None))]
     fn import_path<'py>(
         &self,
         py: Python<'py>,
         path: PathBuf,
-        require_complete: bool,
+        options: Option<&Bound<'py, PyAny>>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opts = ImportOptions { require_complete };
+        let opts: ImportOptions = self::options(options, "import options")?;
         let report = with_progress(py, progress, |p| {
-            self.inner
-                .import_path(&path, WithProgress::new(opts.clone(), p))
+            Ok(self
+                .inner
+                .import_path(&path, WithProgress::new(opts.clone(), p))?)
         })?;
         ser(py, &report)
     }
 
-    #[pyo3(signature = (dest, *, tags = None, tar = false, gzip = false, progress = None))]
+    /// `wire::export`: atomic, refuses an existing tar target unless `overwrite`.
+    #[pyo3(signature = (dest, request = None, progress = None))]
     fn export<'py>(
         &self,
         py: Python<'py>,
         dest: PathBuf,
-        tags: Option<Vec<String>>,
-        tar: bool,
-        gzip: bool,
+        request: Option<&Bound<'py, PyAny>>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if gzip && !tar {
-            return Err(PyTypeError::new_err("gzip=True needs tar=True"));
-        }
-        let opts = ExportOptions {
-            tags: tags.unwrap_or_default(),
-            gzip,
-        };
+        let request: ExportRequest = self::options(request, "export request")?;
         let report = with_progress(py, progress, |p| {
-            if !tar {
-                return self
-                    .inner
-                    .export_dir(&dest, WithProgress::new(opts.clone(), p));
-            }
-            let io = |source| StoreError::Io {
-                path: dest.clone(),
-                source,
-            };
-            let file = File::create_new(&dest).map_err(io)?;
-            let mut out = BufWriter::new(file);
-            let result = self
-                .inner
-                .export_tar(&mut out, WithProgress::new(opts.clone(), p))
-                .and_then(|r| {
-                    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-                    file.sync_all().map_err(io)?;
-                    Ok(r)
-                });
-            if result.is_err() {
-                let _ = std::fs::remove_file(&dest);
-            }
-            result
+            wire::export(&self.inner, &dest, &request, p)
         })?;
         ser(py, &report)
     }

@@ -11,7 +11,7 @@ import pytest
 from conftest import config
 
 import deckhouse_registry as dr
-from deckhouse_registry import _native
+from deckhouse_registry import _native, _wire
 
 HOSTS_DIR = "/etc/containerd/registry.d"
 
@@ -32,8 +32,10 @@ def snapshot(base: Path) -> dict[str, str]:
     return out
 
 
-def wire(config_path: str = HOSTS_DIR, host_dirs: list[str] | None = None, paths: tuple[str, ...] = ()) -> dict[str, object]:
-    files = [{"path": p, "contents": "owned", "mode": "0644"} for p in paths]
+def wire(
+    config_path: str = HOSTS_DIR, host_dirs: list[str] | None = None, paths: tuple[str, ...] = ()
+) -> _wire.Rendered:
+    files: list[_wire.RenderedFile] = [{"path": p, "contents": "owned", "mode": "0644"} for p in paths]
     return {"version": "v", "configPath": config_path, "hostDirs": host_dirs or [], "files": files, "warnings": []}
 
 
@@ -48,7 +50,7 @@ def wire(config_path: str = HOSTS_DIR, host_dirs: list[str] | None = None, paths
         (wire(config_path="/etc/../.."), "/etc/../.."),
     ],
 )
-def test_a_hostile_set_is_refused_and_nothing_changes(tmp_path: Path, rendered: dict[str, object], named: str) -> None:
+def test_a_hostile_set_is_refused_and_nothing_changes(tmp_path: Path, rendered: _wire.Rendered, named: str) -> None:
     root = tmp_path / "root"
     root.mkdir()
     (tmp_path / "x").write_text("keep")
@@ -64,10 +66,10 @@ def test_a_link_out_of_the_root_is_refused(tmp_path: Path) -> None:
     (root / "etc").mkdir(parents=True)
     outside.mkdir()
     (root / "etc" / "containerd").symlink_to(outside)
-    r = dr.render_node_config(dr.load_settings(config("direct.yaml")))
+    r = dr.render(dr.load_settings(config("direct.yaml")))
     before = snapshot(tmp_path)
     with pytest.raises(dr.ApplyError, match="symbolic link"):
-        dr.apply_node_config(r, root)
+        dr.apply(r, root)
     assert snapshot(tmp_path) == before
 
 
@@ -75,8 +77,8 @@ def test_bad_state_entries_are_warnings_and_stay(tmp_path: Path) -> None:
     hosts = tmp_path / HOSTS_DIR.lstrip("/")
     (hosts / "not a host").mkdir(parents=True)
     (hosts / "deckhouse_hosts_state.json").write_text(json.dumps(["not a host", "../../x"]))
-    r = dr.render_node_config(dr.load_settings(config("direct.yaml")))
-    report = dr.apply_node_config(r, tmp_path)
+    r = dr.render(dr.load_settings(config("direct.yaml")))
+    report = dr.apply(r, tmp_path)
     assert len(report.warnings) == 2
     assert '"not a host"' in report.warnings[0] and '"../../x"' in report.warnings[1]
     assert (hosts / "not a host").is_dir()

@@ -53,6 +53,7 @@ def test_direct_settings_are_typed_and_normalised() -> None:
     assert u is not None
     assert (u.host, u.port, u.path, u.scheme) == ("registry.deckhouse.io", None, "/deckhouse/ee", "HTTPS")
     assert u.images_repo == "registry.deckhouse.io/deckhouse/ee"
+    assert u.address == "registry.deckhouse.io"
     assert u.check_mode == "Default"
     assert u.credentials is not None
     assert u.credentials.license is not None
@@ -69,6 +70,7 @@ def test_proxy_settings() -> None:
     assert u is not None
     assert (u.host, u.port, u.path) == ("nexus.example.com", 8443, "/dkp/ee")
     assert u.images_repo == "nexus.example.com:8443/dkp/ee"
+    assert u.address == "nexus.example.com:8443"
     assert u.ca is not None and u.ca.startswith("-----BEGIN CERTIFICATE-----")
     assert u.credentials == dr.Credentials(username="svc-deckhouse", password=dr.Secret("example-password"))
 

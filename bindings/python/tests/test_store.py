@@ -49,8 +49,8 @@ def put_image(store: dr.Store, tag: str = "v1") -> tuple[str, list[str]]:
 
 def test_put_bytes_is_content_addressed(store: dr.Store) -> None:
     first = store.put(b"hello")
-    assert first == dr.PutResult(digest=sha256(b"hello"), size=5, created=True)
-    assert store.put(bytearray(b"hello")) == dr.PutResult(digest=sha256(b"hello"), size=5, created=False)
+    assert first == dr.PutOutcome(digest=sha256(b"hello"), size=5, created=True)
+    assert store.put(bytearray(b"hello")) == dr.PutOutcome(digest=sha256(b"hello"), size=5, created=False)
     assert store.put(memoryview(b"hello")).created is False
     assert store.get(first.digest) == b"hello"
     assert store.root.joinpath("blobs", "sha256", hashlib.sha256(b"hello").hexdigest()).read_bytes() == b"hello"
@@ -62,10 +62,10 @@ def test_put_path_and_file_object(store: dr.Store, tmp_path: Path) -> None:
     f = tmp_path / "blob"
     f.write_bytes(data)
     by_path = store.put(f, expected=sha256(data))
-    assert by_path == dr.PutResult(digest=sha256(data), size=len(data), created=True)
+    assert by_path == dr.PutOutcome(digest=sha256(data), size=len(data), created=True)
     other = os.urandom(2 * (1 << 20) + 5)
     by_stream = store.put(io.BytesIO(other))
-    assert by_stream == dr.PutResult(digest=sha256(other), size=len(other), created=True)
+    assert by_stream == dr.PutOutcome(digest=sha256(other), size=len(other), created=True)
     with f.open("rb") as fh:
         assert store.put(fh).created is False
     assert store.get(by_stream.digest) == other
@@ -90,7 +90,7 @@ def test_writer_context_manager(store: dr.Store) -> None:
         w.write(memoryview(b"def"))
         assert w.written == 6 and not w.closed
     assert w.closed
-    assert w.result == dr.PutResult(digest=sha256(b"abcdef"), size=6, created=True)
+    assert w.result == dr.PutOutcome(digest=sha256(b"abcdef"), size=6, created=True)
     with pytest.raises(ValueError):
         w.write(b"more")
 
@@ -181,11 +181,11 @@ def test_tags(store: dr.Store) -> None:
 def test_gc(store: dr.Store) -> None:
     _, kept = put_image(store)
     loose = store.put(b"unreferenced").digest
-    dry = store.gc(grace=0, dry_run=True)
+    dry = store.gc(grace_seconds=0, dry_run=True)
     assert dry.dry_run and dry.deleted == (loose,)
     assert store.has(loose)
     seen: list[dr.Progress] = []
-    report = store.gc(grace=0, progress=seen.append)
+    report = store.gc(grace_seconds=0, progress=seen.append)
     assert report.deleted == (loose,) and report.deleted_bytes == len(b"unreferenced")
     assert report.examined == 4 and report.reachable == 3
     assert not store.has(loose) and all(store.has(d) for d in kept)
@@ -195,20 +195,20 @@ def test_gc(store: dr.Store) -> None:
     assert store.gc().deleted == () and store.has(young)
 
 
-def test_verify_finds_corruption(store: dr.Store) -> None:
+def test_scrub_finds_corruption(store: dr.Store) -> None:
     d = store.put(b"original").digest
-    clean = store.verify()
+    clean = store.scrub()
     assert clean.clean and clean.checked == 1 and clean.corrupt == ()
     path = store.root / "blobs" / "sha256" / d.split(":")[1]
     os.chmod(path, 0o644)
     path.write_bytes(b"tampered")
     with pytest.raises(dr.CorruptBlob):
         store.get(d)
-    report = store.verify(quarantine=False)
+    report = store.scrub(quarantine=False)
     assert not report.clean
     assert [(c.digest, c.actual) for c in report.corrupt] == [(d, sha256(b"tampered"))]
     assert path.exists()
-    quarantined = store.verify()
+    quarantined = store.scrub()
     assert quarantined.corrupt[0].quarantined_to is not None
     assert not store.has(d)
 
@@ -245,8 +245,24 @@ def test_export_import_tar(store: dr.Store, tmp_path: Path) -> None:
     other = dr.Store(tmp_path / "other")
     assert other.import_path(tgz).tags == ("v1",)
     assert other.resolve("v1") == m
-    with pytest.raises(TypeError):
+    with pytest.raises(dr.InvalidArgument):  # the core's rule: a folder is never compressed
         store.export(tmp_path / "x", gzip=True)
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_refuses_an_existing_tar_unless_overwrite(store: dr.Store, tmp_path: Path) -> None:
+    put_image(store)
+    tar = tmp_path / "bundle.tar"
+    tar.write_bytes(b"keep me")
+    with pytest.raises(dr.BlobExists) as info:
+        store.export(tar, tar=True)
+    assert str(tar) in str(info.value)
+    assert tar.read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.tar", "store"]  # no partial file left
+    report = store.export(tar, tar=True, overwrite=True)
+    assert report.tags == ("v1",)
+    with tarfile.open(tar) as t:
+        assert "index.json" in t.getnames()
 
 
 def test_incomplete_import_is_refused(store: dr.Store, tmp_path: Path) -> None:
@@ -282,7 +298,7 @@ def test_progress_callback_cancels(store: dr.Store, tmp_path: Path) -> None:
     assert str(info.value) == "export"
     assert not tar.exists()
     with pytest.raises(Stop):
-        store.gc(grace=0, progress=boom)
+        store.gc(grace_seconds=0, progress=boom)
     assert len(store.list()) == 3
 
 
@@ -304,12 +320,12 @@ def test_invalid_layout(tmp_path: Path) -> None:
 
 
 def test_relaxed_store_and_repr(tmp_path: Path) -> None:
-    s = dr.Store(tmp_path / "relaxed", durable=False, gc_grace=0, track_use=False)
+    s = dr.Store(tmp_path / "relaxed", durability="relaxed", gc_grace_seconds=0, track_use=False)
     d = s.put(b"cache").digest
     assert s.gc().deleted == (d,)  # grace 0: unreferenced blobs go at once
     assert repr(s) == f"Store({str(tmp_path / 'relaxed')!r})"
     with pytest.raises(ValueError):
-        dr.Store(tmp_path / "neg", gc_grace=-1)
+        dr.Store(tmp_path / "neg", gc_grace_seconds=-1)
 
 
 def test_error_hierarchy() -> None:
@@ -344,3 +360,20 @@ def test_error_hierarchy() -> None:
     ]
     for family in families:
         assert issubclass(family, dr.RegistryError)
+
+
+def test_store_options_are_the_core_ones(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"invalid store options: durability: unknown variant `fast`"):
+        dr.Store(tmp_path / "s", durability="fast")  # type: ignore[arg-type]
+    assert not (tmp_path / "s").exists()
+    s = dr.Store(tmp_path / "s", upload_ttl_seconds=60, gc_grace_seconds=0)
+    d = s.put(b"x").digest
+    assert s.gc(grace_seconds=3600).deleted == ()  # the call's grace wins over the store's 0
+    assert s.gc().deleted == (d,)
+
+
+def test_scrub_on_one_thread_finds_the_same(store: dr.Store) -> None:
+    put_image(store)
+    everywhere = store.scrub(quarantine=False)
+    one = store.scrub(quarantine=False, threads=1)
+    assert one == everywhere and one.clean and one.checked == 3

@@ -48,7 +48,7 @@ def test_threads_put_and_get_through_one_store(store: dr.Store) -> None:
     assert sum(created for d, _, created in results if d == shared_digest) == 1
     for d, data, _ in results:
         assert store.stat(d).size == len(data)
-    assert store.verify(quarantine=False).clean
+    assert store.scrub(quarantine=False).clean
 
 
 def test_threads_share_one_writer(store: dr.Store) -> None:
@@ -70,8 +70,8 @@ def test_progress_callbacks_from_threads(store: dr.Store) -> None:
         store.put(f"loose {i}".encode())
     events: list[dr.Progress] = []
 
-    def run(_: int) -> dr.VerifyReport:
-        return store.verify(quarantine=False, progress=events.append)
+    def run(_: int) -> dr.ScrubReport:
+        return store.scrub(quarantine=False, progress=events.append)
 
     with ThreadPoolExecutor(3) as pool:
         reports = list(pool.map(run, range(3)))
@@ -85,7 +85,7 @@ def test_store_io_releases_the_gil(store: dr.Store, tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     data = b"through the pipe" * 1000
-    results: list[dr.PutResult] = []
+    results: list[dr.PutOutcome] = []
     faulthandler.dump_traceback_later(120, exit=True)
     try:
         t = threading.Thread(target=lambda: results.append(store.put(fifo)))
@@ -95,4 +95,4 @@ def test_store_io_releases_the_gil(store: dr.Store, tmp_path: Path) -> None:
         t.join()
     finally:
         faulthandler.cancel_dump_traceback_later()
-    assert results == [dr.PutResult(digest="sha256:" + hashlib.sha256(data).hexdigest(), size=len(data), created=True)]
+    assert results == [dr.PutOutcome(digest="sha256:" + hashlib.sha256(data).hexdigest(), size=len(data), created=True)]

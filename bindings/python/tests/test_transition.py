@@ -14,7 +14,7 @@ def load(name: str) -> dr.Settings:
 
 def test_local_to_proxy_is_refused_with_a_route(facts: dr.ClusterFacts) -> None:
     with pytest.raises(dr.TransitionRefused) as info:
-        dr.plan_switch(load("local.yaml"), load("proxy.yaml"), facts)
+        dr.plan(load("local.yaml"), load("proxy.yaml"), facts)
     e = info.value
     assert e.codes == ["TransitionNotSupported"]
     # Local and Proxy switch only through Direct or Unmanaged; Direct comes first
@@ -25,7 +25,7 @@ def test_local_to_proxy_is_refused_with_a_route(facts: dr.ClusterFacts) -> None:
 
 
 def test_direct_to_proxy_is_planned(facts: dr.ClusterFacts) -> None:
-    plan = dr.plan_switch(load("direct.yaml"), load("proxy.yaml"), facts)
+    plan = dr.plan(load("direct.yaml"), load("proxy.yaml"), facts)
     assert (plan.from_mode, plan.to_mode) == ("Direct", "Proxy")
     assert plan.stages == (
         "RegistryContainsRequiredImages",
@@ -42,7 +42,7 @@ def test_direct_to_proxy_is_planned(facts: dr.ClusterFacts) -> None:
 
 
 def test_managed_to_unmanaged_restarts_every_component(facts: dr.ClusterFacts) -> None:
-    plan = dr.plan_switch(load("direct.yaml"), load("unmanaged.yaml"), facts)
+    plan = dr.plan(load("direct.yaml"), load("unmanaged.yaml"), facts)
     assert plan.restarts == ("Deckhouse", "AllPlatformComponents")
     assert plan.stages[-2:] == ("CleanupNodeServices", "CleanupInClusterProxy")
     assert any("checkMode Relax" in w for w in plan.warnings)
@@ -50,7 +50,7 @@ def test_managed_to_unmanaged_restarts_every_component(facts: dr.ClusterFacts) -
 
 def test_no_change_means_nothing_to_do() -> None:
     s = load("direct.yaml")
-    plan = dr.plan_switch(s, s)
+    plan = dr.plan(s, s)
     assert plan.stages == () and plan.restarts == ()
     assert plan.warnings == ("the registry settings do not change; nothing to do",)
 
@@ -58,18 +58,18 @@ def test_no_change_means_nothing_to_do() -> None:
 def test_proxy_needs_a_static_cluster() -> None:
     cloud = dr.load_facts(config("cluster-cloud.yaml"))
     with pytest.raises(dr.TransitionRefused) as info:
-        dr.plan_switch(load("direct.yaml"), load("proxy.yaml"), cloud)
+        dr.plan(load("direct.yaml"), load("proxy.yaml"), cloud)
     assert "ClusterNotStatic" in info.value.codes
 
 
 def test_changes_wait_for_bootstrap() -> None:
     facts = dr.load_facts({"bootstrapped": False})
     with pytest.raises(dr.TransitionRefused) as info:
-        dr.plan_switch(load("direct.yaml"), load("unmanaged.yaml"), facts)
+        dr.plan(load("direct.yaml"), load("unmanaged.yaml"), facts)
     assert "BootstrapInProgress" in info.value.codes
 
 
 def test_refusal_message_lists_reasons(facts: dr.ClusterFacts) -> None:
     with pytest.raises(dr.TransitionRefused) as info:
-        dr.plan_switch(load("local.yaml"), load("proxy.yaml"), facts)
+        dr.plan(load("local.yaml"), load("proxy.yaml"), facts)
     assert "TransitionNotSupported" in str(info.value)

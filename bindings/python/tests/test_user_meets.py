@@ -16,7 +16,7 @@ import deckhouse_registry as dr
 
 def test_replace_on_a_result_is_refused_loudly(facts: dr.ClusterFacts) -> None:
     settings = dr.load_settings(config("direct.yaml"))
-    rendered = dr.render_node_config(settings, facts=facts)
+    rendered = dr.render(settings, facts=facts)
     for obj, change in (
         (settings, {"mode": "Local"}),
         (facts, {"bootstrapped": False}),
@@ -28,7 +28,7 @@ def test_replace_on_a_result_is_refused_loudly(facts: dr.ClusterFacts) -> None:
         dr.Settings(mode="Local", upstream=None, ttl=None, images_base=None)
     # What the library made is still whole and usable.
     assert settings.mode == "Direct"
-    assert dr.render_node_config(settings, facts=facts) == rendered
+    assert dr.render(settings, facts=facts) == rendered
 
 
 def test_a_str_is_a_path_and_text_has_its_own_function(tmp_path: Path) -> None:
@@ -50,9 +50,9 @@ def test_empty_paths_are_refused(tmp_path: Path, facts: dr.ClusterFacts, monkeyp
     monkeypatch.chdir(tmp_path)
     with pytest.raises(dr.StoreError, match="empty path"):
         dr.Store("")
-    rendered = dr.render_node_config(dr.load_settings(config("direct.yaml")), facts=facts)
+    rendered = dr.render(dr.load_settings(config("direct.yaml")), facts=facts)
     with pytest.raises(dr.ApplyError, match="empty path"):
-        dr.apply_node_config(rendered, "")
+        dr.apply(rendered, "")
     with pytest.raises(dr.ApplyError, match="empty path"):
         dr.preflight("")
     assert list(tmp_path.iterdir()) == []
@@ -71,15 +71,15 @@ def test_wrong_argument_types_name_the_parameter(facts: dr.ClusterFacts) -> None
     settings = dr.load_settings(config("direct.yaml"))
     wire: Any = settings.to_dict()
     with pytest.raises(TypeError, match=r"current must be a Settings from load_settings\(\), not dict"):
-        dr.plan_switch(wire, settings)
+        dr.plan(wire, settings)
     with pytest.raises(TypeError, match="desired must be a Settings"):
-        dr.render_node_config(wire)
+        dr.render(wire)
     with pytest.raises(TypeError, match="previous must be a Settings"):
-        dr.render_node_config(settings, wire)
+        dr.render(settings, wire)
     with pytest.raises(TypeError, match="facts must be a ClusterFacts"):
-        dr.plan_switch(settings, settings, {"bootstrapped": True})  # type: ignore[arg-type]
+        dr.plan(settings, settings, {"bootstrapped": True})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="rendered must be a Rendered"):
-        dr.apply_node_config({"files": []}, "/tmp/x")  # type: ignore[arg-type]
+        dr.apply({"files": []}, "/tmp/x")  # type: ignore[arg-type]
 
 
 def test_out_of_range_numbers_name_the_parameter(store: dr.Store, tmp_path: Path) -> None:
@@ -96,12 +96,14 @@ def test_out_of_range_numbers_name_the_parameter(store: dr.Store, tmp_path: Path
     w.write(b"x")
     with pytest.raises(ValueError, match="expected_size"):
         w.commit(expected_size=-5)
-    with pytest.raises(ValueError, match="gc_grace"):
-        dr.Store(tmp_path / "s", gc_grace=-1.0)
+    with pytest.raises(ValueError, match="gc_grace_seconds"):
+        dr.Store(tmp_path / "s", gc_grace_seconds=-1)
+    with pytest.raises(TypeError, match="gc_grace_seconds must be an int, not float"):
+        dr.Store(tmp_path / "s", gc_grace_seconds=1.5)  # type: ignore[arg-type]
 
 
 def test_option_words_are_literal_types() -> None:
-    hints = typing.get_type_hints(dr.render_node_config)
+    hints = typing.get_type_hints(dr.render)
     assert hints["containerd"] == typing.Literal["v1", "v2"]
     assert hints["dialect"] == typing.Literal["deckhouse", "upstream"]
 

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import IO, Any, Literal, TypeAlias, TypeVar
 
 from . import _native
+from . import _wire as shapes
 from ._errors import InvalidDigest
 from ._types import (
     ApplyReport,
@@ -24,12 +25,12 @@ from ._types import (
     PreflightFinding,
     PreflightReport,
     Progress,
-    PutResult,
+    PutOutcome,
     Rendered,
+    ScrubReport,
     Settings,
     TagEntry,
     UnreadableFile,
-    VerifyReport,
     _build,
 )
 
@@ -40,11 +41,11 @@ __all__ = [
     "parse_settings",
     "load_facts",
     "parse_facts",
-    "plan_switch",
-    "render_node_config",
-    "apply_node_config",
+    "plan",
+    "render",
+    "apply",
     "preflight",
-    "cleanup_plan",
+    "stale_host_dirs",
     "merge_config",
     "Store",
     "BlobWriter",
@@ -98,6 +99,12 @@ def _result(value: object, cls: type[_R], parameter: str, made_by: str) -> _R:
     return value
 
 
+def _seconds(parameter: str, value: int) -> int:
+    """A duration in whole seconds (``int``), refused with its name otherwise."""
+    _uint(parameter, value)
+    return value
+
+
 def _uint(parameter: str, value: int | None, bits: int = 64) -> int | None:
     """An unsigned integer argument, refused with its name when out of range."""
     if value is None:
@@ -129,8 +136,7 @@ def parse_settings(text: str | bytes, *, bootstrap: bool = False) -> Settings:
 
 
 def _settings(data: bytes, bootstrap: bool) -> Settings:
-    wire, images_base, images_repo = _native.load_settings(data, bootstrap)
-    return Settings._from_native(wire, images_base, images_repo)
+    return Settings._from_view(_native.load_settings(data, bootstrap))
 
 
 def load_facts(source: Source) -> ClusterFacts:
@@ -148,17 +154,17 @@ def parse_facts(text: str | bytes) -> ClusterFacts:
     return ClusterFacts._from_native(_native.load_facts(_text(text, "parse_facts")))
 
 
-def _facts(facts: ClusterFacts | None) -> dict[str, Any] | None:
+def _facts(facts: ClusterFacts | None) -> shapes.ClusterFacts | None:
     if facts is None:
         return None
     return _result(facts, ClusterFacts, "facts", "load_facts")._wire
 
 
-def _settings_wire(settings: Settings, parameter: str) -> dict[str, Any]:
+def _settings_wire(settings: Settings, parameter: str) -> shapes.RegistrySettings:
     return _result(settings, Settings, parameter, "load_settings")._wire
 
 
-def plan_switch(current: Settings, desired: Settings, facts: ClusterFacts | None = None) -> Plan:
+def plan(current: Settings, desired: Settings, facts: ClusterFacts | None = None) -> Plan:
     """Plans a switch from ``current`` to ``desired`` settings; ``facts`` defaults to a
     bootstrapped static cluster with one containerd master.
 
@@ -169,47 +175,51 @@ def plan_switch(current: Settings, desired: Settings, facts: ClusterFacts | None
     )
 
 
-def render_node_config(
+def render(
     desired: Settings,
     previous: Settings | None = None,
     facts: ClusterFacts | None = None,
     *,
-    containerd: Literal["v1", "v2"] = "v1",
+    containerd: shapes.ContainerdMajor = "v1",
     version: str | None = None,
-    dialect: Literal["deckhouse", "upstream"] = "deckhouse",
+    dialect: shapes.Dialect = "deckhouse",
     http_tls_fallback: bool = False,
     config_path: str | None = None,
+    switch_check: shapes.SwitchCheck = "enforce",
 ) -> Rendered:
     """Builds a node's containerd configuration and renders its files.
 
-    ``previous`` selects the transition phase (old and new mirrors). ``containerd`` is ``v1``
-    or ``v2``; ``version`` a release line such as ``1.7`` or ``2.2`` (default: the generation's
-    default); ``dialect`` is ``deckhouse`` or ``upstream``.
+    ``previous`` selects the transition phase (old and new mirrors); the switch from it must
+    be allowed (:func:`plan`), else :class:`TransitionRefused` is raised, unless
+    ``switch_check="skip"``. ``containerd`` is ``v1`` or ``v2``; ``version`` a release line
+    such as ``1.7`` or ``2.2`` (default: the generation's default); ``dialect`` is
+    ``deckhouse`` or ``upstream``.
 
-    Raises :class:`RenderError`.
+    Raises :class:`RenderError`, :class:`TransitionRefused`; ``ValueError`` for an option
+    value the core does not accept.
     """
     prev = None if previous is None else _settings_wire(previous, "previous")
-    wire, model_version = _native.render(
-        _settings_wire(desired, "desired"),
-        prev,
-        _facts(facts),
-        containerd,
-        version,
-        dialect,
-        http_tls_fallback,
-        config_path,
-    )
+    options: shapes.RenderOptions = {
+        "containerd": containerd,
+        "version": version,
+        "dialect": dialect,
+        "httpTlsFallback": http_tls_fallback,
+        "switchCheck": switch_check,
+    }
+    if config_path is not None:
+        options["configPath"] = config_path
+    wire, model_version = _native.render(_settings_wire(desired, "desired"), prev, _facts(facts), options)
     return Rendered._from_native(wire, model_version)
 
 
-def apply_node_config(rendered: Rendered, root: str | os.PathLike[str]) -> ApplyReport:
+def apply(rendered: Rendered, root: str | os.PathLike[str]) -> ApplyReport:
     """Writes rendered files under ``root`` (node paths become ``root/etc/…``) atomically,
     only those that changed, then removes the host folders the previous apply wrote and this
     one does not. Releases the GIL. Raises :class:`ApplyError`, before anything is written, for
     a set with a path the renderer does not write, a bad host folder name, or a symbolic link on
     the way under ``root``.
     """
-    wire = _result(rendered, Rendered, "rendered", "render_node_config")._wire
+    wire = _result(rendered, Rendered, "rendered", "render")._wire
     return _build(ApplyReport, _native.apply(wire, os.fspath(root)))
 
 
@@ -236,17 +246,17 @@ def preflight(etc_containerd: str | os.PathLike[str]) -> PreflightReport:
     )
 
 
-def cleanup_plan(previous: Iterable[str], current: Iterable[str]) -> CleanupPlan:
+def stale_host_dirs(previous: Iterable[str], current: Iterable[str]) -> CleanupPlan:
     """The host folders to remove: listed in the previous state, not written now. Names that
     are not plain folder names are ignored, never removed."""
     return _build(CleanupPlan, _native.stale_host_dirs(list(previous), list(current)))
 
 
-def _progress(cb: ProgressCallback | None) -> Callable[[dict[str, Any]], bool | None] | None:
+def _progress(cb: ProgressCallback | None) -> Callable[[shapes.Progress], bool | None] | None:
     if cb is None:
         return None
 
-    def call(wire: dict[str, Any]) -> bool | None:
+    def call(wire: shapes.Progress) -> bool | None:
         return cb(_build(Progress, wire))
 
     return call
@@ -262,7 +272,7 @@ class BlobWriter:
 
     def __init__(self, native: _native.BlobWriter) -> None:
         self._native = native
-        self.result: PutResult | None = None
+        self.result: PutOutcome | None = None
         """The outcome of :meth:`commit`, once committed."""
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
@@ -279,13 +289,13 @@ class BlobWriter:
         """Whether the writer was committed or aborted."""
         return self._native.closed
 
-    def commit(self, expected: str | None = None, expected_size: int | None = None) -> PutResult:
+    def commit(self, expected: str | None = None, expected_size: int | None = None) -> PutOutcome:
         """Publishes the blob, checking it against ``expected`` digest and size when given.
 
         Raises :class:`DigestMismatch` (nothing is stored) or another :class:`StoreError`.
         """
         size = _uint("expected_size", expected_size)
-        self.result = _build(PutResult, self._native.commit(expected, size))
+        self.result = _build(PutOutcome, self._native.commit(expected, size))
         return self.result
 
     def abort(self) -> None:
@@ -318,21 +328,24 @@ class Store:
         self,
         root: str | os.PathLike[str],
         *,
-        durable: bool = True,
+        durability: shapes.Durability = "durable",
         quota: int | None = None,
-        gc_grace: float | None = None,
+        gc_grace_seconds: int = 3600,
+        upload_ttl_seconds: int = 604800,
         track_use: bool = True,
     ) -> None:
-        """Opens (creating if needed) the store at ``root``. ``durable=False`` skips fsync
-        (for caches); ``quota`` caps stored bytes; ``gc_grace`` (seconds, default 3600) protects
-        young blobs from :meth:`gc`."""
-        self._native = _native.Store(
-            os.fspath(root),
-            durable=durable,
-            quota=_uint("quota", quota),
-            gc_grace=gc_grace,
-            track_use=track_use,
-        )
+        """Opens (creating if needed) the store at ``root``, with the core's store options:
+        ``durability="relaxed"`` skips fsync (for caches); ``quota`` caps stored bytes;
+        ``gc_grace_seconds`` protects young blobs from :meth:`gc`; ``upload_ttl_seconds`` is how
+        long an idle resumable upload is kept; ``track_use`` records a blob's last use."""
+        options: shapes.StoreOptions = {
+            "durability": durability,
+            "quota": _uint("quota", quota),
+            "gcGraceSeconds": _seconds("gc_grace_seconds", gc_grace_seconds),
+            "uploadTtlSeconds": _seconds("upload_ttl_seconds", upload_ttl_seconds),
+            "trackUse": track_use,
+        }
+        self._native = _native.Store(os.fspath(root), options)
 
     @property
     def root(self) -> Path:
@@ -347,14 +360,14 @@ class Store:
         source: bytes | bytearray | memoryview | os.PathLike[str] | IO[bytes],
         *,
         expected: str | None = None,
-    ) -> PutResult:
+    ) -> PutOutcome:
         """Stores a blob from bytes, a file path (``os.PathLike``) or a binary file object
         (read in 1 MiB chunks). With ``expected``, content that does not hash to it raises
         :class:`DigestMismatch` and nothing is stored."""
         if isinstance(source, (bytes, bytearray, memoryview)):
-            return _build(PutResult, self._native.put_bytes(bytes(source), expected))
+            return _build(PutOutcome, self._native.put_bytes(bytes(source), expected))
         if isinstance(source, os.PathLike):
-            return _build(PutResult, self._native.put_path(os.fspath(source), expected))
+            return _build(PutOutcome, self._native.put_path(os.fspath(source), expected))
         if isinstance(source, str):
             raise TypeError("a str is ambiguous: pass bytes, a pathlib.Path or a binary file object")
         w = self.writer()
@@ -419,22 +432,32 @@ class Store:
         """Every tag."""
         return [_build(TagEntry, t) for t in self._native.tags()]
 
-    def verify(self, *, quarantine: bool = True, progress: ProgressCallback | None = None) -> VerifyReport:
-        """Re-hashes every blob; corrupt and foreign files go to quarantine unless
-        ``quarantine=False``."""
-        return VerifyReport._from_wire(self._native.verify(quarantine=quarantine, progress=_progress(progress)))
+    def scrub(
+        self,
+        *,
+        quarantine: bool = True,
+        threads: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ScrubReport:
+        """Re-hashes every blob (on ``threads`` threads; default every core); corrupt and
+        foreign files go to quarantine unless ``quarantine=False``."""
+        options: shapes.ScrubOptions = {"quarantine": quarantine, "threads": _uint("threads", threads)}
+        return ScrubReport._from_wire(self._native.scrub(options, _progress(progress)))
 
     def gc(
         self,
         *,
-        grace: float | None = None,
+        grace_seconds: int | None = None,
         dry_run: bool = False,
         progress: ProgressCallback | None = None,
     ) -> GcReport:
-        """Deletes blobs not reachable from tags, leases or the grace period (``grace``
-        seconds; default the store's ``gc_grace``)."""
-        wire = self._native.gc(grace=grace, dry_run=dry_run, progress=_progress(progress))
-        return _build(GcReport, wire)
+        """Deletes blobs not reachable from tags, leases or the grace period (``grace_seconds``;
+        default the store's ``gc_grace_seconds``)."""
+        options: shapes.GcOptions = {
+            "dryRun": dry_run,
+            "graceSeconds": None if grace_seconds is None else _seconds("grace_seconds", grace_seconds),
+        }
+        return _build(GcReport, self._native.gc(options, _progress(progress)))
 
     def import_path(
         self,
@@ -445,9 +468,7 @@ class Store:
     ) -> ImportReport:
         """Imports an OCI image layout from a folder, a tar or a tar.gz. Raises
         :class:`ImportRefused` (the store is unchanged)."""
-        wire = self._native.import_path(
-            os.fspath(path), require_complete=require_complete, progress=_progress(progress)
-        )
+        wire = self._native.import_path(os.fspath(path), {"requireComplete": require_complete}, _progress(progress))
         return _build(ImportReport, wire)
 
     def export(
@@ -457,16 +478,18 @@ class Store:
         tags: Iterable[str] | None = None,
         tar: bool = False,
         gzip: bool = False,
+        overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> ExportReport:
         """Exports tags (default: all) as an OCI image layout into a new or empty folder, or
-        with ``tar=True`` into a new tar file (``gzip=True`` compresses it). On failure or
-        cancellation the partial output is removed."""
-        wire = self._native.export(
-            os.fspath(dest),
-            tags=None if tags is None else list(tags),
-            tar=tar,
-            gzip=gzip,
-            progress=_progress(progress),
-        )
-        return _build(ExportReport, wire)
+        with ``tar=True`` into a tar file (``gzip=True`` compresses it), written beside ``dest``
+        and moved into place, so ``dest`` is never half-written. An existing tar file is refused
+        (:class:`BlobExists`) unless ``overwrite=True``; ``gzip`` without ``tar`` raises
+        :class:`InvalidArgument`."""
+        request: shapes.ExportRequest = {
+            "tags": [] if tags is None else list(tags),
+            "tar": tar,
+            "gzip": gzip,
+            "overwrite": overwrite,
+        }
+        return _build(ExportReport, self._native.export(os.fspath(dest), request, _progress(progress)))

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._types import Problem, Reason
+from ._wire import Failure
 
 __all__ = [
     "RegistryError",
@@ -41,13 +42,18 @@ __all__ = [
 
 
 class RegistryError(Exception):
-    """Base class of every error raised by deckhouse_registry."""
+    """Base class of every error raised by deckhouse_registry.
+
+    ``failure`` is the core's error in its wire shape (``code``, ``message``, ``detail``), when
+    the core reported one (an OS error while applying files has none)."""
 
     message: str
+    failure: Failure | None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        self.failure = None
 
 
 class InvalidArgument(RegistryError, ValueError):

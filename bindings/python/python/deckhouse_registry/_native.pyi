@@ -1,9 +1,35 @@
 # Hand-written stub of the native module (src/*.rs), checked by `python -m mypy.stubtest`.
-# Values cross in the Rust core's serde wire shapes (camelCase dicts); the typed API is in
+# Values cross in the Rust core's serde wire shapes: the camelCase TypedDicts of _wire.py
+# (checked against registry-core/wire-schema.json); the typed API is in
 # _api.py / _types.py. Errors are raised as the classes of _errors.py.
 import builtins
 from collections.abc import Callable
-from typing import Any, final
+from typing import final
+
+from ._wire import (
+    ApplyReport,
+    BlobStat,
+    CleanupPlan,
+    ClusterFacts,
+    Decision,
+    ExportReport,
+    ExportRequest,
+    GcOptions,
+    GcReport,
+    ImportOptions,
+    ImportReport,
+    PreflightView,
+    Progress,
+    PutOutcome,
+    RegistrySettings,
+    Rendered,
+    RenderOptions,
+    ScrubOptions,
+    ScrubView,
+    SettingsView,
+    StoreOptions,
+    TagEntry,
+)
 
 __all__ = [
     "__version__",
@@ -21,35 +47,30 @@ __all__ = [
 
 __version__: str
 
-_Wire = dict[str, Any]
-_Progress = Callable[[_Wire], bool | None]
+_Progress = Callable[[Progress], bool | None]
 
-def load_settings(data: bytes, bootstrap: bool = False) -> tuple[_Wire, str | None, str | None]:
+def load_settings(data: bytes, bootstrap: bool = False) -> SettingsView:
     """Raises DocumentError, ValidationError."""
 
-def load_facts(data: bytes) -> _Wire:
+def load_facts(data: bytes) -> ClusterFacts:
     """Raises DocumentError, FactsError."""
 
-def plan(current: _Wire, desired: _Wire, facts: _Wire | None = None) -> _Wire:
+def plan(current: RegistrySettings, desired: RegistrySettings, facts: ClusterFacts | None = None) -> Decision:
     """Raises TransitionRefused."""
 
 def render(
-    desired: _Wire,
-    previous: _Wire | None = None,
-    facts: _Wire | None = None,
-    containerd: str = "v1",
-    version: str | None = None,
-    dialect: str = "deckhouse",
-    http_tls_fallback: bool = False,
-    config_path: str | None = None,
-) -> tuple[_Wire, str]:
-    """Raises RenderError; ValueError for unknown option words."""
+    desired: RegistrySettings,
+    previous: RegistrySettings | None = None,
+    facts: ClusterFacts | None = None,
+    options: RenderOptions | None = None,
+) -> tuple[Rendered, str]:
+    """Raises TransitionRefused, RenderError; ValueError for options the core does not read."""
 
-def apply(rendered: _Wire, root: str) -> _Wire:
+def apply(rendered: Rendered, root: str) -> ApplyReport:
     """Raises ApplyError."""
 
-def preflight(etc_containerd: str) -> _Wire: ...
-def stale_host_dirs(previous: list[str], current: list[str]) -> _Wire: ...
+def preflight(etc_containerd: str) -> PreflightView: ...
+def stale_host_dirs(previous: list[str], current: list[str]) -> CleanupPlan: ...
 def merge_config(main: str, part: str) -> str:
     """Raises DocumentError."""
 
@@ -57,46 +78,30 @@ def merge_config(main: str, part: str) -> str:
 class Store:
     """Raises StoreError subclasses (BlobNotFound, DigestMismatch, InvalidDigest, …)."""
 
-    def __new__(
-        cls,
-        root: str,
-        *,
-        durable: bool = True,
-        quota: int | None = None,
-        gc_grace: float | None = None,
-        track_use: bool = True,
-    ) -> Store: ...
+    def __new__(cls, root: str, options: StoreOptions | None = None) -> Store: ...
     @property
     def root(self) -> str: ...
-    def put_bytes(self, data: bytes, expected: str | None = None) -> _Wire: ...
-    def put_path(self, path: str, expected: str | None = None) -> _Wire: ...
+    def put_bytes(self, data: bytes, expected: str | None = None) -> PutOutcome: ...
+    def put_path(self, path: str, expected: str | None = None) -> PutOutcome: ...
     def writer(self, algorithm: str = "sha256") -> BlobWriter: ...
     def get(self, digest: str) -> bytes: ...
     def read_range(self, digest: str, offset: int, length: int) -> bytes: ...
-    def stat(self, digest: str) -> _Wire: ...
+    def stat(self, digest: str) -> BlobStat: ...
     def has(self, digest: str) -> bool: ...
     def delete(self, digest: str) -> None: ...
     def list(self) -> builtins.list[str]: ...
     def tag(self, tag: str, digest: str) -> None: ...
     def untag(self, tag: str) -> None: ...
     def resolve(self, tag: str) -> str: ...
-    def tags(self) -> builtins.list[_Wire]: ...
-    def verify(self, *, quarantine: bool = True, progress: _Progress | None = None) -> _Wire: ...
-    def gc(
-        self, *, grace: float | None = None, dry_run: bool = False, progress: _Progress | None = None
-    ) -> _Wire: ...
+    def tags(self) -> builtins.list[TagEntry]: ...
+    def scrub(self, options: ScrubOptions | None = None, progress: _Progress | None = None) -> ScrubView: ...
+    def gc(self, options: GcOptions | None = None, progress: _Progress | None = None) -> GcReport: ...
     def import_path(
-        self, path: str, *, require_complete: bool = True, progress: _Progress | None = None
-    ) -> _Wire: ...
+        self, path: str, options: ImportOptions | None = None, progress: _Progress | None = None
+    ) -> ImportReport: ...
     def export(
-        self,
-        dest: str,
-        *,
-        tags: builtins.list[str] | None = None,
-        tar: bool = False,
-        gzip: bool = False,
-        progress: _Progress | None = None,
-    ) -> _Wire: ...
+        self, dest: str, request: ExportRequest | None = None, progress: _Progress | None = None
+    ) -> ExportReport: ...
 
 @final
 class BlobWriter:
@@ -105,5 +110,5 @@ class BlobWriter:
     def written(self) -> int: ...
     @property
     def closed(self) -> bool: ...
-    def commit(self, expected: str | None = None, expected_size: int | None = None) -> _Wire: ...
+    def commit(self, expected: str | None = None, expected_size: int | None = None) -> PutOutcome: ...
     def abort(self) -> None: ...

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, TypeVar
+
+from . import _wire as shapes
 
 __all__ = [
     "Secret",
@@ -28,7 +31,7 @@ __all__ = [
     "UnreadableFile",
     "PreflightReport",
     "CleanupPlan",
-    "PutResult",
+    "PutOutcome",
     "BlobStat",
     "TagEntry",
     "GcReport",
@@ -36,7 +39,7 @@ __all__ = [
     "ExportReport",
     "CorruptBlobInfo",
     "ForeignFile",
-    "VerifyReport",
+    "ScrubReport",
     "Progress",
 ]
 
@@ -60,16 +63,36 @@ def _make(cls: type[_T], **values: Any) -> _T:
     return obj
 
 
-def _build(cls: type[_T], wire: dict[str, Any], **override: Any) -> _T:
-    """Builds a dataclass from a camelCase dict: lists become tuples, absent keys None."""
+# Field metadata: ``{"wire": KEY}`` reads a field from ``KEY`` instead of its camelCase name;
+# ``_DERIVED`` marks a field that is not in the type's wire shape (the library sets it from
+# elsewhere, e.g. the settings view).
+_DERIVED = {"wire": None}
+
+
+def _wire_key(f: dataclasses.Field[Any]) -> str | None:
+    key: str | None = f.metadata.get("wire", _camel(f.name))
+    return key
+
+
+def _wire_keys(cls: type) -> frozenset[str]:
+    """The wire keys :func:`_build` reads for ``cls`` (what the schema test compares)."""
+    return frozenset(
+        k for f in dataclasses.fields(cls) if f.init and (k := _wire_key(f)) is not None
+    )
+
+
+def _build(cls: type[_T], wire: Mapping[str, Any], **override: Any) -> _T:
+    """Builds a dataclass from a camelCase dict: lists become tuples, absent keys None.
+    ``override`` gives the value of fields that need converting or come from elsewhere."""
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in override:
             kwargs[f.name] = override[f.name]
             continue
-        if not f.init:
+        key = _wire_key(f)
+        if not f.init or key is None:
             continue
-        value = wire.get(_camel(f.name))
+        value = wire.get(key)
         kwargs[f.name] = tuple(value) if isinstance(value, list) else value
     return _make(cls, **kwargs)
 
@@ -118,7 +141,7 @@ class Problem:
     """What is wrong, for people (never contains secret values)."""
 
     @classmethod
-    def _from_wire(cls, wire: dict[str, Any]) -> Problem:
+    def _from_wire(cls, wire: Mapping[str, Any]) -> Problem:
         return _build(cls, wire)
 
 
@@ -132,7 +155,7 @@ class Reason:
     """What blocks the switch and what to do."""
 
     @classmethod
-    def _from_wire(cls, wire: dict[str, Any]) -> Reason:
+    def _from_wire(cls, wire: Mapping[str, Any]) -> Reason:
         return _build(cls, wire)
 
 
@@ -153,37 +176,37 @@ class Upstream:
     port: int | None
     path: str
     """Repository path: empty or starting with ``/``, never ending with ``/``."""
-    scheme: str
+    scheme: shapes.Scheme
     """``HTTP`` or ``HTTPS``."""
     ca: str | None = field(repr=False)
     """The CA bundle (PEM) the registry's certificate is checked against, if not system roots."""
     credentials: Credentials | None
-    check_mode: str
+    check_mode: shapes.CheckMode
     """``Default`` or ``Relax``."""
-    images_repo: str
+    images_repo: str = field(metadata=_DERIVED)
     """The normalised ``host[:port]/path``."""
+    address: str = field(metadata=_DERIVED)
+    """The registry's ``host[:port]``, as containerd and docker configs name it."""
 
 
-def _upstream(wire: dict[str, Any] | None, images_repo: str | None) -> Upstream | None:
+def _upstream(wire: shapes.Upstream | None, view: shapes.SettingsView) -> Upstream | None:
     if wire is None:
         return None
     c = wire.get("credentials")
     creds = None
     if c is not None:
-        creds = Credentials(
-            username=c.get("username"),
+        creds = _build(
+            Credentials,
+            c,
             password=Secret(c["password"]) if "password" in c else None,
             license=Secret(c["license"]) if "license" in c else None,
         )
-    return Upstream(
-        host=wire["host"],
-        port=wire.get("port"),
-        path=wire.get("path", ""),
-        scheme=wire.get("scheme", "HTTPS"),
-        ca=wire.get("ca"),
+    return _build(
+        Upstream,
+        wire,
         credentials=creds,
-        check_mode=wire.get("checkMode", "Default"),
-        images_repo=images_repo or "",
+        images_repo=view["imagesRepo"] or "",
+        address=view["upstreamAddress"] or "",
     )
 
 
@@ -191,27 +214,27 @@ def _upstream(wire: dict[str, Any] | None, images_repo: str | None) -> Upstream 
 class Settings:
     """Validated, normalised registry settings (see :func:`load_settings`)."""
 
-    mode: str
+    mode: shapes.Mode
     """``Direct``, ``Proxy``, ``Local``, ``Unmanaged`` or ``UnmanagedLegacy``."""
     upstream: Upstream | None
     """The upstream registry, if the mode has one."""
     ttl: str | None
     """Proxy mode's cache TTL (e.g. ``72h0m0s``)."""
-    images_base: str | None
+    images_base: str | None = field(metadata=_DERIVED)
     """Where platform image references point (None for legacy settings naming no registry)."""
-    _wire: dict[str, Any] = field(init=False, repr=False, compare=False)
+    _wire: shapes.RegistrySettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _refuse_edits("Settings", "load_settings()")
 
     @classmethod
-    def _from_native(cls, wire: dict[str, Any], images_base: str | None, images_repo: str | None) -> Settings:
-        return _make(
+    def _from_view(cls, view: shapes.SettingsView) -> Settings:
+        wire = view["settings"]
+        return _build(
             cls,
-            mode=wire["mode"],
-            upstream=_upstream(wire.get("upstream"), images_repo),
-            ttl=wire.get("ttl"),
-            images_base=images_base,
+            wire,
+            upstream=_upstream(wire.get("upstream"), view),
+            images_base=view["imagesBase"],
             _wire=wire,
         )
 
@@ -234,10 +257,10 @@ class NodeFacts:
     """One node of the cluster."""
 
     name: str
-    role: str
+    role: shapes.NodeRole
     """``master`` or ``worker``."""
     ip: str | None
-    cri: str
+    cri: shapes.Cri
     """``Containerd``, ``ContainerdV2``, ``Docker`` or ``NotManaged``."""
     custom_registry_config: bool
 
@@ -247,30 +270,27 @@ class ClusterFacts:
     """What the switch rules and the renderer need to know about the cluster
     (see :func:`load_facts`)."""
 
-    cluster_type: str
+    cluster_type: shapes.ClusterType
     """``Static`` or ``Cloud``."""
     bootstrapped: bool
     managed_kubernetes: bool
     nodes: tuple[NodeFacts, ...]
-    module_ca: str | None = field(repr=False)
+    module_ca: str | None = field(repr=False, metadata={"wire": "moduleCA"})
     """The module's CA (PEM), needed to render Proxy and Local."""
     read_only_user: str | None
     """The name of the module's read-only registry user (its password is kept, not shown)."""
-    _wire: dict[str, Any] = field(init=False, repr=False, compare=False)
+    _wire: shapes.ClusterFacts = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _refuse_edits("ClusterFacts", "load_facts()")
 
     @classmethod
-    def _from_native(cls, wire: dict[str, Any]) -> ClusterFacts:
+    def _from_native(cls, wire: shapes.ClusterFacts) -> ClusterFacts:
         ro = wire.get("readOnlyUser")
-        return _make(
+        return _build(
             cls,
-            cluster_type=wire["clusterType"],
-            bootstrapped=wire["bootstrapped"],
-            managed_kubernetes=wire["managedKubernetes"],
+            wire,
             nodes=tuple(_build(NodeFacts, n) for n in wire["nodes"]),
-            module_ca=wire.get("moduleCA"),
             read_only_user=ro["name"] if ro else None,
             _wire=wire,
         )
@@ -280,8 +300,8 @@ class ClusterFacts:
 class Plan:
     """An allowed switch."""
 
-    from_mode: str
-    to_mode: str
+    from_mode: shapes.Mode = field(metadata={"wire": "from"})
+    to_mode: shapes.Mode = field(metadata={"wire": "to"})
     stages: tuple[str, ...]
     """The orchestrator conditions the switch goes through, in order (empty: nothing changes)."""
     restarts: tuple[str, ...]
@@ -289,8 +309,8 @@ class Plan:
     warnings: tuple[str, ...]
 
     @classmethod
-    def _from_wire(cls, wire: dict[str, Any]) -> Plan:
-        return _build(cls, wire, from_mode=wire["from"], to_mode=wire["to"])
+    def _from_wire(cls, wire: shapes.Decision) -> Plan:
+        return _build(cls, wire)
 
 
 @dataclass(frozen=True)
@@ -306,26 +326,24 @@ class RenderedFile:
 
 @dataclass(frozen=True)
 class Rendered:
-    """Everything a node needs (see :func:`render_node_config`)."""
+    """Everything a node needs (see :func:`render`)."""
 
     version: str
     """A hex sha256 over the model and the render options."""
-    model_version: str
+    model_version: str = field(metadata=_DERIVED)
     """A hex sha256 over the node configuration model alone (the Go side computes the same)."""
     config_path: str
     files: tuple[RenderedFile, ...]
     host_dirs: tuple[str, ...]
     warnings: tuple[str, ...]
-    _wire: dict[str, Any] = field(init=False, repr=False, compare=False)
+    _wire: shapes.Rendered = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _refuse_edits("Rendered", "render_node_config()")
+        _refuse_edits("Rendered", "render()")
 
     @classmethod
-    def _from_native(cls, wire: dict[str, Any], model_version: str) -> Rendered:
-        files = tuple(
-            _make(RenderedFile, path=f["path"], contents=f["contents"], mode=int(f["mode"], 8)) for f in wire["files"]
-        )
+    def _from_native(cls, wire: shapes.Rendered, model_version: str) -> Rendered:
+        files = tuple(_build(RenderedFile, f, mode=int(f["mode"], 8)) for f in wire["files"])
         return _build(cls, wire, files=files, model_version=model_version, _wire=wire)
 
     def file(self, path: str) -> RenderedFile:
@@ -389,7 +407,7 @@ class CleanupPlan:
 
 
 @dataclass(frozen=True)
-class PutResult:
+class PutOutcome:
     """The outcome of storing a blob."""
 
     digest: str
@@ -416,6 +434,8 @@ class TagEntry:
     digest: str
     size: int
     media_type: str
+    repository: str | None = None
+    """The repository the tag is in (None for the root repository)."""
 
 
 @dataclass(frozen=True)
@@ -429,6 +449,8 @@ class GcReport:
     deleted: tuple[str, ...]
     deleted_bytes: int
     missing: tuple[str, ...]
+    forgotten: tuple[str, ...] = ()
+    """Plain untagged ``index.json`` entries removed because their manifest was collected."""
 
 
 @dataclass(frozen=True)
@@ -472,8 +494,8 @@ class ForeignFile:
 
 
 @dataclass(frozen=True)
-class VerifyReport:
-    """The result of re-hashing every blob."""
+class ScrubReport:
+    """The result of re-hashing every blob (see :meth:`Store.scrub`)."""
 
     checked: int
     bytes: int
@@ -481,9 +503,10 @@ class VerifyReport:
     foreign: tuple[ForeignFile, ...]
     layout_problems: tuple[str, ...]
     clean: bool
+    """True if nothing is wrong."""
 
     @classmethod
-    def _from_wire(cls, wire: dict[str, Any]) -> VerifyReport:
+    def _from_wire(cls, wire: shapes.ScrubView) -> ScrubReport:
         return _build(
             cls,
             wire,
@@ -496,7 +519,7 @@ class VerifyReport:
 class Progress:
     """A progress event of a long store operation. Totals are None when unknown."""
 
-    operation: str
+    operation: shapes.Operation
     """``import``, ``export``, ``scrub``, ``gc`` or ``sync``."""
     bytes_done: int
     bytes_total: int | None
