@@ -245,6 +245,14 @@ func TestRenderApplyPreflight(t *testing.T) {
 	if err != nil || tr.File("/etc/kubernetes/registry-proxy/nginx.conf") == nil {
 		t.Fatalf("transition: %v", err)
 	}
+	// Local -> Proxy is refused (only through Direct): so is its render, unless skipped.
+	local := validate(t, "local.yaml")
+	if _, err := Render(proxy, local, config(t, "cluster.yaml"), RenderOptions{}); !errors.Is(err, ErrTransitionRefused) {
+		t.Fatalf("refused switch: %v", err)
+	}
+	if _, err := Render(proxy, local, config(t, "cluster.yaml"), RenderOptions{SwitchCheck: "skip"}); err != nil {
+		t.Fatalf("skipped switch check: %v", err)
+	}
 
 	plan, err := StaleHostDirs([]string{"a", "b", "../etc"}, []string{"b"})
 	if err != nil || strings.Join(plan.Remove, ",") != "a" || strings.Join(plan.Ignored, ",") != "../etc" {

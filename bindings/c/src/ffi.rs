@@ -299,7 +299,7 @@ unsafe fn option_object<T>(
 /// The JSON keys of a core shape, from the core's wire schema (`$defs` keyed by type name).
 /// Generated per call (only when options are given): a cached schema would stay allocated
 /// behind interior pointers, which leak checkers report.
-fn wire_keys<T>() -> Vec<String> {
+pub(crate) fn wire_keys<T>() -> Vec<String> {
     let schema = registry_core::wire::schema();
     let type_name = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
     schema["$defs"][type_name]["properties"]

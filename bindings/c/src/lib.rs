@@ -271,6 +271,48 @@ mod tests {
     }
 
     #[test]
+    fn every_options_type_is_in_the_wire_schema() {
+        use registry_core::{containerd, settings, store, wire};
+        // An options type missing from the schema would refuse every key it is given.
+        let keys = [
+            ffi::wire_keys::<settings::LoadOptions>(),
+            ffi::wire_keys::<containerd::RenderOptions>(),
+            ffi::wire_keys::<store::StoreOptions>(),
+            ffi::wire_keys::<store::ScrubOptions>(),
+            ffi::wire_keys::<store::GcOptions>(),
+            ffi::wire_keys::<store::ImportOptions>(),
+            ffi::wire_keys::<wire::ExportRequest>(),
+        ];
+        for k in &keys {
+            assert!(!k.is_empty());
+        }
+        assert!(keys[2].contains(&"trackUse".to_owned()));
+        assert!(keys[4].contains(&"graceSeconds".to_owned()));
+        assert!(keys[6].contains(&"overwrite".to_owned()));
+    }
+
+    #[test]
+    fn unknown_option_keys_are_refused_naming_the_known_ones() {
+        // SAFETY: a NUL-terminated string literal.
+        let e = unsafe {
+            <ffi::Opts<registry_core::store::StoreOptions> as ffi::Arg>::from_raw(
+                c"{\"gcGrace\": 5}".as_ptr(),
+                "options_json",
+            )
+        }
+        .err()
+        .unwrap();
+        assert_eq!(e.code, dr_status::InvalidArgument);
+        assert!(
+            e.message
+                .starts_with("options_json: unknown field `gcGrace`")
+                && e.message.contains("gcGraceSeconds"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn masking_hides_quoted_values() {
         assert_eq!(
             ffi::mask_quoted(r#"invalid type: string "hunter2", expected u16 at line 1"#),

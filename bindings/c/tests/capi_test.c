@@ -206,6 +206,13 @@ static void test_plan(void) {
   CHECK(d && strstr(d, "\"code\":\"TransitionNotSupported\""));
   dr_string_free(d);
   d = NULL;
+  /* Rendering that switch is refused the same way, unless the check is skipped. */
+  EXPECT(DR_STATUS_TRANSITION_REFUSED, dr_render(proxy, local, facts, NULL, &d, E));
+  CHECK(d == NULL && strstr(last_message, "switch from Local to Proxy refused"));
+  EXPECT(DR_STATUS_OK, dr_render(proxy, local, facts, "{\"switchCheck\":\"skip\"}", &d, E));
+  CHECK(d && strstr(d, "\"files\""));
+  dr_string_free(d);
+  d = NULL;
 
   /* Direct -> Proxy on a static cluster: allowed, Proxy's pipeline, deckhouse restarts. */
   EXPECT(DR_STATUS_OK, dr_plan(direct, proxy, facts, &d, E));
