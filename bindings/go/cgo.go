@@ -109,3 +109,14 @@ func bytesPtr(b []byte) *C.uint8_t {
 	}
 	return (*C.uint8_t)(unsafe.Pointer(&b[0]))
 }
+
+// takeBytes copies a library-owned buffer and frees it.
+func takeBytes(p *C.uint8_t, n C.size_t) []byte {
+	if p == nil {
+		return []byte{}
+	}
+	b := make([]byte, int(n))
+	copy(b, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+	C.dr_bytes_free(p, n)
+	return b
+}

@@ -8,7 +8,6 @@ import "C"
 
 import (
 	"encoding/json"
-	"fmt"
 	"runtime"
 )
 
@@ -32,6 +31,20 @@ type Settings struct {
 	Upstream *Upstream `json:"upstream,omitempty"`
 	// TTL is Proxy's cache lifetime, printed the way Go prints durations ("72h0m0s").
 	TTL string `json:"ttl,omitempty"`
+	// ImagesBase is where image references point (the core's SettingsView.imagesBase), set by
+	// LoadSettings; "" if the mode has none.
+	ImagesBase string `json:"-"`
+	// ImagesRepo is the upstream's normalized imagesRepo (host[:port]/path), set by
+	// LoadSettings; "" without an upstream.
+	ImagesRepo string `json:"-"`
+}
+
+// settingsView is the core's SettingsView: the settings and what the core derives from them.
+type settingsView struct {
+	Settings        *Settings `json:"settings"`
+	ImagesBase      *string   `json:"imagesBase"`
+	ImagesRepo      *string   `json:"imagesRepo"`
+	UpstreamAddress *string   `json:"upstreamAddress"`
 }
 
 // Upstream is an upstream registry.
@@ -43,14 +56,14 @@ type Upstream struct {
 	CA          string       `json:"ca,omitempty"`
 	Credentials *Credentials `json:"credentials,omitempty"`
 	CheckMode   string       `json:"checkMode,omitempty"`
+	// address is the core's upstreamAddress, set by LoadSettings.
+	address string
 }
 
-// Address is host[:port].
+// Address is host[:port], as the core computes it (set by LoadSettings; "" for an Upstream
+// built by hand).
 func (u *Upstream) Address() string {
-	if u.Port != 0 {
-		return fmt.Sprintf("%s:%d", u.Host, u.Port)
-	}
-	return u.Host
+	return u.address
 }
 
 // Credentials are a user name and password, or a license key. String and GoString redact them.
@@ -85,35 +98,51 @@ type LoadOptions struct {
 	Bootstrap bool `json:"bootstrap"`
 }
 
-// Validate reads a ModuleConfig `deckhouse` and/or an InitConfiguration (YAML or JSON) and
+// LoadSettings reads a ModuleConfig `deckhouse` and/or an InitConfiguration (YAML or JSON) and
 // validates its registry settings. Settings that break the rules return a *ValidationError
 // with every problem (errors.Is(err, ErrInvalidSettings)); unusable input returns
 // ErrInvalidDocument.
-func Validate(input []byte, opts LoadOptions) (*Settings, error) {
-	raw, err := validateJSON(input, opts)
+func LoadSettings(input []byte, opts LoadOptions) (*Settings, error) {
+	raw, err := loadSettingsJSON(input, opts)
 	if err != nil {
 		return nil, err
 	}
-	var s Settings
-	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+	var v settingsView
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	if v.Settings == nil {
+		return nil, &Error{Status: StatusPanic, Message: "the library returned no settings"}
+	}
+	s := v.Settings
+	s.ImagesBase = deref(v.ImagesBase)
+	s.ImagesRepo = deref(v.ImagesRepo)
+	if s.Upstream != nil {
+		s.Upstream.address = deref(v.UpstreamAddress)
+	}
+	return s, nil
 }
 
-// validateJSON returns the library's settings JSON.
-func validateJSON(input []byte, opts LoadOptions) (string, error) {
+// loadSettingsJSON returns the library's SettingsView JSON.
+func loadSettingsJSON(input []byte, opts LoadOptions) (string, error) {
 	o, _ := json.Marshal(opts)
 	copt := C.CString(string(o))
 	defer freeC(copt)
 	var out *C.char
 	var cerr *C.dr_error
-	st := C.dr_validate(bytesPtr(input), C.size_t(len(input)), copt, &out, &cerr)
+	st := C.dr_load_settings(bytesPtr(input), C.size_t(len(input)), copt, &out, &cerr)
 	runtime.KeepAlive(input)
 	if err := takeError(st, cerr); err != nil {
 		return "", err
 	}
 	return takeString(out), nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // Reason is why a switch is refused.
@@ -194,6 +223,9 @@ type RenderOptions struct {
 	Dialect         string `json:"dialect,omitempty"`
 	HTTPTLSFallback bool   `json:"httpTlsFallback,omitempty"`
 	ConfigPath      string `json:"configPath,omitempty"`
+	// SwitchCheck is "enforce" (default: a render with previous settings is refused with
+	// ErrTransitionRefused when the switch from them is refused) or "skip".
+	SwitchCheck string `json:"switchCheck,omitempty"`
 }
 
 // RenderedFile is one file for a node, at its absolute node path.
@@ -237,7 +269,8 @@ func (r *Rendered) File(path string) *RenderedFile {
 }
 
 // Render renders the containerd configuration for desired settings; with previous settings
-// (may be nil) it is the transition phase. facts may be nil (see Plan).
+// (may be nil) it is the transition phase, refused (ErrTransitionRefused) when the switch from
+// previous is refused unless opts.SwitchCheck is "skip". facts may be nil (see Plan).
 func Render(desired, previous *Settings, facts []byte, opts RenderOptions) (*Rendered, error) {
 	var out *C.char
 	o, _ := json.Marshal(opts)
@@ -362,15 +395,14 @@ type UnreadableFile struct {
 	Message string `json:"message"`
 }
 
-// PreflightReport lists user registry configuration in conf.d / conf2.d.
+// PreflightReport lists user registry configuration in conf.d / conf2.d (the core's
+// PreflightView).
 type PreflightReport struct {
 	Findings   []PreflightFinding `json:"findings"`
 	Unreadable []UnreadableFile   `json:"unreadable"`
-}
-
-// HasCustomRegistryConfig reports whether the node has registry sections to migrate.
-func (r *PreflightReport) HasCustomRegistryConfig() bool {
-	return len(r.Findings) > 0 || len(r.Unreadable) > 0
+	// HasCustomRegistryConfig is the core's verdict: the node has registry sections (or
+	// unreadable files that could hide some) to migrate before the first switch.
+	HasCustomRegistryConfig bool `json:"hasCustomRegistryConfig"`
 }
 
 // Preflight scans a copy of a node's /etc/containerd for registry sections in conf.d / conf2.d.
@@ -395,9 +427,9 @@ type CleanupPlan struct {
 	Ignored []string `json:"ignored"`
 }
 
-// PlanCleanup returns the host folders listed before (previous) and not written now (current);
+// StaleHostDirs returns the host folders listed before (previous) and not written now (current);
 // names that are not plain folder names are ignored.
-func PlanCleanup(previous, current []string) (*CleanupPlan, error) {
+func StaleHostDirs(previous, current []string) (*CleanupPlan, error) {
 	pj, _ := json.Marshal(nonNil(previous))
 	cj, _ := json.Marshal(nonNil(current))
 	args, free, err := cstrs(string(pj), string(cj))
@@ -407,7 +439,7 @@ func PlanCleanup(previous, current []string) (*CleanupPlan, error) {
 	defer free()
 	var out *C.char
 	var cerr *C.dr_error
-	if err := takeError(C.dr_cleanup_plan(args[0], args[1], &out, &cerr), cerr); err != nil {
+	if err := takeError(C.dr_stale_host_dirs(args[0], args[1], &out, &cerr), cerr); err != nil {
 		return nil, err
 	}
 	var p CleanupPlan

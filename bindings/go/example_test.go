@@ -12,7 +12,7 @@ import (
 // The README's snippet: validate, plan, render, and store a blob.
 func Example() {
 	yaml, _ := os.ReadFile("../../examples/configs/direct.yaml")
-	desired, err := registry.Validate(yaml, registry.LoadOptions{})
+	desired, err := registry.LoadSettings(yaml, registry.LoadOptions{})
 	var invalid *registry.ValidationError
 	if errors.As(err, &invalid) {
 		for _, p := range invalid.Problems {
@@ -21,7 +21,7 @@ func Example() {
 		return
 	}
 	local, _ := os.ReadFile("../../examples/configs/local.yaml")
-	current, _ := registry.Validate(local, registry.LoadOptions{})
+	current, _ := registry.LoadSettings(local, registry.LoadOptions{})
 	decision, _ := registry.Plan(current, desired, nil)
 	fmt.Println("allowed:", decision.Allowed, decision.From, "->", decision.To)
 

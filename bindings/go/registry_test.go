@@ -21,7 +21,7 @@ func config(t *testing.T, name string) []byte {
 
 func validate(t *testing.T, name string) *Settings {
 	t.Helper()
-	s, err := Validate(config(t, name), LoadOptions{})
+	s, err := LoadSettings(config(t, name), LoadOptions{})
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -87,7 +87,7 @@ func TestValidateProxy(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	_, err := Validate(config(t, "invalid.yaml"), LoadOptions{})
+	_, err := LoadSettings(config(t, "invalid.yaml"), LoadOptions{})
 	if !errors.Is(err, ErrInvalidSettings) {
 		t.Fatalf("err %v", err)
 	}
@@ -113,18 +113,18 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 }
 
 func TestValidateErrors(t *testing.T) {
-	_, err := Validate(config(t, "proxy.yaml"), LoadOptions{Bootstrap: true})
+	_, err := LoadSettings(config(t, "proxy.yaml"), LoadOptions{Bootstrap: true})
 	var ve *ValidationError
 	if !errors.As(err, &ve) || ve.Problems[0].Code != "ModeNotAllowedAtBootstrap" {
 		t.Fatalf("bootstrap: %v", err)
 	}
-	if _, err := Validate([]byte("a: ["), LoadOptions{}); !errors.Is(err, ErrInvalidDocument) {
+	if _, err := LoadSettings([]byte("a: ["), LoadOptions{}); !errors.Is(err, ErrInvalidDocument) {
 		t.Fatalf("syntax: %v", err)
 	}
-	if _, err := Validate([]byte{0xff, 0xfe}, LoadOptions{}); !errors.Is(err, ErrInvalidDocument) {
+	if _, err := LoadSettings([]byte{0xff, 0xfe}, LoadOptions{}); !errors.Is(err, ErrInvalidDocument) {
 		t.Fatalf("not text: %v", err)
 	}
-	if _, err := Validate(nil, LoadOptions{}); !errors.Is(err, ErrInvalidDocument) {
+	if _, err := LoadSettings(nil, LoadOptions{}); !errors.Is(err, ErrInvalidDocument) {
 		t.Fatalf("empty: %v", err)
 	}
 }
@@ -245,8 +245,16 @@ func TestRenderApplyPreflight(t *testing.T) {
 	if err != nil || tr.File("/etc/kubernetes/registry-proxy/nginx.conf") == nil {
 		t.Fatalf("transition: %v", err)
 	}
+	// Local -> Proxy is refused (only through Direct): so is its render, unless skipped.
+	local := validate(t, "local.yaml")
+	if _, err := Render(proxy, local, config(t, "cluster.yaml"), RenderOptions{}); !errors.Is(err, ErrTransitionRefused) {
+		t.Fatalf("refused switch: %v", err)
+	}
+	if _, err := Render(proxy, local, config(t, "cluster.yaml"), RenderOptions{SwitchCheck: "skip"}); err != nil {
+		t.Fatalf("skipped switch check: %v", err)
+	}
 
-	plan, err := PlanCleanup([]string{"a", "b", "../etc"}, []string{"b"})
+	plan, err := StaleHostDirs([]string{"a", "b", "../etc"}, []string{"b"})
 	if err != nil || strings.Join(plan.Remove, ",") != "a" || strings.Join(plan.Ignored, ",") != "../etc" {
 		t.Fatalf("cleanup %v %+v", err, plan)
 	}
@@ -260,11 +268,11 @@ func TestRenderApplyPreflight(t *testing.T) {
 		t.Fatal(err)
 	}
 	pre, err := Preflight(etc)
-	if err != nil || !pre.HasCustomRegistryConfig() || pre.Findings[0].File != "conf.d/10-mirror.toml" || pre.Findings[0].Line != 1 {
+	if err != nil || !pre.HasCustomRegistryConfig || pre.Findings[0].File != "conf.d/10-mirror.toml" || pre.Findings[0].Line != 1 {
 		t.Fatalf("preflight %v %+v", err, pre)
 	}
 	pre, err = Preflight(t.TempDir())
-	if err != nil || pre.HasCustomRegistryConfig() {
+	if err != nil || pre.HasCustomRegistryConfig {
 		t.Fatalf("empty preflight %v %+v", err, pre)
 	}
 	if _, err := Preflight("bad\x00path"); !errors.Is(err, ErrInvalidArgument) {
@@ -276,10 +284,17 @@ func TestRenderApplyPreflight(t *testing.T) {
 // so typed Settings lose nothing on the way back to Plan and Render.
 func TestSettingsRoundTrip(t *testing.T) {
 	for _, name := range []string{"direct.yaml", "proxy.yaml", "local.yaml", "unmanaged.yaml", "unmanaged-legacy.yaml", "bootstrap-legacy.yaml"} {
-		raw, err := validateJSON(config(t, name), LoadOptions{})
+		view, err := loadSettingsJSON(config(t, name), LoadOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+		var v struct {
+			Settings json.RawMessage `json:"settings"`
+		}
+		if err := json.Unmarshal([]byte(view), &v); err != nil {
+			t.Fatal(err)
+		}
+		raw := string(v.Settings)
 		var s Settings
 		if err := json.Unmarshal([]byte(raw), &s); err != nil {
 			t.Fatal(err)

@@ -31,22 +31,58 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
 // cleanupsRun counts handles freed by a cleanup because they were never closed (for tests).
 var cleanupsRun atomic.Int64
 
-// StoreOptions say how a store behaves; zero values take the library's defaults.
+// StoreOptions say how a store behaves (the core's StoreOptions); zero values take the
+// library's defaults.
 type StoreOptions struct {
 	// Durability is "durable" (default: every commit is fsynced) or "relaxed" (caches).
-	Durability string `json:"durability,omitempty"`
+	Durability string
 	// Quota is the maximum bytes stored (0: none).
-	Quota uint64 `json:"quota,omitempty"`
-	// GCGraceSeconds keeps blobs younger than this from GC (default 3600).
-	GCGraceSeconds uint64 `json:"gcGraceSeconds,omitempty"`
-	// UploadTTLSeconds removes idle uploads after this long (default 7 days).
-	UploadTTLSeconds uint64 `json:"uploadTtlSeconds,omitempty"`
+	Quota uint64
+	// GCGrace keeps blobs younger than this from GC (0: the default, 1 hour). Whole seconds.
+	GCGrace time.Duration
+	// UploadTTL removes idle uploads after this long (0: the default, 7 days). Whole seconds.
+	UploadTTL time.Duration
+	// NoTrackUse stops recording a blob's last use when it is checked or opened (recorded by
+	// default: cache expiry and the GC grace period count from it).
+	NoTrackUse bool
+}
+
+// storeOptionsWire is StoreOptions as the library reads them.
+type storeOptionsWire struct {
+	Durability       string  `json:"durability,omitempty"`
+	Quota            *uint64 `json:"quota,omitempty"`
+	GCGraceSeconds   uint64  `json:"gcGraceSeconds,omitempty"`
+	UploadTTLSeconds uint64  `json:"uploadTtlSeconds,omitempty"`
+	TrackUse         bool    `json:"trackUse"`
+}
+
+func (o StoreOptions) wire() (storeOptionsWire, error) {
+	w := storeOptionsWire{Durability: o.Durability, TrackUse: !o.NoTrackUse}
+	if o.Quota != 0 {
+		q := o.Quota
+		w.Quota = &q
+	}
+	var err error
+	if w.GCGraceSeconds, err = wholeSeconds("GCGrace", o.GCGrace); err != nil {
+		return w, err
+	}
+	w.UploadTTLSeconds, err = wholeSeconds("UploadTTL", o.UploadTTL)
+	return w, err
+}
+
+// wholeSeconds converts a duration option to the whole seconds the wire carries.
+func wholeSeconds(name string, d time.Duration) (uint64, error) {
+	if d < 0 || d%time.Second != 0 {
+		return 0, &Error{Status: StatusInvalidArgument, Message: fmt.Sprintf("store options: %s is %s, not a whole number of seconds >= 0", name, d)}
+	}
+	return uint64(d / time.Second), nil
 }
 
 // Store is a content-addressed blob store laid out as an OCI image layout. Its methods may be
@@ -60,7 +96,11 @@ type Store struct {
 
 // OpenStore opens (creating it if missing or empty) the store rooted at root.
 func OpenStore(root string, opts StoreOptions) (*Store, error) {
-	o, _ := json.Marshal(opts)
+	w, err := opts.wire()
+	if err != nil {
+		return nil, err
+	}
+	o, _ := json.Marshal(w)
 	args, free, err := cstrs(root, string(o))
 	if err != nil {
 		return nil, err
@@ -410,6 +450,28 @@ func readAll(r *BlobReader, chunk int) ([]byte, error) {
 	return out, nil
 }
 
+// ReadRange reads up to length bytes of a blob from offset: fewer at the blob's end, none past
+// it (ErrNotFound if the blob is not stored).
+func (s *Store) ReadRange(digest string, offset, length uint64) ([]byte, error) {
+	var out []byte
+	err := s.use(func(p *C.dr_store) error {
+		d, err := cstr(digest)
+		if err != nil {
+			return err
+		}
+		defer freeC(d)
+		var data *C.uint8_t
+		var n C.size_t
+		var cerr *C.dr_error
+		if err := takeError(C.dr_store_read_range(p, d, C.uint64_t(offset), C.uint64_t(length), &data, &n, &cerr), cerr); err != nil {
+			return err
+		}
+		out = takeBytes(data, n)
+		return nil
+	})
+	return out, err
+}
+
 // BlobReader reads one stored blob: io.Reader, io.ReaderAt and io.Closer. Used by one goroutine
 // at a time (ReadAt may be called concurrently with itself).
 type BlobReader struct {
@@ -617,6 +679,8 @@ type TagEntry struct {
 	Digest    string `json:"digest"`
 	Size      uint64 `json:"size"`
 	MediaType string `json:"mediaType"`
+	// Repository is the repository the tag is in ("" for the root repository).
+	Repository string `json:"repository,omitempty"`
 }
 
 // Tags lists the tags.
@@ -678,12 +742,18 @@ func (s *Store) longCall(ctx context.Context, progress ProgressFunc, opts any, r
 	return st.finish(err)
 }
 
-// VerifyOptions say how to verify (scrub).
-type VerifyOptions struct {
+// ScrubOptions say how to scrub.
+type ScrubOptions struct {
 	// NoQuarantine leaves corrupt and foreign files in place instead of moving them aside.
 	NoQuarantine bool
 	// Threads hashing (0: every core).
 	Threads int
+}
+
+// scrubOptionsWire is ScrubOptions as the library reads them.
+type scrubOptionsWire struct {
+	Quarantine bool `json:"quarantine"`
+	Threads    *int `json:"threads,omitempty"`
 }
 
 // CorruptBlob is a stored blob whose content does not match its digest.
@@ -701,29 +771,26 @@ type ForeignFile struct {
 	QuarantinedTo *string `json:"quarantinedTo"`
 }
 
-// VerifyReport is the result of Verify.
-type VerifyReport struct {
+// ScrubReport is the result of Scrub (the core's ScrubView).
+type ScrubReport struct {
 	Checked        uint64        `json:"checked"`
 	Bytes          uint64        `json:"bytes"`
 	Corrupt        []CorruptBlob `json:"corrupt"`
 	Foreign        []ForeignFile `json:"foreign"`
 	LayoutProblems []string      `json:"layoutProblems"`
+	// Clean is the core's verdict: nothing is wrong.
+	Clean bool `json:"clean"`
 }
 
-// Clean reports whether nothing is wrong.
-func (r *VerifyReport) Clean() bool {
-	return len(r.Corrupt) == 0 && len(r.Foreign) == 0 && len(r.LayoutProblems) == 0
-}
-
-// Verify re-hashes every blob. ctx and progress (may be nil) can cancel it.
-func (s *Store) Verify(ctx context.Context, opts VerifyOptions, progress ProgressFunc) (*VerifyReport, error) {
-	o := map[string]any{"quarantine": !opts.NoQuarantine}
+// Scrub re-hashes every blob. ctx and progress (may be nil) can cancel it.
+func (s *Store) Scrub(ctx context.Context, opts ScrubOptions, progress ProgressFunc) (*ScrubReport, error) {
+	o := scrubOptionsWire{Quarantine: !opts.NoQuarantine}
 	if opts.Threads > 0 {
-		o["threads"] = opts.Threads
+		o.Threads = &opts.Threads
 	}
-	var rep VerifyReport
+	var rep ScrubReport
 	err := s.longCall(ctx, progress, o, &rep, func(p *C.dr_store, a []*C.char, cb C.dr_progress_fn, u unsafe.Pointer, out **C.char, e **C.dr_error) C.dr_status {
-		return C.dr_store_verify(p, a[0], cb, u, out, e)
+		return C.dr_store_scrub(p, a[0], cb, u, out, e)
 	})
 	if err != nil {
 		return nil, err
@@ -748,6 +815,8 @@ type GCReport struct {
 	Deleted      []string `json:"deleted"`
 	DeletedBytes uint64   `json:"deletedBytes"`
 	Missing      []string `json:"missing"`
+	// Forgotten are untagged index.json entries removed because their manifest was collected.
+	Forgotten []string `json:"forgotten"`
 }
 
 // GC deletes blobs unreachable from index.json and leases and older than the grace period.
@@ -768,6 +837,11 @@ type ImportOptions struct {
 	AllowIncomplete bool
 }
 
+// importOptionsWire is ImportOptions as the library reads them.
+type importOptionsWire struct {
+	RequireComplete bool `json:"requireComplete"`
+}
+
 // ImportReport is the result of Import.
 type ImportReport struct {
 	BlobsAdded   uint64   `json:"blobsAdded"`
@@ -782,7 +856,7 @@ type ImportReport struct {
 // or cancelled import leaves the store unchanged.
 func (s *Store) Import(ctx context.Context, path string, opts ImportOptions, progress ProgressFunc) (*ImportReport, error) {
 	var rep ImportReport
-	o := map[string]any{"requireComplete": !opts.AllowIncomplete}
+	o := importOptionsWire{RequireComplete: !opts.AllowIncomplete}
 	err := s.longCall(ctx, progress, o, &rep, func(p *C.dr_store, a []*C.char, cb C.dr_progress_fn, u unsafe.Pointer, out **C.char, e **C.dr_error) C.dr_status {
 		return C.dr_store_import(p, a[0], a[1], cb, u, out, e)
 	}, path)
@@ -799,6 +873,9 @@ type ExportOptions struct {
 	// Tar writes a tar file instead of a folder; Gzip compresses it.
 	Tar  bool `json:"tar"`
 	Gzip bool `json:"gzip"`
+	// Overwrite replaces an existing tar file; without it an existing file is refused
+	// (ErrAlreadyExists) before anything is written. A folder target must be new or empty.
+	Overwrite bool `json:"overwrite"`
 }
 
 // ExportReport is the result of Export.
@@ -808,7 +885,8 @@ type ExportReport struct {
 	Bytes uint64   `json:"bytes"`
 }
 
-// Export writes tags and their content to dest as an OCI image layout (a folder, or a tar file).
+// Export writes tags and their content to dest as an OCI image layout (a folder, or a tar file
+// written atomically: dest is never left half-written).
 func (s *Store) Export(ctx context.Context, dest string, opts ExportOptions, progress ProgressFunc) (*ExportReport, error) {
 	if opts.Tags == nil {
 		opts.Tags = []string{}

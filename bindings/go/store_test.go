@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const (
@@ -152,7 +153,7 @@ func TestWriterAndReader(t *testing.T) {
 	}
 }
 
-func TestTagsVerifyGC(t *testing.T) {
+func TestTagsScrubGC(t *testing.T) {
 	s := openStore(t)
 	m := putImage(t, s, "v1", "layer-bytes")
 	if _, err := s.Put([]byte("hello"), ""); err != nil {
@@ -169,14 +170,14 @@ func TestTagsVerifyGC(t *testing.T) {
 		t.Fatalf("resolve %v %s", err, d)
 	}
 	events := 0
-	rep, err := s.Verify(context.Background(), VerifyOptions{Threads: 1}, func(p Progress) bool {
+	rep, err := s.Scrub(context.Background(), ScrubOptions{Threads: 1}, func(p Progress) bool {
 		events++
 		return p.Operation == "scrub"
 	})
-	if err != nil || rep.Checked != 4 || !rep.Clean() || events == 0 {
+	if err != nil || rep.Checked != 4 || !rep.Clean || events == 0 {
 		t.Fatalf("verify %v %+v events %d", err, rep, events)
 	}
-	_, err = s.Verify(context.Background(), VerifyOptions{}, func(Progress) bool { return false })
+	_, err = s.Scrub(context.Background(), ScrubOptions{}, func(Progress) bool { return false })
 	if !errors.Is(err, ErrCancelled) {
 		t.Fatalf("verify cancel %v", err)
 	}
@@ -212,6 +213,17 @@ func TestExportImportCancel(t *testing.T) {
 	}
 	if _, err := src.Export(context.Background(), filepath.Join(dir, "folder"), ExportOptions{Tags: []string{"v1"}}, nil); err != nil {
 		t.Fatal(err)
+	}
+	// An existing tar file is refused unless Overwrite is asked, and left as it was.
+	before, _ := os.ReadFile(tarPath)
+	if _, err := src.Export(context.Background(), tarPath, ExportOptions{Tar: true}, nil); !errors.Is(err, ErrAlreadyExists) {
+		t.Fatalf("export over an existing file: %v", err)
+	}
+	if after, _ := os.ReadFile(tarPath); !bytes.Equal(before, after) {
+		t.Fatal("a refused export changed the existing file")
+	}
+	if _, err := src.Export(context.Background(), tarPath, ExportOptions{Tar: true, Overwrite: true}, nil); err != nil {
+		t.Fatalf("export with Overwrite: %v", err)
 	}
 
 	dst := openStore(t)
@@ -282,6 +294,12 @@ func TestCloseIsIdempotent(t *testing.T) {
 	}
 	if _, err := OpenStore(t.TempDir(), StoreOptions{Durability: "sometimes"}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("bad options %v", err)
+	}
+	if _, err := OpenStore(t.TempDir(), StoreOptions{GCGrace: 1500 * time.Millisecond}); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "GCGrace") {
+		t.Fatalf("a grace of 1.5s: %v", err)
+	}
+	if _, err := OpenStore(t.TempDir(), StoreOptions{GCGrace: time.Minute, UploadTTL: time.Hour, NoTrackUse: true, Quota: 1 << 20}); err != nil {
+		t.Fatalf("every option: %v", err)
 	}
 	bad := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bad, "oci-layout"), []byte(`{"imageLayoutVersion":"9.0"}`), 0o644); err != nil {
@@ -451,6 +469,16 @@ func TestGetReadsInChunks(t *testing.T) {
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("chunk %d: %v, %d bytes", chunk, err, len(got))
 		}
+	}
+	// ReadRange: the bytes from the offset, fewer at the end, none past it.
+	for _, r := range []struct{ off, n, want uint64 }{{0, 10, 10}, {995, 10, 5}, {1000, 4, 0}, {2000, 4, 0}} {
+		got, err := s.ReadRange(put.Digest, r.off, r.n)
+		if err != nil || uint64(len(got)) != r.want || !bytes.Equal(got, data[min(r.off, 1000):min(r.off+r.want, 1000)]) {
+			t.Fatalf("ReadRange(%d, %d): %v, %d bytes", r.off, r.n, err, len(got))
+		}
+	}
+	if _, err := s.ReadRange("sha256:"+strings.Repeat("0", 64), 0, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ReadRange of a missing blob: %v", err)
 	}
 	getChunk = 3
 	empty, err := s.Put(nil, "")

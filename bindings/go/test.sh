@@ -98,7 +98,7 @@ import (
 )
 
 func main() {
-	s, err := registry.Validate([]byte("apiVersion: deckhouse.io/v1alpha1\nkind: ModuleConfig\nmetadata: {name: deckhouse}\nspec:\n  settings:\n    registry:\n      mode: Local\n"), registry.LoadOptions{})
+	s, err := registry.LoadSettings([]byte("apiVersion: deckhouse.io/v1alpha1\nkind: ModuleConfig\nmetadata: {name: deckhouse}\nspec:\n  settings:\n    registry:\n      mode: Local\n"), registry.LoadOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -11,7 +11,8 @@
 //! * complex values are JSON documents with the schemas of `registry-core`'s serde types;
 //! * every exported body runs inside a panic boundary: a panic becomes `DR_STATUS_PANIC`.
 // This crate is the one place of the project where `unsafe` is allowed: it is the boundary
-// with C. Every block carries a `// SAFETY:` comment.
+// with C. All of it is in `ffi.rs` (the `entry!` macro, argument conversions, out-parameters,
+// handles), every block with a `// SAFETY:` comment.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -20,17 +21,19 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod config;
+mod ffi;
 mod store;
 
 pub use config::*;
+pub use ffi::dr_progress_fn;
 pub use store::*;
 
-use std::any::Any;
 use std::ffi::{CStr, CString, c_char};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use registry_core::store::StoreError;
 use registry_core::wire::Failure;
+
+use ffi::{Handle, c_string, free, guard, peek};
 
 /// Major version of the library; `DR_VERSION_MAJOR` in the header.
 pub const DR_VERSION_MAJOR: u32 = 0;
@@ -73,18 +76,6 @@ impl Fail {
     pub(crate) fn arg(message: impl Into<String>) -> Fail {
         Fail::new(dr_status::InvalidArgument, message)
     }
-
-    fn panic(payload: &(dyn Any + Send)) -> Fail {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic payload".into());
-        Fail::new(
-            dr_status::Panic,
-            format!("internal error (panic caught at the C boundary): {what}"),
-        )
-    }
 }
 
 impl From<Failure> for Fail {
@@ -122,292 +113,48 @@ pub(crate) struct ErrorInner {
     problems: Option<CString>,
 }
 
-/// Ties an opaque C type to the Rust value a `Box` behind it holds.
-pub(crate) trait Handle {
-    type Inner;
-}
-
 impl Handle for dr_error {
     type Inner = ErrorInner;
-}
-
-/// Boxes `value` and returns it as the opaque C pointer.
-pub(crate) fn into_handle<H: Handle>(value: H::Inner) -> *mut H {
-    Box::into_raw(Box::new(value)).cast()
-}
-
-/// Borrows the value behind a handle.
-///
-/// # Safety
-/// `p` is NULL or a pointer returned by [`into_handle`] for `H` and not yet freed.
-pub(crate) unsafe fn handle_ref<'a, H: Handle>(
-    p: *const H,
-    name: &str,
-) -> Result<&'a H::Inner, Fail> {
-    if p.is_null() {
-        return Err(Fail::arg(format!("{name} is NULL")));
-    }
-    // SAFETY: the caller guarantees `p` came from `into_handle::<H>` (a `Box<H::Inner>`) and is live.
-    Ok(unsafe { &*p.cast::<H::Inner>() })
-}
-
-/// Borrows the value behind a handle mutably.
-///
-/// # Safety
-/// As for [`handle_ref`], and no other reference to the value is in use.
-pub(crate) unsafe fn handle_mut<'a, H: Handle>(
-    p: *mut H,
-    name: &str,
-) -> Result<&'a mut H::Inner, Fail> {
-    if p.is_null() {
-        return Err(Fail::arg(format!("{name} is NULL")));
-    }
-    // SAFETY: the caller guarantees `p` came from `into_handle::<H>`, is live and not aliased.
-    Ok(unsafe { &mut *p.cast::<H::Inner>() })
-}
-
-/// Drops the value behind a handle; NULL is a no-op.
-///
-/// # Safety
-/// `p` is NULL or a live pointer from [`into_handle`] for `H`, freed at most once.
-pub(crate) unsafe fn free_handle<H: Handle>(p: *mut H) {
-    if !p.is_null() {
-        // SAFETY: the caller guarantees `p` is a live `Box<H::Inner>` from `into_handle`.
-        drop(unsafe { Box::from_raw(p.cast::<H::Inner>()) });
-    }
-}
-
-fn c_string(s: String) -> CString {
-    CString::new(s).unwrap_or_else(|e| {
-        let cleaned: String = String::from_utf8_lossy(&e.into_vec()).replace('\0', "\\0");
-        CString::new(cleaned).unwrap_or_default()
-    })
-}
-
-/// Runs an exported body: catches panics, turns a failure into a status and, when `err` is not
-/// NULL, an error object.
-pub(crate) fn boundary(err: *mut *mut dr_error, f: impl FnOnce() -> Result<(), Fail>) -> dr_status {
-    let fail = match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => return dr_status::Ok,
-        Ok(Err(fail)) => fail,
-        Err(payload) => Fail::panic(payload.as_ref()),
-    };
-    let code = fail.code;
-    if !err.is_null() {
-        let inner = ErrorInner {
-            code,
-            message: c_string(fail.message),
-            problems: fail.problems.map(c_string),
-        };
-        // SAFETY: `err` is not NULL and the caller passes a writable `dr_error *` location.
-        unsafe { *err = into_handle::<dr_error>(inner) };
-    }
-    code
-}
-
-/// Runs a body that cannot fail, returning `default` if it panics.
-pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or(default)
-}
-
-/// Borrows a NUL-terminated UTF-8 argument.
-///
-/// # Safety
-/// `p` is NULL or points to a NUL-terminated string valid for the call.
-pub(crate) unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Fail> {
-    if p.is_null() {
-        return Err(Fail::arg(format!("{name} is NULL")));
-    }
-    // SAFETY: `p` is not NULL and the caller guarantees a NUL-terminated string.
-    let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map_err(|e| {
-        Fail::arg(format!(
-            "{name} is not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        ))
-    })
-}
-
-/// Like [`arg_str`], with NULL meaning "not given".
-///
-/// # Safety
-/// As for [`arg_str`].
-pub(crate) unsafe fn opt_str<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>, Fail> {
-    if p.is_null() {
-        Ok(None)
-    } else {
-        // SAFETY: forwarded from the caller's guarantee.
-        unsafe { arg_str(p, name) }.map(Some)
-    }
-}
-
-/// Borrows a byte buffer argument; NULL is allowed only with length 0.
-///
-/// # Safety
-/// `p` is NULL or points to `len` readable bytes valid for the call.
-pub(crate) unsafe fn arg_bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Fail> {
-    if p.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(Fail::arg(format!("{name} is NULL with length {len}")))
-        };
-    }
-    // SAFETY: `p` is not NULL and the caller guarantees `len` readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
-}
-
-/// Checks that an out-parameter is not NULL.
-pub(crate) fn out_ptr<T>(p: *mut T, name: &str) -> Result<(), Fail> {
-    if p.is_null() {
-        Err(Fail::arg(format!("{name} (out-parameter) is NULL")))
-    } else {
-        Ok(())
-    }
-}
-
-/// Writes a library-owned string to a checked out-parameter.
-pub(crate) fn put_string(out: *mut *mut c_char, s: String) {
-    // SAFETY: `out` was checked non-NULL by `out_ptr` and is writable per the API contract.
-    unsafe { *out = c_string(s).into_raw() };
-}
-
-/// Writes a value to a checked out-parameter.
-pub(crate) fn put<T>(out: *mut T, value: T) {
-    // SAFETY: `out` was checked non-NULL by `out_ptr` and is writable per the API contract.
-    unsafe { out.write(value) };
-}
-
-/// Serializes an output value to JSON.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Fail> {
-    serde_json::to_string(value).map_err(|e| {
-        Fail::new(
-            dr_status::Panic,
-            format!("cannot encode the result as JSON: {e}"),
-        )
-    })
-}
-
-/// Masks every double-quoted string in a (serde) error message: JSON inputs can carry
-/// passwords, and serde quotes offending values (`invalid type: string "…"`).
-pub(crate) fn mask_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut inside = false;
-    for ch in message.chars() {
-        if ch == '"' {
-            if inside {
-                out.push_str("…\"");
-            } else {
-                out.push('"');
-            }
-            inside = !inside;
-        } else if !inside {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-/// Parses a JSON argument into a core type, with a message that never quotes input values.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Fail> {
-    serde_json::from_str(text)
-        .map_err(|e| Fail::arg(format!("{what}: {}", mask_quoted(&e.to_string()))))
-}
-
-/// Parses optional JSON options over the type's defaults: keys given replace the defaults, keys
-/// the type does not have are refused. Options never hold secrets, so their messages quote the
-/// offending value as it was given (`"x.y" is not a containerd version …`), unlike documents.
-pub(crate) fn options<T>(text: Option<&str>, base: T, what: &str) -> Result<T, Fail>
-where
-    T: serde::Serialize + serde::de::DeserializeOwned,
-{
-    let Some(text) = text else { return Ok(base) };
-    let given: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Fail::arg(format!("{what}: {e}")))?;
-    let serde_json::Value::Object(given) = given else {
-        return Err(Fail::arg(format!("{what}: expected a JSON object")));
-    };
-    let mut merged = match serde_json::to_value(&base) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
-    for (k, v) in given {
-        if !merged.contains_key(&k) {
-            return Err(Fail::arg(format!("{what}: unknown field `{k}`")));
-        }
-        merged.insert(k, v);
-    }
-    serde_json::from_value(serde_json::Value::Object(merged))
-        .map_err(|e| Fail::arg(format!("{what}: {e}")))
 }
 
 /// The status of an error object (`DR_STATUS_INVALID_ARGUMENT` for NULL).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_error_code(err: *const dr_error) -> dr_status {
-    guard(dr_status::Panic, || {
-        // SAFETY: `err` is NULL or a live error object per the API contract.
-        match unsafe { handle_ref(err, "err") } {
-            Ok(e) => e.code,
-            Err(_) => dr_status::InvalidArgument,
-        }
-    })
+    peek(err, dr_status::InvalidArgument, |e| e.code)
 }
 
 /// The error's message (UTF-8, never holding secret values). Borrowed: valid until
 /// `dr_error_free(err)`. NULL for a NULL `err`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_error_message(err: *const dr_error) -> *const c_char {
-    guard(std::ptr::null(), || {
-        // SAFETY: `err` is NULL or a live error object per the API contract.
-        match unsafe { handle_ref(err, "err") } {
-            Ok(e) => e.message.as_ptr(),
-            Err(_) => std::ptr::null(),
-        }
-    })
+    peek(err, std::ptr::null(), |e| e.message.as_ptr())
 }
 
 /// For `DR_STATUS_INVALID_SETTINGS`: the problems as a JSON array of
 /// `{"path", "code", "message"}`; NULL otherwise. Borrowed: valid until `dr_error_free(err)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_error_problems_json(err: *const dr_error) -> *const c_char {
-    guard(std::ptr::null(), || {
-        // SAFETY: `err` is NULL or a live error object per the API contract.
-        match unsafe { handle_ref(err, "err") } {
-            Ok(e) => e.problems.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
-            Err(_) => std::ptr::null(),
-        }
+    peek(err, std::ptr::null(), |e| {
+        e.problems.as_ref().map_or(std::ptr::null(), |p| p.as_ptr())
     })
 }
 
 /// Frees an error object. NULL is a no-op; call it at most once per object.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_error_free(err: *mut dr_error) {
-    guard((), || {
-        // SAFETY: `err` is NULL or a live error object, freed at most once per the API contract.
-        unsafe { free_handle(err) }
-    })
+    free(err);
 }
 
 /// Frees a string the library returned. NULL is a no-op. Never pass it to `free()`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_string_free(s: *mut c_char) {
-    guard((), || {
-        if !s.is_null() {
-            // SAFETY: `s` came from `CString::into_raw` in this library and is freed once.
-            drop(unsafe { CString::from_raw(s) });
-        }
-    })
+    guard((), || ffi::free_text(s));
 }
 
 /// Frees a buffer the library returned, with the length it returned. NULL is a no-op.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_bytes_free(data: *mut u8, len: usize) {
-    guard((), || {
-        if !data.is_null() {
-            // SAFETY: `data`/`len` came from a `Box<[u8]>` leaked by this library and are freed once.
-            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(data, len)) });
-        }
-    })
+    guard((), || ffi::free_bytes(data, len));
 }
 
 /// The stable name of a status code (`"NotFound"`), or `"Unknown"`. Static: do not free.
@@ -444,15 +191,6 @@ pub extern "C" fn dr_version() -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_abi_version() -> u32 {
     guard(0, || DR_ABI_VERSION)
-}
-
-/// Leaks a byte vector to C as (pointer, length), freed by [`dr_bytes_free`].
-pub(crate) fn put_bytes(out: *mut *mut u8, out_len: *mut usize, bytes: Vec<u8>) {
-    let boxed = bytes.into_boxed_slice();
-    let len = boxed.len();
-    let ptr = Box::into_raw(boxed).cast::<u8>();
-    put(out, ptr);
-    put(out_len, len);
 }
 
 #[cfg(test)]
@@ -507,23 +245,24 @@ mod tests {
 
     #[test]
     fn bad_option_values_are_quoted_as_given() {
-        let e = options(
-            Some(r#"{"version": "x.y"}"#),
-            registry_core::containerd::RenderOptions::default(),
-            "render options",
-        )
-        .unwrap_err();
+        let render = |opts: &std::ffi::CStr| {
+            // SAFETY: a NUL-terminated string literal.
+            unsafe {
+                <ffi::Opts<registry_core::containerd::RenderOptions> as ffi::Arg>::from_raw(
+                    opts.as_ptr(),
+                    "options_json",
+                )
+            }
+            .err()
+            .unwrap()
+        };
+        let e = render(cr#"{"version": "x.y"}"#);
         assert!(
             e.message.contains(r#""x.y" is not a containerd version"#),
             "{}",
             e.message
         );
-        let e = options(
-            Some(r#"{"dialect": "fancy"}"#),
-            registry_core::containerd::RenderOptions::default(),
-            "render options",
-        )
-        .unwrap_err();
+        let e = render(cr#"{"dialect": "fancy"}"#);
         assert!(
             e.message.contains("fancy") && !e.message.contains('…'),
             "{}",
@@ -532,9 +271,51 @@ mod tests {
     }
 
     #[test]
+    fn every_options_type_is_in_the_wire_schema() {
+        use registry_core::{containerd, settings, store, wire};
+        // An options type missing from the schema would refuse every key it is given.
+        let keys = [
+            ffi::wire_keys::<settings::LoadOptions>(),
+            ffi::wire_keys::<containerd::RenderOptions>(),
+            ffi::wire_keys::<store::StoreOptions>(),
+            ffi::wire_keys::<store::ScrubOptions>(),
+            ffi::wire_keys::<store::GcOptions>(),
+            ffi::wire_keys::<store::ImportOptions>(),
+            ffi::wire_keys::<wire::ExportRequest>(),
+        ];
+        for k in &keys {
+            assert!(!k.is_empty());
+        }
+        assert!(keys[2].contains(&"trackUse".to_owned()));
+        assert!(keys[4].contains(&"graceSeconds".to_owned()));
+        assert!(keys[6].contains(&"overwrite".to_owned()));
+    }
+
+    #[test]
+    fn unknown_option_keys_are_refused_naming_the_known_ones() {
+        // SAFETY: a NUL-terminated string literal.
+        let e = unsafe {
+            <ffi::Opts<registry_core::store::StoreOptions> as ffi::Arg>::from_raw(
+                c"{\"gcGrace\": 5}".as_ptr(),
+                "options_json",
+            )
+        }
+        .err()
+        .unwrap();
+        assert_eq!(e.code, dr_status::InvalidArgument);
+        assert!(
+            e.message
+                .starts_with("options_json: unknown field `gcGrace`")
+                && e.message.contains("gcGraceSeconds"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn masking_hides_quoted_values() {
         assert_eq!(
-            mask_quoted(r#"invalid type: string "hunter2", expected u16 at line 1"#),
+            ffi::mask_quoted(r#"invalid type: string "hunter2", expected u16 at line 1"#),
             "invalid type: string \"…\", expected u16 at line 1"
         );
     }
@@ -542,7 +323,7 @@ mod tests {
     #[test]
     fn a_panic_becomes_a_status_and_an_error() {
         let mut err: *mut dr_error = std::ptr::null_mut();
-        let status = boundary(&mut err, || panic!("boom"));
+        let status = ffi::boundary(&mut err, || panic!("boom"));
         assert_eq!(status, dr_status::Panic);
         assert_eq!(dr_error_code(err), dr_status::Panic);
         // SAFETY: the message is a live NUL-terminated string until dr_error_free.

@@ -1,24 +1,20 @@
 //! The blob store: `dr_store` (thread-safe, may be shared by threads), `dr_writer` (streaming
 //! put) and `dr_reader` (streaming and ranged reads); the last two are used by one thread at a time.
 
-use std::ffi::{CString, c_char, c_int, c_void};
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
-use std::ops::ControlFlow;
+use std::ffi::{c_char, c_void};
 use std::path::Path;
-use std::time::Duration;
 
 use registry_core::store::{
-    Algorithm, BlobReader, BlobWriter, Digest, Durability, ExportOptions, GcOptions, ImportOptions,
-    Progress, ScrubOptions, Store, StoreError, StoreOptions, UploadId, WithProgress,
+    Algorithm, BlobReader, BlobWriter, Digest, GcOptions, ImportOptions, ScrubOptions, Store,
+    StoreOptions, UploadId, WithProgress,
 };
-use serde::{Deserialize, Serialize};
+use registry_core::wire::{self, ExportRequest, ScrubView};
 
-use crate::{
-    Fail, Handle, arg_bytes, arg_str, boundary, dr_error, dr_status, free_handle, guard,
-    handle_mut, handle_ref, into_handle, opt_str, options, out_ptr, put, put_bytes, put_string,
-    to_json,
+use crate::ffi::{
+    Callback, Handle, Json, MaybeSize, Mut, Opts, Partial, Ref, bytes, entry, free, handle, json,
+    peek, text,
 };
+use crate::{Fail, dr_error, dr_progress_fn, dr_status};
 
 /// A blob store opened on a folder. Thread-safe: one handle may be used by several threads.
 pub struct dr_store {
@@ -47,106 +43,10 @@ impl Handle for dr_reader {
     type Inner = BlobReader;
 }
 
-/// A progress callback: receives a JSON event `{"operation": "import", "bytesDone",
-/// "bytesTotal", "itemsDone", "itemsTotal", "current"}` (borrowed for the call) and the
-/// `user_data` given with it; returning nonzero cancels the operation (`DR_STATUS_CANCELLED`,
-/// the store is left without the operation's partial effects).
-pub type dr_progress_fn =
-    Option<unsafe extern "C" fn(progress_json: *const c_char, user_data: *mut c_void) -> c_int>;
-
-/// Store options as JSON: every field optional.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OpenOptions {
-    /// `"durable"` (default) or `"relaxed"`.
-    durability: String,
-    quota: Option<u64>,
-    gc_grace_seconds: u64,
-    upload_ttl_seconds: u64,
-    track_use: bool,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        let d = StoreOptions::default();
-        OpenOptions {
-            durability: "durable".into(),
-            quota: d.quota,
-            gc_grace_seconds: d.gc_grace.as_secs(),
-            upload_ttl_seconds: d.upload_ttl.as_secs(),
-            track_use: d.track_use,
-        }
-    }
-}
-
-impl OpenOptions {
-    fn to_core(&self) -> Result<StoreOptions, Fail> {
-        let durability = match self.durability.as_str() {
-            "durable" => Durability::Durable,
-            "relaxed" => Durability::Relaxed,
-            _ => {
-                return Err(Fail::arg(
-                    "store options: durability must be \"durable\" or \"relaxed\"",
-                ));
-            }
-        };
-        Ok(StoreOptions {
-            durability,
-            quota: self.quota,
-            gc_grace: Duration::from_secs(self.gc_grace_seconds),
-            upload_ttl: Duration::from_secs(self.upload_ttl_seconds),
-            track_use: self.track_use,
-            ..StoreOptions::default()
-        })
-    }
-}
-
-fn digest(p: *const c_char, name: &str) -> Result<Digest, Fail> {
-    // SAFETY: NUL-terminated string per the API contract.
-    let s = unsafe { arg_str(p, name) }?;
-    Ok(Digest::parse(s).map_err(StoreError::from)?)
-}
-
-fn opt_digest(p: *const c_char, name: &str) -> Result<Option<Digest>, Fail> {
-    // SAFETY: NUL-terminated string or NULL per the API contract.
-    let s = unsafe { opt_str(p, name) }?;
-    Ok(s.map(Digest::parse).transpose().map_err(StoreError::from)?)
-}
-
-/// # Safety
-/// `store` is NULL or a live `dr_store`.
-unsafe fn store_ref<'a>(store: *const dr_store) -> Result<&'a Store, Fail> {
-    // SAFETY: forwarded from the caller.
-    unsafe { handle_ref(store, "store") }
-}
-
-/// Runs `f` with a core progress callback that forwards to the C one (if any).
-fn with_progress<T>(
-    cb: dr_progress_fn,
-    user_data: *mut c_void,
-    f: impl FnOnce(Option<&mut dyn FnMut(&Progress) -> ControlFlow<()>>) -> Result<T, StoreError>,
-) -> Result<T, Fail> {
-    let Some(cb) = cb else {
-        return Ok(f(None)?);
-    };
-    let mut forward = |p: &Progress| {
-        let json = serde_json::to_string(p).unwrap_or_default();
-        let json = CString::new(json).unwrap_or_default();
-        // SAFETY: the caller gave a valid function pointer and the user_data it expects; the
-        // event string lives until the callback returns.
-        let stop = unsafe { cb(json.as_ptr(), user_data) };
-        if stop != 0 {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    };
-    Ok(f(Some(&mut forward))?)
-}
-
-/// Opens (creating if missing or empty) the store rooted at `root`. `options_json` may be NULL:
-/// `{"durability": "durable"|"relaxed", "quota": bytes|null, "gcGraceSeconds": 3600,
-/// "uploadTtlSeconds": 604800, "trackUse": true}`, any subset. Free with `dr_store_free`.
+/// Opens (creating if missing or empty) the store rooted at `root`. `options_json` may be
+/// NULL: the core's StoreOptions, `{"durability": "durable"|"relaxed", "quota": bytes|null,
+/// "gcGraceSeconds": 3600, "uploadTtlSeconds": 604800, "trackUse": true}`, any subset. Free
+/// with `dr_store_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_open(
     root: *const c_char,
@@ -154,16 +54,8 @@ pub extern "C" fn dr_store_open(
     out: *mut *mut dr_store,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: NUL-terminated strings (or NULL) per the API contract.
-        let root = unsafe { arg_str(root, "root") }?;
-        // SAFETY: as above.
-        let opts = unsafe { opt_str(options_json, "options_json") }?;
-        out_ptr(out, "out")?;
-        let opts = options(opts, OpenOptions::default(), "store options")?.to_core()?;
-        let store = Store::open_with(root, opts)?;
-        put(out, into_handle::<dr_store>(store));
-        Ok(())
+    entry!(err; root => root: &str; options_json => options: Opts<StoreOptions>; -> out; {
+        Ok(handle::<dr_store>(Store::open_with(root, options.0)?))
     })
 }
 
@@ -171,13 +63,13 @@ pub extern "C" fn dr_store_open(
 /// it stay usable.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_free(store: *mut dr_store) {
-    // SAFETY: NULL or a live handle, freed once, per the API contract.
-    guard((), || unsafe { free_handle(store) })
+    free(store);
 }
 
-/// Stores `len` bytes at `data`. With `expected_digest` (may be NULL) the content must hash to
-/// it (`DR_STATUS_DIGEST_MISMATCH` otherwise, nothing stored). `*outcome_json` receives
-/// `{"digest": "sha256:…", "size": n, "created": bool}` (`created` false: already stored).
+/// Stores `len` bytes at `data`. With `expected_digest` (may be NULL) the content must hash
+/// to it (`DR_STATUS_DIGEST_MISMATCH` otherwise, nothing stored). `*outcome_json` receives
+/// the PutOutcome `{"digest": "sha256:…", "size": n, "created": bool}` (`created` false:
+/// already stored).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_put(
     store: *const dr_store,
@@ -187,17 +79,15 @@ pub extern "C" fn dr_store_put(
     outcome_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: `len` readable bytes at `data` (or NULL with 0) per the API contract.
-        let data = unsafe { arg_bytes(data, len, "data") }?;
-        let expected = opt_digest(expected_digest, "expected_digest")?;
-        out_ptr(outcome_json, "outcome_json")?;
-        let outcome = store.put_bytes(data, expected.as_ref())?;
-        put_string(outcome_json, to_json(&outcome)?);
-        Ok(())
-    })
+    entry!(err;
+        store => store: Ref<dr_store>;
+        data + len => data: &[u8];
+        expected_digest => expected: Option<Digest>;
+        -> outcome_json;
+        {
+            json(&store.put_bytes(data, expected.as_ref())?)
+        }
+    )
 }
 
 /// Starts a streaming put hashed with `algorithm` (`"sha256"` or `"sha512"`; NULL: sha256).
@@ -210,29 +100,21 @@ pub extern "C" fn dr_store_writer(
     out: *mut *mut dr_writer,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: NUL-terminated string or NULL per the API contract.
-        let alg = unsafe { opt_str(algorithm, "algorithm") }?;
-        out_ptr(out, "out")?;
-        let w = store.writer(algorithm_named(alg)?)?;
-        put(out, into_handle::<dr_writer>(Some(w)));
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; algorithm => algorithm: Algorithm; -> out; {
+        Ok(handle::<dr_writer>(Some(store.writer(algorithm)?)))
     })
 }
 
-fn algorithm_named(name: Option<&str>) -> Result<Algorithm, Fail> {
-    match name {
-        None => Ok(Algorithm::Sha256),
-        Some(name) => Algorithm::from_name(name)
-            .ok_or_else(|| Fail::arg("algorithm must be \"sha256\" or \"sha512\"")),
-    }
+/// The writer of a handle that is neither committed nor aborted.
+fn live(slot: &mut Option<BlobWriter>) -> Result<&mut BlobWriter, Fail> {
+    slot.as_mut().ok_or_else(finished)
 }
 
-fn live_writer<'a>(w: *mut dr_writer) -> Result<&'a mut Option<BlobWriter>, Fail> {
-    // SAFETY: a live writer handle used by one thread at a time, per the API contract.
-    unsafe { handle_mut(w, "writer") }
+fn finished() -> Fail {
+    Fail::new(
+        dr_status::InvalidState,
+        "the writer was already committed or aborted",
+    )
 }
 
 /// Appends `len` bytes at `data` to the blob.
@@ -243,37 +125,21 @@ pub extern "C" fn dr_writer_write(
     len: usize,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        let w = live_writer(writer)?;
-        // SAFETY: `len` readable bytes at `data` (or NULL with 0) per the API contract.
-        let data = unsafe { arg_bytes(data, len, "data") }?;
-        let w = w.as_mut().ok_or_else(|| {
-            Fail::new(
-                dr_status::InvalidState,
-                "the writer was already committed or aborted",
-            )
-        })?;
-        w.write_bytes(data)?;
-        Ok(())
+    entry!(err; writer => writer: Mut<dr_writer>; data + len => data: &[u8]; {
+        Ok(live(&mut writer)?.write_bytes(data)?)
     })
 }
 
 /// The number of bytes written so far (0 for NULL or a finished writer).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_writer_written(writer: *const dr_writer) -> u64 {
-    guard(0, || {
-        // SAFETY: NULL or a live writer handle per the API contract.
-        match unsafe { handle_ref(writer, "writer") } {
-            Ok(Some(w)) => w.written(),
-            _ => 0,
-        }
-    })
+    peek(writer, 0, |w| w.as_ref().map_or(0, BlobWriter::written))
 }
 
-/// Verifies and publishes the blob. `expected_digest` may be NULL; `expected_size` < 0 means
-/// "not checked". `*outcome_json` receives `{"digest", "size", "created"}` (`created` false:
-/// another writer stored it first). After this call (success or not) the writer only accepts
-/// `dr_writer_free`.
+/// Verifies and publishes the blob. `expected_digest` may be NULL; `expected_size` < 0
+/// means "not checked". `*outcome_json` receives `{"digest", "size", "created"}` (`created`
+/// false: another writer stored it first). After this call (success or not) the writer only
+/// accepts `dr_writer_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_writer_commit(
     writer: *mut dr_writer,
@@ -282,20 +148,16 @@ pub extern "C" fn dr_writer_commit(
     outcome_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        let slot = live_writer(writer)?;
-        let expected = opt_digest(expected_digest, "expected_digest")?;
-        out_ptr(outcome_json, "outcome_json")?;
-        let w = slot.take().ok_or_else(|| {
-            Fail::new(
-                dr_status::InvalidState,
-                "the writer was already committed or aborted",
-            )
-        })?;
-        let outcome = w.commit(expected.as_ref(), u64::try_from(expected_size).ok())?;
-        put_string(outcome_json, to_json(&outcome)?);
-        Ok(())
-    })
+    entry!(err;
+        writer => writer: Mut<dr_writer>;
+        expected_digest => expected: Option<Digest>;
+        expected_size => size: MaybeSize;
+        -> outcome_json;
+        {
+            let w = writer.take().ok_or_else(finished)?;
+            json(&w.commit(expected.as_ref(), size.0)?)
+        }
+    )
 }
 
 /// Frees a writer. An uncommitted plain writer's data is discarded; an upload from
@@ -303,18 +165,15 @@ pub extern "C" fn dr_writer_commit(
 /// once.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_writer_free(writer: *mut dr_writer) {
-    // SAFETY: NULL or a live writer handle, freed once, per the API contract.
-    guard((), || unsafe { free_handle(writer) })
+    free(writer);
 }
 
 /// Discards the writer's data (an upload too); afterwards the writer only accepts
 /// `dr_writer_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_writer_abort(writer: *mut dr_writer, err: *mut *mut dr_error) -> dr_status {
-    boundary(err, || {
-        let slot = live_writer(writer)?;
-        let w = slot.take().ok_or_else(finished)?;
-        w.abort();
+    entry!(err; writer => writer: Mut<dr_writer>; {
+        writer.take().ok_or_else(finished)?.abort();
         Ok(())
     })
 }
@@ -323,11 +182,7 @@ pub extern "C" fn dr_writer_abort(writer: *mut dr_writer, err: *mut *mut dr_erro
 /// `DR_STATUS_INVALID_UPLOAD` for a plain writer.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_writer_save(writer: *mut dr_writer, err: *mut *mut dr_error) -> dr_status {
-    boundary(err, || {
-        let w = live_writer(writer)?.as_mut().ok_or_else(finished)?;
-        w.save()?;
-        Ok(())
-    })
+    entry!(err; writer => writer: Mut<dr_writer>; { Ok(live(&mut writer)?.save()?) })
 }
 
 /// `*upload_id` receives the upload's id (for `dr_store_resume_upload`);
@@ -338,32 +193,20 @@ pub extern "C" fn dr_writer_upload_id(
     upload_id: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live writer handle per the API contract.
-        let w = unsafe { handle_ref(writer, "writer") }?
-            .as_ref()
-            .ok_or_else(finished)?;
-        out_ptr(upload_id, "upload_id")?;
+    entry!(err; writer => writer: Ref<dr_writer>; -> upload_id; {
+        let w = writer.as_ref().ok_or_else(finished)?;
         let id = w.upload_id().ok_or_else(|| {
             Fail::new(
                 dr_status::InvalidUpload,
                 "not a resumable upload (use dr_store_begin_upload)",
             )
         })?;
-        put_string(upload_id, id.as_str().to_owned());
-        Ok(())
+        Ok(text(id.as_str().to_owned()))
     })
 }
 
-fn finished() -> Fail {
-    Fail::new(
-        dr_status::InvalidState,
-        "the writer was already committed or aborted",
-    )
-}
-
-/// Starts a resumable upload hashed with `algorithm` (NULL: sha256): a writer whose data survives
-/// `dr_writer_free` and process restarts; get its id with `dr_writer_upload_id`.
+/// Starts a resumable upload hashed with `algorithm` (NULL: sha256): a writer whose data
+/// survives `dr_writer_free` and process restarts; get its id with `dr_writer_upload_id`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_begin_upload(
     store: *const dr_store,
@@ -371,15 +214,8 @@ pub extern "C" fn dr_store_begin_upload(
     out: *mut *mut dr_writer,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: NUL-terminated string or NULL per the API contract.
-        let alg = unsafe { opt_str(algorithm, "algorithm") }?;
-        out_ptr(out, "out")?;
-        let w = store.begin_upload(algorithm_named(alg)?)?;
-        put(out, into_handle::<dr_writer>(Some(w)));
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; algorithm => algorithm: Algorithm; -> out; {
+        Ok(handle::<dr_writer>(Some(store.begin_upload(algorithm)?)))
     })
 }
 
@@ -392,15 +228,8 @@ pub extern "C" fn dr_store_resume_upload(
     out: *mut *mut dr_writer,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let id = unsafe { arg_str(upload_id, "upload_id") }?;
-        out_ptr(out, "out")?;
-        let w = store.resume_upload(&UploadId::parse(id)?)?;
-        put(out, into_handle::<dr_writer>(Some(w)));
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; upload_id => id: UploadId; -> out; {
+        Ok(handle::<dr_writer>(Some(store.resume_upload(&id)?)))
     })
 }
 
@@ -411,13 +240,8 @@ pub extern "C" fn dr_store_abort_upload(
     upload_id: *const c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let id = unsafe { arg_str(upload_id, "upload_id") }?;
-        store.abort_upload(&UploadId::parse(id)?)?;
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; upload_id => id: UploadId; {
+        Ok(store.abort_upload(&id)?)
     })
 }
 
@@ -429,19 +253,13 @@ pub extern "C" fn dr_store_uploads(
     uploads_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        out_ptr(uploads_json, "uploads_json")?;
-        let uploads = store.uploads()?;
-        put_string(uploads_json, to_json(&uploads)?);
-        Ok(())
-    })
+    entry!(err; store => store: Ref<dr_store>; -> uploads_json; { json(&store.uploads()?) })
 }
 
 /// Whether every manifest and blob that `references_json` (a JSON array of tags or
 /// manifest/index digests) needs is stored. `*report_json` receives `{"complete", "images":
-/// [{"reference", "digest", "complete", "missing", "problems", "blobs", "bytes"}], "missing"}`.
+/// [{"reference", "digest", "complete", "missing", "problems", "blobs", "bytes"}],
+/// "missing"}`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_completeness(
     store: *const dr_store,
@@ -449,71 +267,80 @@ pub extern "C" fn dr_store_completeness(
     report_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let refs = unsafe { arg_str(references_json, "references_json") }?;
-        out_ptr(report_json, "report_json")?;
-        let refs: Vec<String> = crate::from_json(refs, "references")?;
-        let report = store.completeness(&refs)?;
-        put_string(report_json, to_json(&report)?);
-        Ok(())
-    })
+    entry!(err;
+        store => store: Ref<dr_store>;
+        references_json => references: Json<Vec<String>>;
+        -> report_json;
+        {
+            json(&store.completeness(&references.0)?)
+        }
+    )
 }
 
-/// Reads a whole blob: `*data`/`*len` receive a library buffer, freed with `dr_bytes_free(data,
-/// len)`.
+/// Reads a whole blob: `*data`/`*len` receive a library buffer, freed with
+/// `dr_bytes_free(data, len)`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_get(
     store: *const dr_store,
-    digest_str: *const c_char,
+    digest: *const c_char,
     data: *mut *mut u8,
     len: *mut usize,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        let d = digest(digest_str, "digest")?;
-        out_ptr(data, "data")?;
-        out_ptr(len, "len")?;
-        let bytes = store.read(&d)?;
-        put_bytes(data, len, bytes);
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; digest => digest: Digest; -> data, len; {
+        Ok(bytes(store.read(&digest)?))
     })
+}
+
+/// Reads up to `length` bytes of a blob from `offset` (fewer at the blob's end, none past
+/// it): `*data`/`*len` receive a library buffer, freed with `dr_bytes_free(data, len)`.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_store_read_range(
+    store: *const dr_store,
+    digest: *const c_char,
+    offset: u64,
+    length: u64,
+    data: *mut *mut u8,
+    len: *mut usize,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    entry!(err;
+        store => store: Ref<dr_store>;
+        digest => digest: Digest;
+        offset => offset: u64;
+        length => length: u64;
+        -> data, len;
+        {
+            Ok(bytes(wire::read_range(&store, &digest, offset, length)?))
+        }
+    )
 }
 
 /// Opens a blob for reading. Free the reader with `dr_reader_free`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_open_blob(
     store: *const dr_store,
-    digest_str: *const c_char,
+    digest: *const c_char,
     out: *mut *mut dr_reader,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        let d = digest(digest_str, "digest")?;
-        out_ptr(out, "out")?;
-        let r = store.open_blob(&d)?;
-        put(out, into_handle::<dr_reader>(r));
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; digest => digest: Digest; -> out; {
+        Ok(handle::<dr_reader>(store.open_blob(&digest)?))
     })
 }
 
 /// The blob's size (0 for NULL).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_reader_size(reader: *const dr_reader) -> u64 {
-    guard(0, || {
-        // SAFETY: NULL or a live reader handle per the API contract.
-        unsafe { handle_ref(reader, "reader") }.map_or(0, |r| r.size())
-    })
+    peek(reader, 0, BlobReader::size)
 }
 
-/// Reads up to `len` bytes at the reader's position into `buf`; `*n` receives the count (0 at
-/// the end of the blob).
+fn read_failed(r: &BlobReader, e: &std::io::Error) -> Fail {
+    Fail::new(dr_status::Io, format!("reading blob {}: {e}", r.digest()))
+}
+
+/// Reads up to `len` bytes at the reader's position into `buf`; `*n` receives the count (0
+/// at the end of the blob).
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_reader_read(
     reader: *mut dr_reader,
@@ -522,16 +349,8 @@ pub extern "C" fn dr_reader_read(
     n: *mut usize,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live reader handle used by one thread at a time, per the API contract.
-        let r = unsafe { handle_mut(reader, "reader") }?;
-        let buf = out_buf(buf, len)?;
-        out_ptr(n, "n")?;
-        let got = r
-            .read(buf)
-            .map_err(|e| Fail::new(dr_status::Io, format!("reading blob {}: {e}", r.digest())))?;
-        put(n, got);
-        Ok(())
+    entry!(err; reader => reader: Mut<dr_reader>; buf + len => buf: &mut [u8]; -> n; {
+        std::io::Read::read(&mut *reader, buf).map_err(|e| read_failed(&reader, &e))
     })
 }
 
@@ -546,63 +365,41 @@ pub extern "C" fn dr_reader_read_at(
     n: *mut usize,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live reader handle per the API contract.
-        let r = unsafe { handle_ref(reader, "reader") }?;
-        let buf = out_buf(buf, len)?;
-        out_ptr(n, "n")?;
-        let mut done = 0;
-        while done < buf.len() {
-            let got = r
-                .read_at(&mut buf[done..], offset + done as u64)
-                .map_err(|e| {
-                    Fail::new(dr_status::Io, format!("reading blob {}: {e}", r.digest()))
-                })?;
-            if got == 0 {
-                break;
+    entry!(err;
+        reader => reader: Ref<dr_reader>;
+        offset => offset: u64;
+        buf + len => buf: &mut [u8];
+        -> n;
+        {
+            let mut done = 0;
+            while done < buf.len() {
+                match reader.read_at(&mut buf[done..], offset + done as u64) {
+                    Ok(0) => break,
+                    Ok(got) => done += got,
+                    Err(e) => return Err(read_failed(&reader, &e)),
+                }
             }
-            done += got;
+            Ok(done)
         }
-        put(n, done);
-        Ok(())
-    })
-}
-
-fn out_buf<'a>(buf: *mut u8, len: usize) -> Result<&'a mut [u8], Fail> {
-    if buf.is_null() {
-        return if len == 0 {
-            Ok(&mut [])
-        } else {
-            Err(Fail::arg(format!("buf is NULL with length {len}")))
-        };
-    }
-    // SAFETY: the caller guarantees `len` writable bytes at `buf` for the call.
-    Ok(unsafe { std::slice::from_raw_parts_mut(buf, len) })
+    )
 }
 
 /// Frees a reader. NULL is a no-op; call it at most once.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_reader_free(reader: *mut dr_reader) {
-    // SAFETY: NULL or a live handle, freed once, per the API contract.
-    guard((), || unsafe { free_handle(reader) })
+    free(reader);
 }
 
 /// `*stat_json` receives `{"digest", "size", "lastUsedMs", "createdMs"}`.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_stat(
     store: *const dr_store,
-    digest_str: *const c_char,
+    digest: *const c_char,
     stat_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        let d = digest(digest_str, "digest")?;
-        out_ptr(stat_json, "stat_json")?;
-        let stat = store.stat(&d)?;
-        put_string(stat_json, to_json(&stat)?);
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; digest => digest: Digest; -> stat_json; {
+        json(&store.stat(&digest)?)
     })
 }
 
@@ -610,18 +407,12 @@ pub extern "C" fn dr_store_stat(
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_has(
     store: *const dr_store,
-    digest_str: *const c_char,
+    digest: *const c_char,
     present: *mut bool,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        let d = digest(digest_str, "digest")?;
-        out_ptr(present, "present")?;
-        let has = store.has(&d)?;
-        put(present, has);
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; digest => digest: Digest; -> present; {
+        Ok(store.has(&digest)?)
     })
 }
 
@@ -629,15 +420,11 @@ pub extern "C" fn dr_store_has(
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_delete(
     store: *const dr_store,
-    digest_str: *const c_char,
+    digest: *const c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        let d = digest(digest_str, "digest")?;
-        store.delete(&d)?;
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; digest => digest: Digest; {
+        Ok(store.delete(&digest)?)
     })
 }
 
@@ -648,14 +435,10 @@ pub extern "C" fn dr_store_list(
     digests_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        out_ptr(digests_json, "digests_json")?;
+    entry!(err; store => store: Ref<dr_store>; -> digests_json; {
         let mut list = store.list()?;
         list.sort();
-        put_string(digests_json, to_json(&list)?);
-        Ok(())
+        json(&list)
     })
 }
 
@@ -664,17 +447,11 @@ pub extern "C" fn dr_store_list(
 pub extern "C" fn dr_store_tag(
     store: *const dr_store,
     tag: *const c_char,
-    digest_str: *const c_char,
+    digest: *const c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and NUL-terminated strings per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let tag = unsafe { arg_str(tag, "tag") }?;
-        let d = digest(digest_str, "digest")?;
-        store.tag(tag, &d)?;
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; tag => tag: &str; digest => digest: Digest; {
+        Ok(store.tag(tag, &digest)?)
     })
 }
 
@@ -685,14 +462,7 @@ pub extern "C" fn dr_store_untag(
     tag: *const c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let tag = unsafe { arg_str(tag, "tag") }?;
-        store.untag(tag)?;
-        Ok(())
-    })
+    entry!(err; store => store: Ref<dr_store>; tag => tag: &str; { Ok(store.untag(tag)?) })
 }
 
 /// `*tags_json` receives the tags: `[{"name", "digest", "size", "mediaType"}]`.
@@ -702,14 +472,7 @@ pub extern "C" fn dr_store_tags(
     tags_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        out_ptr(tags_json, "tags_json")?;
-        let tags = store.tags()?;
-        put_string(tags_json, to_json(&tags)?);
-        Ok(())
-    })
+    entry!(err; store => store: Ref<dr_store>; -> tags_json; { json(&store.tags()?) })
 }
 
 /// `*digest_out` receives the digest `tag` points at (`DR_STATUS_NOT_FOUND` if none).
@@ -720,23 +483,17 @@ pub extern "C" fn dr_store_resolve(
     digest_out: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and a NUL-terminated string per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let tag = unsafe { arg_str(tag, "tag") }?;
-        out_ptr(digest_out, "digest_out")?;
-        let d = store.resolve(tag)?;
-        put_string(digest_out, d.to_string());
-        Ok(())
+    entry!(err; store => store: Ref<dr_store>; tag => tag: &str; -> digest_out; {
+        Ok(text(store.resolve(tag)?.to_string()))
     })
 }
 
-/// Re-hashes every blob (scrub). `options_json` may be NULL: `{"quarantine": true, "threads":
-/// null}`. `*report_json` receives `{"checked", "bytes", "corrupt": [...], "foreign": [...],
-/// "layoutProblems": [...]}`. `progress` may be NULL.
+/// Re-hashes every blob (scrub). `options_json` may be NULL: `{"quarantine": true,
+/// "threads": null}`, any subset. `*report_json` receives the core's ScrubView:
+/// `{"checked", "bytes", "corrupt": [...], "foreign": [...], "layoutProblems": [...],
+/// "clean": bool}`. `progress` may be NULL.
 #[unsafe(no_mangle)]
-pub extern "C" fn dr_store_verify(
+pub extern "C" fn dr_store_scrub(
     store: *const dr_store,
     options_json: *const c_char,
     progress: dr_progress_fn,
@@ -744,25 +501,22 @@ pub extern "C" fn dr_store_verify(
     report_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and a NUL-terminated string or NULL per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let opts = unsafe { opt_str(options_json, "options_json") }?;
-        out_ptr(report_json, "report_json")?;
-        let opts: ScrubOptions = options(opts, ScrubOptions::default(), "verify options")?;
-        let report = with_progress(progress, user_data, |p| {
-            store.scrub(WithProgress::new(opts.clone(), p))
-        })?;
-        put_string(report_json, to_json(&report)?);
-        Ok(())
-    })
+    entry!(err;
+        store => store: Ref<dr_store>;
+        options_json => options: Partial<ScrubOptions>;
+        progress + user_data => progress: Callback;
+        -> report_json;
+        {
+            let report = progress.run(|p| store.scrub(WithProgress::new(options.0, p)))?;
+            json(&ScrubView::from(report))
+        }
+    )
 }
 
 /// Collects blobs unreachable from `index.json` and leases. `options_json` may be NULL:
-/// `{"graceSeconds": whole seconds (absent: the store's), "dryRun": false}`. `*report_json`
-/// receives `{"dryRun", "examined",
-/// "reachable", "young", "deleted", "deletedBytes", "missing"}`. `progress` may be NULL.
+/// `{"graceSeconds": whole seconds (absent: the store's), "dryRun": false}`, any subset.
+/// `*report_json` receives `{"dryRun", "examined", "reachable", "young", "deleted",
+/// "deletedBytes", "missing"}`. `progress` may be NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_gc(
     store: *const dr_store,
@@ -772,24 +526,21 @@ pub extern "C" fn dr_store_gc(
     report_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and a NUL-terminated string or NULL per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let opts = unsafe { opt_str(options_json, "options_json") }?;
-        out_ptr(report_json, "report_json")?;
-        let opts: GcOptions = options(opts, GcOptions::default(), "gc options")?;
-        let report = with_progress(progress, user_data, |p| {
-            store.gc(WithProgress::new(opts.clone(), p))
-        })?;
-        put_string(report_json, to_json(&report)?);
-        Ok(())
-    })
+    entry!(err;
+        store => store: Ref<dr_store>;
+        options_json => options: Partial<GcOptions>;
+        progress + user_data => progress: Callback;
+        -> report_json;
+        {
+            json(&progress.run(|p| store.gc(WithProgress::new(options.0, p)))?)
+        }
+    )
 }
 
-/// Imports an OCI image layout from `path`: a folder, or a tar / tar.gz file. `options_json`
-/// may be NULL: `{"requireComplete": true}`. `*report_json` receives `{"blobsAdded",
-/// "blobsPresent", "bytesAdded", "tags", "untagged", "ignored"}`. `progress` may be NULL.
+/// Imports an OCI image layout from `path`: a folder, or a tar / tar.gz file.
+/// `options_json` may be NULL: `{"requireComplete": true}`. `*report_json` receives
+/// `{"blobsAdded", "blobsPresent", "bytesAdded", "tags", "untagged", "ignored"}`. `progress`
+/// may be NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_import(
     store: *const dr_store,
@@ -800,27 +551,24 @@ pub extern "C" fn dr_store_import(
     report_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    boundary(err, || {
-        // SAFETY: a live store handle and NUL-terminated strings per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let path = unsafe { arg_str(path, "path") }?;
-        // SAFETY: as above.
-        let opts = unsafe { opt_str(options_json, "options_json") }?;
-        out_ptr(report_json, "report_json")?;
-        let opts: ImportOptions = options(opts, ImportOptions::default(), "import options")?;
-        let report = with_progress(progress, user_data, |p| {
-            store.import_path(Path::new(path), WithProgress::new(opts.clone(), p))
-        })?;
-        put_string(report_json, to_json(&report)?);
-        Ok(())
-    })
+    entry!(err;
+        store => store: Ref<dr_store>;
+        path => path: &Path;
+        options_json => options: Partial<ImportOptions>;
+        progress + user_data => progress: Callback;
+        -> report_json;
+        {
+            json(&progress.run(|p| store.import_path(path, WithProgress::new(options.0, p)))?)
+        }
+    )
 }
 
-/// Exports tags to `dest` as an OCI image layout: a folder, or (when `options_json` has
-/// `"tar": true`) a tar file, gzip-compressed with `"gzip": true`. `options_json` may be NULL:
-/// `{"tags": [] (every tag), "tar": false, "gzip": false}`. `*report_json` receives `{"tags",
-/// "blobs", "bytes"}`. `progress` may be NULL.
+/// Exports tags to `dest` as an OCI image layout (the core's `wire::export`): a new or empty
+/// folder, or (when `options_json` has `"tar": true`) a tar file, gzip-compressed with
+/// `"gzip": true`, written atomically. An existing tar file is refused
+/// (`DR_STATUS_ALREADY_EXISTS`) unless `"overwrite": true`. `options_json` may be NULL:
+/// `{"tags": [] (every tag), "tar": false, "gzip": false, "overwrite": false}`, any subset.
+/// `*report_json` receives `{"tags", "blobs", "bytes"}`. `progress` may be NULL.
 #[unsafe(no_mangle)]
 pub extern "C" fn dr_store_export(
     store: *const dr_store,
@@ -831,52 +579,14 @@ pub extern "C" fn dr_store_export(
     report_json: *mut *mut c_char,
     err: *mut *mut dr_error,
 ) -> dr_status {
-    #[derive(Default, Serialize, Deserialize)]
-    struct Opts {
-        tags: Vec<String>,
-        gzip: bool,
-        tar: bool,
-    }
-    boundary(err, || {
-        // SAFETY: a live store handle and NUL-terminated strings per the API contract.
-        let store = unsafe { store_ref(store) }?;
-        // SAFETY: as above.
-        let dest = unsafe { arg_str(dest, "dest") }?;
-        // SAFETY: as above.
-        let opts = unsafe { opt_str(options_json, "options_json") }?;
-        out_ptr(report_json, "report_json")?;
-        let opts: Opts = options(opts, Opts::default(), "export options")?;
-        let core = ExportOptions {
-            tags: opts.tags,
-            gzip: opts.gzip,
-        };
-        let dest = Path::new(dest);
-        let report = if opts.tar {
-            let file = File::create(dest).map_err(|e| {
-                Fail::new(dr_status::Io, format!("creating {}: {e}", dest.display()))
-            })?;
-            let mut out = BufWriter::new(file);
-            let report = with_progress(progress, user_data, |p| {
-                store.export_tar(&mut out, WithProgress::new(core.clone(), p))
-            });
-            let report = report.and_then(|r| {
-                out.flush()
-                    .and_then(|()| out.get_ref().sync_all())
-                    .map_err(|e| {
-                        Fail::new(dr_status::Io, format!("writing {}: {e}", dest.display()))
-                    })?;
-                Ok(r)
-            });
-            if report.is_err() {
-                let _ = std::fs::remove_file(dest);
-            }
-            report?
-        } else {
-            with_progress(progress, user_data, |p| {
-                store.export_dir(dest, WithProgress::new(core.clone(), p))
-            })?
-        };
-        put_string(report_json, to_json(&report)?);
-        Ok(())
-    })
+    entry!(err;
+        store => store: Ref<dr_store>;
+        dest => dest: &Path;
+        options_json => options: Opts<ExportRequest>;
+        progress + user_data => progress: Callback;
+        -> report_json;
+        {
+            json(&progress.run(|p| wire::export(&store, dest, &options.0, p))?)
+        }
+    )
 }

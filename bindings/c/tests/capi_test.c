@@ -111,7 +111,7 @@ static char *validate_file(const char *rel) {
   size_t len;
   char *yaml = read_file(rel, &len);
   char *settings = NULL;
-  EXPECT(DR_STATUS_OK, dr_validate((const uint8_t *)yaml, len, NULL, &settings, E));
+  EXPECT(DR_STATUS_OK, dr_load_settings((const uint8_t *)yaml, len, NULL, &settings, E));
   free(yaml);
   return settings;
 }
@@ -154,7 +154,7 @@ static void test_validate(void) {
   size_t len;
   char *yaml = read_file("examples/configs/invalid.yaml", &len);
   char *out = NULL;
-  EXPECT(DR_STATUS_INVALID_SETTINGS, dr_validate((const uint8_t *)yaml, len, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_SETTINGS, dr_load_settings((const uint8_t *)yaml, len, NULL, &out, E));
   CHECK(out == NULL); /* out-params are written only on success */
   CHECK(last_problems_ok);
   CHECK(strstr(last_problems, "\"code\":\"SectionNotAllowed\""));
@@ -167,26 +167,26 @@ static void test_validate(void) {
   CHECK(strstr(last_problems, "example-license-key") == NULL);
   CHECK(strstr(last_message, "example-license-key") == NULL);
   /* A NULL error out-parameter is allowed: only the status comes back. */
-  CHECK(dr_validate((const uint8_t *)yaml, len, NULL, &out, NULL) == DR_STATUS_INVALID_SETTINGS);
+  CHECK(dr_load_settings((const uint8_t *)yaml, len, NULL, &out, NULL) == DR_STATUS_INVALID_SETTINGS);
   free(yaml);
 
   /* Bootstrap allows only Direct and the Unmanaged forms. */
   yaml = read_file("examples/configs/proxy.yaml", &len);
   EXPECT(DR_STATUS_INVALID_SETTINGS,
-         dr_validate((const uint8_t *)yaml, len, "{\"bootstrap\":true}", &out, E));
+         dr_load_settings((const uint8_t *)yaml, len, "{\"bootstrap\":true}", &out, E));
   CHECK(strstr(last_problems, "ModeNotAllowedAtBootstrap"));
   CHECK(strstr(last_problems, "example-password") == NULL);
   EXPECT(DR_STATUS_INVALID_ARGUMENT,
-         dr_validate((const uint8_t *)yaml, len, "{\"bootstrapp\":true}", &out, E));
-  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate((const uint8_t *)yaml, len, "{", &out, E));
-  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate((const uint8_t *)yaml, len, "\xff", &out, E));
-  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate((const uint8_t *)yaml, len, NULL, NULL, E));
+         dr_load_settings((const uint8_t *)yaml, len, "{\"bootstrapp\":true}", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_load_settings((const uint8_t *)yaml, len, "{", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_load_settings((const uint8_t *)yaml, len, "\xff", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_load_settings((const uint8_t *)yaml, len, NULL, NULL, E));
   free(yaml);
 
-  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_validate(NULL, 5, NULL, &out, E));
-  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_validate(NULL, 0, NULL, &out, E));
-  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_validate((const uint8_t *)"a: [", 4, NULL, &out, E));
-  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_validate((const uint8_t *)"\xff\xfe", 2, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_load_settings(NULL, 5, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_load_settings(NULL, 0, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_load_settings((const uint8_t *)"a: [", 4, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_DOCUMENT, dr_load_settings((const uint8_t *)"\xff\xfe", 2, NULL, &out, E));
   CHECK(!last_problems_ok);
   CHECK(out == NULL);
 }
@@ -204,6 +204,13 @@ static void test_plan(void) {
   CHECK(d && strstr(d, "\"allowed\":false"));
   CHECK(d && strstr(d, "\"route\":[\"Local\",\"Direct\",\"Proxy\"]"));
   CHECK(d && strstr(d, "\"code\":\"TransitionNotSupported\""));
+  dr_string_free(d);
+  d = NULL;
+  /* Rendering that switch is refused the same way, unless the check is skipped. */
+  EXPECT(DR_STATUS_TRANSITION_REFUSED, dr_render(proxy, local, facts, NULL, &d, E));
+  CHECK(d == NULL && strstr(last_message, "switch from Local to Proxy refused"));
+  EXPECT(DR_STATUS_OK, dr_render(proxy, local, facts, "{\"switchCheck\":\"skip\"}", &d, E));
+  CHECK(d && strstr(d, "\"files\""));
   dr_string_free(d);
   d = NULL;
 
@@ -316,12 +323,12 @@ static void test_render_apply(void) {
   CHECK(out == NULL);
 
   /* Cleanup: only plain folder names listed before and not written now. */
-  EXPECT(DR_STATUS_OK, dr_cleanup_plan("[\"a\",\"b\",\"../etc\"]", "[\"b\"]", &out, E));
+  EXPECT(DR_STATUS_OK, dr_stale_host_dirs("[\"a\",\"b\",\"../etc\"]", "[\"b\"]", &out, E));
   CHECK(out && strcmp(out, "{\"remove\":[\"a\"],\"ignored\":[\"../etc\"]}") == 0);
   dr_string_free(out);
   out = NULL;
-  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_cleanup_plan("[1]", "[]", &out, E));
-  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_cleanup_plan("[]", NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_stale_host_dirs("[1]", "[]", &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_stale_host_dirs("[]", NULL, &out, E));
 
   /* Preflight finds a registry section in conf.d. */
   char *etc = path_in_work("etc-containerd");
@@ -333,10 +340,11 @@ static void test_render_apply(void) {
   EXPECT(DR_STATUS_OK, dr_preflight(etc, &out, E));
   CHECK(out && strstr(out, "\"file\":\"conf.d/50-mirror.toml\""));
   CHECK(out && strstr(out, "\"line\":2"));
+  CHECK(out && strstr(out, "\"hasCustomRegistryConfig\":true"));
   dr_string_free(out);
   out = NULL;
   EXPECT(DR_STATUS_OK, dr_preflight(work, &out, E));
-  CHECK(out && strcmp(out, "{\"findings\":[],\"unreadable\":[]}") == 0);
+  CHECK(out && strcmp(out, "{\"findings\":[],\"unreadable\":[],\"hasCustomRegistryConfig\":false}") == 0);
   dr_string_free(out);
   out = NULL;
   EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_preflight(NULL, &out, E));
@@ -502,6 +510,19 @@ static void test_store(void) {
   EXPECT(DR_STATUS_NOT_FOUND, dr_store_get(s, HELLO_WORLD, &data, &len, E));
   EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_get(s, HELLO, &data, NULL, E));
   CHECK(data == NULL);
+  /* ranged read: the bytes from the offset, fewer at the end, none past it */
+  EXPECT(DR_STATUS_OK, dr_store_read_range(s, HELLO, 1, 3, &data, &len, E));
+  CHECK(len == 3 && data && memcmp(data, "ell", 3) == 0);
+  dr_bytes_free(data, len);
+  EXPECT(DR_STATUS_OK, dr_store_read_range(s, HELLO, 3, 100, &data, &len, E));
+  CHECK(len == 2 && data && memcmp(data, "lo", 2) == 0);
+  dr_bytes_free(data, len);
+  EXPECT(DR_STATUS_OK, dr_store_read_range(s, HELLO, 99, 4, &data, &len, E));
+  CHECK(len == 0);
+  dr_bytes_free(data, len);
+  data = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_read_range(s, HELLO_WORLD, 0, 4, &data, &len, E));
+  CHECK(data == NULL);
 
   dr_reader *r = NULL;
   EXPECT(DR_STATUS_OK, dr_store_open_blob(s, HELLO, &r, E));
@@ -595,24 +616,24 @@ static void test_store(void) {
   /* verify (scrub), with progress and cancellation */
   progress_calls = 0;
   cancel_after = 0;
-  EXPECT(DR_STATUS_OK, dr_store_verify(s, "{\"threads\":1}", on_progress, &progress_calls, &out, E));
-  CHECK(out && strstr(out, "\"checked\":4") && strstr(out, "\"corrupt\":[]"));
+  EXPECT(DR_STATUS_OK, dr_store_scrub(s, "{\"threads\":1}", on_progress, &progress_calls, &out, E));
+  CHECK(out && strstr(out, "\"checked\":4") && strstr(out, "\"corrupt\":[]") && strstr(out, "\"clean\":true"));
   CHECK(progress_calls >= 1);
   dr_string_free(out);
   out = NULL;
   progress_calls = 0;
   cancel_after = 1;
-  EXPECT(DR_STATUS_CANCELLED, dr_store_verify(s, NULL, on_progress, &progress_calls, &out, E));
+  EXPECT(DR_STATUS_CANCELLED, dr_store_scrub(s, NULL, on_progress, &progress_calls, &out, E));
   CHECK(progress_calls == 1 && out == NULL);
-  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_verify(s, "{\"threads\":\"many\"}", NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_scrub(s, "{\"threads\":\"many\"}", NULL, NULL, &out, E));
 
   /* gc: with no grace, the untagged "hello world" goes; the image stays */
   cancel_after = 0;
-  EXPECT(DR_STATUS_OK, dr_store_gc(s, "{\"grace\":0,\"dryRun\":true}", NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_OK, dr_store_gc(s, "{\"graceSeconds\":0,\"dryRun\":true}", NULL, NULL, &out, E));
   CHECK(out && strstr(out, "\"dryRun\":true") && strstr(out, "\"deleted\":[\"" HELLO_WORLD "\"]"));
   dr_string_free(out);
   out = NULL;
-  EXPECT(DR_STATUS_OK, dr_store_gc(s, "{\"grace\":0}", on_progress, &progress_calls, &out, E));
+  EXPECT(DR_STATUS_OK, dr_store_gc(s, "{\"graceSeconds\":0}", on_progress, &progress_calls, &out, E));
   CHECK(out && strstr(out, "\"deleted\":[\"" HELLO_WORLD "\"]") && strstr(out, "\"reachable\":3"));
   dr_string_free(out);
   out = NULL;
@@ -633,6 +654,13 @@ static void test_store(void) {
   dr_string_free(out);
   out = NULL;
   EXPECT(DR_STATUS_OK, dr_store_export(s, tar, "{\"tar\":true,\"tags\":[\"v1\"]}", on_progress, &progress_calls, &out, E));
+  CHECK(out && strstr(out, "\"blobs\":3"));
+  dr_string_free(out);
+  out = NULL;
+  /* an existing tar file is refused unless overwrite is asked */
+  EXPECT(DR_STATUS_ALREADY_EXISTS, dr_store_export(s, tar, "{\"tar\":true}", NULL, NULL, &out, E));
+  CHECK(out == NULL);
+  EXPECT(DR_STATUS_OK, dr_store_export(s, tar, "{\"tar\":true,\"overwrite\":true}", NULL, NULL, &out, E));
   CHECK(out && strstr(out, "\"blobs\":3"));
   dr_string_free(out);
   out = NULL;

@@ -45,7 +45,7 @@ fn take_err(e: *mut dr_error) -> (dr_status, String, Option<String>) {
 fn validate(name: &str) -> CString {
     let input = config(name);
     let mut out = null_mut();
-    let st = dr_validate(input.as_ptr(), input.len(), null(), &mut out, null_mut());
+    let st = dr_load_settings(input.as_ptr(), input.len(), null(), &mut out, null_mut());
     assert_eq!(st, dr_status::Ok);
     CString::new(take(out)).unwrap()
 }
@@ -56,7 +56,7 @@ fn invalid_settings_carry_every_problem_and_leave_the_output_alone() {
     let sentinel = std::ptr::dangling_mut::<c_char>();
     let mut out = sentinel;
     let mut err = null_mut();
-    let st = dr_validate(input.as_ptr(), input.len(), null(), &mut out, &mut err);
+    let st = dr_load_settings(input.as_ptr(), input.len(), null(), &mut out, &mut err);
     assert_eq!(st, dr_status::InvalidSettings);
     assert_eq!(out, sentinel);
     let (code, msg, problems) = take_err(err);
@@ -196,7 +196,7 @@ fn store_round_trip_and_cancellation() {
 
     let mut calls = 0u32;
     let mut err = null_mut();
-    let st = dr_store_verify(
+    let st = dr_store_scrub(
         store,
         null(),
         Some(cancel_at_once),

@@ -125,12 +125,13 @@ extern "C" {
 // The ABI version the library was built with; compare with `DR_ABI_VERSION` from the header.
 uint32_t dr_abi_version(void);
 
-// Writes rendered files (`rendered_json` as `dr_render` returns) under `root` (the node's `/`,
-// or a test folder), only what changed, atomically; removes host folders the previous state
-// file lists and the new one does not (the cleanup). `*report_json` receives `{"changed",
-// "removed", "restartContainerd", "warnings"}`. A set with a path the renderer does not write, a
-// bad host folder name, or a symbolic link on the way under `root` is refused before anything
-// is written: `DR_STATUS_APPLY_REFUSED`, the message naming the path and the reason.
+// Writes rendered files (`rendered_json` as `dr_render` returns) under `root` (the node's
+// `/`, or a test folder), only what changed, atomically; removes host folders the previous
+// state file lists and the new one does not (the cleanup). `*report_json` receives
+// `{"changed", "removed", "restartContainerd", "warnings"}`. A set with a path the renderer
+// does not write, a bad host folder name, or a symbolic link on the way under `root` is
+// refused before anything is written: `DR_STATUS_APPLY_REFUSED`, the message naming the
+// path and the reason.
 dr_status dr_apply(const char *rendered_json,
                    const char *root,
                    char **report_json,
@@ -138,14 +139,6 @@ dr_status dr_apply(const char *rendered_json,
 
 // Frees a buffer the library returned, with the length it returned. NULL is a no-op.
 void dr_bytes_free(uint8_t *data, size_t len);
-
-// Which host folders written before (`previous_host_dirs_json`, a JSON array of folder names as
-// in `deckhouse_hosts_state.json`) to remove now that `current_host_dirs_json` are written.
-// `*plan_json` receives `{"remove": [...], "ignored": [...]}`.
-dr_status dr_cleanup_plan(const char *previous_host_dirs_json,
-                          const char *current_host_dirs_json,
-                          char **plan_json,
-                          struct dr_error **err);
 
 // The status of an error object (`DR_STATUS_INVALID_ARGUMENT` for NULL).
 dr_status dr_error_code(const struct dr_error *err);
@@ -161,54 +154,71 @@ const char *dr_error_message(const struct dr_error *err);
 // `{"path", "code", "message"}`; NULL otherwise. Borrowed: valid until `dr_error_free(err)`.
 const char *dr_error_problems_json(const struct dr_error *err);
 
-// Merges the rendered config.toml part (`part_toml`, `deckhouse.d/registry.toml` as `dr_render`
-// returns it) into a node's main config.toml (`main_toml`), as containerd 1.x needs it: 1.x
-// loads an `imports` file by replacing each plugin table it names. PART's keys win; every
-// other key of MAIN, and MAIN's comments and order, stay.
+// Reads and validates registry settings from a ModuleConfig `deckhouse` and/or an
+// InitConfiguration (YAML or JSON bytes, `len` bytes at `input`).
 //
-// `*merged_toml` receives the merged file (free with `dr_string_free`; it holds credentials if
-// the part does). A file that is not TOML, or two files with different `version`s:
+// `options_json` (may be NULL): `{"bootstrap": bool, "limits": {...}}` (LoadOptions, any
+// subset). On success `*settings_json` receives the core's SettingsView: `{"settings":
+// {"mode": "Proxy", "upstream": {...}, "ttl": "72h0m0s"}, "imagesBase", "imagesRepo",
+// "upstreamAddress"}` (it holds the credentials: treat it as a secret), to free with
+// `dr_string_free`; every function taking settings JSON accepts it as it is. Invalid
+// settings: `DR_STATUS_INVALID_SETTINGS`, the error holding every problem; unusable input:
+// `DR_STATUS_INVALID_DOCUMENT`.
+dr_status dr_load_settings(const uint8_t *input,
+                           size_t len,
+                           const char *options_json,
+                           char **settings_json,
+                           struct dr_error **err);
+
+// Merges the rendered config.toml part (`part_toml`, `deckhouse.d/registry.toml` as
+// `dr_render` returns it) into a node's main config.toml (`main_toml`), as containerd 1.x
+// needs it: 1.x loads an `imports` file by replacing each plugin table it names. PART's
+// keys win; every other key of MAIN, and MAIN's comments and order, stay.
+//
+// `*merged_toml` receives the merged file (free with `dr_string_free`; it holds credentials
+// if the part does). A file that is not TOML, or two files with different `version`s:
 // `DR_STATUS_INVALID_DOCUMENT`, the message naming which.
 dr_status dr_merge_config(const char *main_toml,
                           const char *part_toml,
                           char **merged_toml,
                           struct dr_error **err);
 
-// Builds the node configuration model for `desired_json` (with `previous_json`, may be NULL:
-// the transition phase) under `facts` (may be NULL). `*node_config_json` receives the model
-// plus its version hash: `{"version": "<hex>", "config": {...}}`.
+// Builds the node configuration model for `desired_json` (with `previous_json`, may be
+// NULL: the transition phase) under `facts` (may be NULL). `*node_config_json` receives the
+// model plus its version hash: `{"version": "<hex>", "config": {...}}`.
 dr_status dr_node_config(const char *desired_json,
                          const char *previous_json,
-                         const char *facts_text,
+                         const char *facts,
                          char **node_config_json,
                          struct dr_error **err);
 
-// Decides a switch from `current_json` to `desired_json` (settings JSON as `dr_validate`
-// returns) under the cluster facts `facts` (YAML or JSON text; NULL for a bootstrapped static
-// cluster with one containerd master).
+// Decides a switch from `current_json` to `desired_json` (settings JSON as
+// `dr_load_settings` returns it, or its `settings` member) under the cluster facts `facts`
+// (YAML or JSON text; NULL for a bootstrapped static cluster with one containerd master).
 //
 // A refusal is a result, not an error: `*decision_json` receives `{"allowed": true, "from",
 // "to", "stages", "restarts", "warnings"}` or `{"allowed": false, "from", "to", "reasons",
 // "route"}`.
 dr_status dr_plan(const char *current_json,
                   const char *desired_json,
-                  const char *facts_text,
+                  const char *facts,
                   char **decision_json,
                   struct dr_error **err);
 
-// Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections in
-// `conf.d` / `conf2.d`. `*report_json` receives `{"findings": [{"file", "line", "key"}],
-// "unreadable": [{"file", "message"}]}`; any finding or unreadable file means custom registry
-// configuration that must be migrated before the first switch. A missing or unreadable
-// `etc_containerd_dir` is `DR_STATUS_IO` naming the folder (never an empty report); an empty
-// path is `DR_STATUS_INVALID_ARGUMENT`.
+// Scans a copy of a node's `/etc/containerd` (`etc_containerd_dir`) for registry sections
+// in `conf.d` / `conf2.d`. `*report_json` receives the core's PreflightView: `{"findings":
+// [{"file", "line", "key"}], "unreadable": [{"file", "message"}],
+// "hasCustomRegistryConfig": bool}` (true: custom registry configuration that must be
+// migrated before the first switch). A missing or unreadable `etc_containerd_dir` is
+// `DR_STATUS_IO` naming the folder (never an empty report); an empty path is
+// `DR_STATUS_INVALID_ARGUMENT`.
 dr_status dr_preflight(const char *etc_containerd_dir, char **report_json, struct dr_error **err);
 
 // Frees a reader. NULL is a no-op; call it at most once.
 void dr_reader_free(struct dr_reader *reader);
 
-// Reads up to `len` bytes at the reader's position into `buf`; `*n` receives the count (0 at
-// the end of the blob).
+// Reads up to `len` bytes at the reader's position into `buf`; `*n` receives the count (0
+// at the end of the blob).
 dr_status dr_reader_read(struct dr_reader *reader,
                          uint8_t *buf,
                          size_t len,
@@ -227,19 +237,29 @@ dr_status dr_reader_read_at(const struct dr_reader *reader,
 // The blob's size (0 for NULL).
 uint64_t dr_reader_size(const struct dr_reader *reader);
 
-// Renders the files a node's containerd reads for `desired_json` (with `previous_json`, may be
-// NULL: the transition phase) under `facts` (may be NULL), with `options_json` (may be NULL:
-// containerd v1, Deckhouse dialect; `{"containerd": "v2", "version": "2.1", "dialect":
-// "upstream", "httpTlsFallback": false, "configPath": "..."}`, any subset).
+// Renders the files a node's containerd reads for `desired_json` (with `previous_json`, may
+// be NULL: the transition phase, refused with `DR_STATUS_TRANSITION_REFUSED` when the
+// switch from it is refused) under `facts` (may be NULL), with `options_json` (may be
+// NULL: containerd v1, Deckhouse dialect; `{"containerd": "v2", "version": "2.1",
+// "dialect": "upstream", "httpTlsFallback": false, "configPath": "...", "switchCheck":
+// "skip"}`, any subset; a generation without `version` gets its default release line).
 //
-// `*rendered_json` receives `{"version", "configPath", "files": [{"path", "contents", "mode":
-// "0600"}], "hostDirs", "warnings"}` (file contents may hold credentials).
+// `*rendered_json` receives `{"version", "configPath", "files": [{"path", "contents",
+// "mode": "0600"}], "hostDirs", "warnings"}` (file contents may hold credentials).
 dr_status dr_render(const char *desired_json,
                     const char *previous_json,
-                    const char *facts_text,
+                    const char *facts,
                     const char *options_json,
                     char **rendered_json,
                     struct dr_error **err);
+
+// Which host folders written before (`previous_host_dirs_json`, a JSON array of folder
+// names as in `deckhouse_hosts_state.json`) to remove now that `current_host_dirs_json` are
+// written. `*plan_json` receives `{"remove": [...], "ignored": [...]}`.
+dr_status dr_stale_host_dirs(const char *previous_host_dirs_json,
+                             const char *current_host_dirs_json,
+                             char **plan_json,
+                             struct dr_error **err);
 
 // The stable name of a status code (`"NotFound"`), or `"Unknown"`. Static: do not free.
 const char *dr_status_name(int32_t code);
@@ -249,8 +269,8 @@ dr_status dr_store_abort_upload(const struct dr_store *store,
                                 const char *upload_id,
                                 struct dr_error **err);
 
-// Starts a resumable upload hashed with `algorithm` (NULL: sha256): a writer whose data survives
-// `dr_writer_free` and process restarts; get its id with `dr_writer_upload_id`.
+// Starts a resumable upload hashed with `algorithm` (NULL: sha256): a writer whose data
+// survives `dr_writer_free` and process restarts; get its id with `dr_writer_upload_id`.
 dr_status dr_store_begin_upload(const struct dr_store *store,
                                 const char *algorithm,
                                 struct dr_writer **out,
@@ -258,21 +278,22 @@ dr_status dr_store_begin_upload(const struct dr_store *store,
 
 // Whether every manifest and blob that `references_json` (a JSON array of tags or
 // manifest/index digests) needs is stored. `*report_json` receives `{"complete", "images":
-// [{"reference", "digest", "complete", "missing", "problems", "blobs", "bytes"}], "missing"}`.
+// [{"reference", "digest", "complete", "missing", "problems", "blobs", "bytes"}],
+// "missing"}`.
 dr_status dr_store_completeness(const struct dr_store *store,
                                 const char *references_json,
                                 char **report_json,
                                 struct dr_error **err);
 
 // Deletes a blob (`DR_STATUS_NOT_FOUND` if it is not stored).
-dr_status dr_store_delete(const struct dr_store *store,
-                          const char *digest_str,
-                          struct dr_error **err);
+dr_status dr_store_delete(const struct dr_store *store, const char *digest, struct dr_error **err);
 
-// Exports tags to `dest` as an OCI image layout: a folder, or (when `options_json` has
-// `"tar": true`) a tar file, gzip-compressed with `"gzip": true`. `options_json` may be NULL:
-// `{"tags": [] (every tag), "tar": false, "gzip": false}`. `*report_json` receives `{"tags",
-// "blobs", "bytes"}`. `progress` may be NULL.
+// Exports tags to `dest` as an OCI image layout (the core's `wire::export`): a new or empty
+// folder, or (when `options_json` has `"tar": true`) a tar file, gzip-compressed with
+// `"gzip": true`, written atomically. An existing tar file is refused
+// (`DR_STATUS_ALREADY_EXISTS`) unless `"overwrite": true`. `options_json` may be NULL:
+// `{"tags": [] (every tag), "tar": false, "gzip": false, "overwrite": false}`, any subset.
+// `*report_json` receives `{"tags", "blobs", "bytes"}`. `progress` may be NULL.
 dr_status dr_store_export(const struct dr_store *store,
                           const char *dest,
                           const char *options_json,
@@ -286,9 +307,9 @@ dr_status dr_store_export(const struct dr_store *store,
 void dr_store_free(struct dr_store *store);
 
 // Collects blobs unreachable from `index.json` and leases. `options_json` may be NULL:
-// `{"graceSeconds": whole seconds (absent: the store's), "dryRun": false}`. `*report_json`
-// receives `{"dryRun", "examined",
-// "reachable", "young", "deleted", "deletedBytes", "missing"}`. `progress` may be NULL.
+// `{"graceSeconds": whole seconds (absent: the store's), "dryRun": false}`, any subset.
+// `*report_json` receives `{"dryRun", "examined", "reachable", "young", "deleted",
+// "deletedBytes", "missing"}`. `progress` may be NULL.
 dr_status dr_store_gc(const struct dr_store *store,
                       const char *options_json,
                       dr_progress_fn progress,
@@ -296,23 +317,24 @@ dr_status dr_store_gc(const struct dr_store *store,
                       char **report_json,
                       struct dr_error **err);
 
-// Reads a whole blob: `*data`/`*len` receive a library buffer, freed with `dr_bytes_free(data,
-// len)`.
+// Reads a whole blob: `*data`/`*len` receive a library buffer, freed with
+// `dr_bytes_free(data, len)`.
 dr_status dr_store_get(const struct dr_store *store,
-                       const char *digest_str,
+                       const char *digest,
                        uint8_t **data,
                        size_t *len,
                        struct dr_error **err);
 
 // `*present` receives whether the blob is stored.
 dr_status dr_store_has(const struct dr_store *store,
-                       const char *digest_str,
+                       const char *digest,
                        bool *present,
                        struct dr_error **err);
 
-// Imports an OCI image layout from `path`: a folder, or a tar / tar.gz file. `options_json`
-// may be NULL: `{"requireComplete": true}`. `*report_json` receives `{"blobsAdded",
-// "blobsPresent", "bytesAdded", "tags", "untagged", "ignored"}`. `progress` may be NULL.
+// Imports an OCI image layout from `path`: a folder, or a tar / tar.gz file.
+// `options_json` may be NULL: `{"requireComplete": true}`. `*report_json` receives
+// `{"blobsAdded", "blobsPresent", "bytesAdded", "tags", "untagged", "ignored"}`. `progress`
+// may be NULL.
 dr_status dr_store_import(const struct dr_store *store,
                           const char *path,
                           const char *options_json,
@@ -324,9 +346,10 @@ dr_status dr_store_import(const struct dr_store *store,
 // `*digests_json` receives every stored blob as a sorted JSON array of digest strings.
 dr_status dr_store_list(const struct dr_store *store, char **digests_json, struct dr_error **err);
 
-// Opens (creating if missing or empty) the store rooted at `root`. `options_json` may be NULL:
-// `{"durability": "durable"|"relaxed", "quota": bytes|null, "gcGraceSeconds": 3600,
-// "uploadTtlSeconds": 604800, "trackUse": true}`, any subset. Free with `dr_store_free`.
+// Opens (creating if missing or empty) the store rooted at `root`. `options_json` may be
+// NULL: the core's StoreOptions, `{"durability": "durable"|"relaxed", "quota": bytes|null,
+// "gcGraceSeconds": 3600, "uploadTtlSeconds": 604800, "trackUse": true}`, any subset. Free
+// with `dr_store_free`.
 dr_status dr_store_open(const char *root,
                         const char *options_json,
                         struct dr_store **out,
@@ -334,19 +357,30 @@ dr_status dr_store_open(const char *root,
 
 // Opens a blob for reading. Free the reader with `dr_reader_free`.
 dr_status dr_store_open_blob(const struct dr_store *store,
-                             const char *digest_str,
+                             const char *digest,
                              struct dr_reader **out,
                              struct dr_error **err);
 
-// Stores `len` bytes at `data`. With `expected_digest` (may be NULL) the content must hash to
-// it (`DR_STATUS_DIGEST_MISMATCH` otherwise, nothing stored). `*outcome_json` receives
-// `{"digest": "sha256:…", "size": n, "created": bool}` (`created` false: already stored).
+// Stores `len` bytes at `data`. With `expected_digest` (may be NULL) the content must hash
+// to it (`DR_STATUS_DIGEST_MISMATCH` otherwise, nothing stored). `*outcome_json` receives
+// the PutOutcome `{"digest": "sha256:…", "size": n, "created": bool}` (`created` false:
+// already stored).
 dr_status dr_store_put(const struct dr_store *store,
                        const uint8_t *data,
                        size_t len,
                        const char *expected_digest,
                        char **outcome_json,
                        struct dr_error **err);
+
+// Reads up to `length` bytes of a blob from `offset` (fewer at the blob's end, none past
+// it): `*data`/`*len` receive a library buffer, freed with `dr_bytes_free(data, len)`.
+dr_status dr_store_read_range(const struct dr_store *store,
+                              const char *digest,
+                              uint64_t offset,
+                              uint64_t length,
+                              uint8_t **data,
+                              size_t *len,
+                              struct dr_error **err);
 
 // `*digest_out` receives the digest `tag` points at (`DR_STATUS_NOT_FOUND` if none).
 dr_status dr_store_resolve(const struct dr_store *store,
@@ -361,16 +395,27 @@ dr_status dr_store_resume_upload(const struct dr_store *store,
                                  struct dr_writer **out,
                                  struct dr_error **err);
 
+// Re-hashes every blob (scrub). `options_json` may be NULL: `{"quarantine": true,
+// "threads": null}`, any subset. `*report_json` receives the core's ScrubView:
+// `{"checked", "bytes", "corrupt": [...], "foreign": [...], "layoutProblems": [...],
+// "clean": bool}`. `progress` may be NULL.
+dr_status dr_store_scrub(const struct dr_store *store,
+                         const char *options_json,
+                         dr_progress_fn progress,
+                         void *user_data,
+                         char **report_json,
+                         struct dr_error **err);
+
 // `*stat_json` receives `{"digest", "size", "lastUsedMs", "createdMs"}`.
 dr_status dr_store_stat(const struct dr_store *store,
-                        const char *digest_str,
+                        const char *digest,
                         char **stat_json,
                         struct dr_error **err);
 
 // Points `tag` at the stored manifest or index `digest` in `index.json`.
 dr_status dr_store_tag(const struct dr_store *store,
                        const char *tag,
-                       const char *digest_str,
+                       const char *digest,
                        struct dr_error **err);
 
 // `*tags_json` receives the tags: `[{"name", "digest", "size", "mediaType"}]`.
@@ -385,16 +430,6 @@ dr_status dr_store_uploads(const struct dr_store *store,
                            char **uploads_json,
                            struct dr_error **err);
 
-// Re-hashes every blob (scrub). `options_json` may be NULL: `{"quarantine": true, "threads":
-// null}`. `*report_json` receives `{"checked", "bytes", "corrupt": [...], "foreign": [...],
-// "layoutProblems": [...]}`. `progress` may be NULL.
-dr_status dr_store_verify(const struct dr_store *store,
-                          const char *options_json,
-                          dr_progress_fn progress,
-                          void *user_data,
-                          char **report_json,
-                          struct dr_error **err);
-
 // Starts a streaming put hashed with `algorithm` (`"sha256"` or `"sha512"`; NULL: sha256).
 // Write with `dr_writer_write`, finish with `dr_writer_commit`, and always `dr_writer_free`
 // (which discards an uncommitted blob of this kind of writer).
@@ -406,20 +441,6 @@ dr_status dr_store_writer(const struct dr_store *store,
 // Frees a string the library returned. NULL is a no-op. Never pass it to `free()`.
 void dr_string_free(char *s);
 
-// Reads and validates registry settings from a ModuleConfig `deckhouse` and/or an
-// InitConfiguration (YAML or JSON bytes, `len` bytes at `input`).
-//
-// `options_json` (may be NULL): `{"bootstrap": bool, "limits": {...}}` (LoadOptions).
-// On success `*settings_json` receives the normalized settings (`{"mode": "Proxy", "upstream":
-// {...}, "ttl": "72h0m0s"}`; it holds the credentials: treat it as a secret), to free with
-// `dr_string_free`. Invalid settings: `DR_STATUS_INVALID_SETTINGS`, the error holding every
-// problem; unusable input: `DR_STATUS_INVALID_DOCUMENT`.
-dr_status dr_validate(const uint8_t *input,
-                      size_t len,
-                      const char *options_json,
-                      char **settings_json,
-                      struct dr_error **err);
-
 // The library version as `"MAJOR.MINOR.PATCH"`. Static: do not free.
 const char *dr_version(void);
 
@@ -427,10 +448,10 @@ const char *dr_version(void);
 // `dr_writer_free`.
 dr_status dr_writer_abort(struct dr_writer *writer, struct dr_error **err);
 
-// Verifies and publishes the blob. `expected_digest` may be NULL; `expected_size` < 0 means
-// "not checked". `*outcome_json` receives `{"digest", "size", "created"}` (`created` false:
-// another writer stored it first). After this call (success or not) the writer only accepts
-// `dr_writer_free`.
+// Verifies and publishes the blob. `expected_digest` may be NULL; `expected_size` < 0
+// means "not checked". `*outcome_json` receives `{"digest", "size", "created"}` (`created`
+// false: another writer stored it first). After this call (success or not) the writer only
+// accepts `dr_writer_free`.
 dr_status dr_writer_commit(struct dr_writer *writer,
                            const char *expected_digest,
                            int64_t expected_size,

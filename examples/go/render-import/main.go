@@ -43,7 +43,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	// 1. Validate and render.
+	// 1. Load the settings and render.
 	want, err := load(*desired)
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func load(path string) (*registry.Settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := registry.Validate(b, registry.LoadOptions{})
+	s, err := registry.LoadSettings(b, registry.LoadOptions{})
 	var ve *registry.ValidationError
 	if errors.As(err, &ve) {
 		for _, p := range ve.Problems {
