@@ -157,7 +157,9 @@ impl RegistrydBundle {
 }
 
 /// What the `registry` Service points at.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum ServiceMode {
     /// No Service (Unmanaged).
     #[default]
