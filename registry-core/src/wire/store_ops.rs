@@ -124,27 +124,22 @@ impl TempFile {
             Failure::invalid_argument(format!("export: {} names no file", dest.display()))
         })?;
         let dir = dest.parent().unwrap_or(Path::new("."));
-        for n in 0u32..100 {
-            let mut tmp_name = std::ffi::OsString::from(".");
-            tmp_name.push(name);
-            tmp_name.push(format!(".partial-{}-{n}", std::process::id()));
-            let path = dir.join(tmp_name);
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file,
-                        published: false,
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io_failure(&path, &e)),
-            }
-        }
-        Err(Failure::new(
-            ErrorCode::Io,
-            format!("export: no free temporary name beside {}", dest.display()),
-        ))
+        // The crate's one temp naming (pid, time, counter), created exclusively: a name planted
+        // there meanwhile makes the open fail instead of being followed.
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}", crate::fsutil::unique_name("partial")));
+        let path = dir.join(tmp_name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_failure(&path, &e))?;
+        Ok(TempFile {
+            path,
+            file,
+            published: false,
+        })
     }
 
     /// Moves the file to `dest`: a rename when replacing is allowed, otherwise a hard link
@@ -161,9 +156,7 @@ impl TempFile {
         }
         self.published = true;
         if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io_failure(dir, &e))?;
+            crate::fsutil::sync_dir(dir).map_err(|e| io_failure(&e.path, &e.source))?;
         }
         Ok(())
     }
