@@ -415,37 +415,25 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-// getChunk is how many bytes Get copies per library call. A blob is read through a reader
-// handle in chunks, so no single call has a length limit and no library buffer is involved.
-var getChunk = 16 << 20
-
-// Get reads a whole blob, of any size.
+// Get reads a whole blob, of any size, in one library call (the core's ranged read fills the
+// buffer; no library buffer is involved).
 func (s *Store) Get(digest string) ([]byte, error) {
 	r, err := s.OpenBlob(digest)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return readAll(r, getChunk)
-}
-
-// readAll reads the reader's whole blob, chunk bytes per call.
-func readAll(r *BlobReader, chunk int) ([]byte, error) {
 	size := r.Size()
 	if size < 0 || uint64(size) > uint64(math.MaxInt) {
 		return nil, &Error{Status: StatusIO, Message: fmt.Sprintf("blob of %d bytes does not fit in memory; use OpenBlob", size)}
 	}
 	out := make([]byte, size)
-	for off := int64(0); off < size; {
-		end := min(off+int64(chunk), size)
-		n, err := r.ReadAt(out[off:end], off)
-		off += int64(n)
-		if err == io.EOF && off < size {
-			return nil, &Error{Status: StatusIO, Message: fmt.Sprintf("blob ended after %d of %d bytes", off, size)}
-		}
-		if err != nil && err != io.EOF {
-			return nil, err
-		}
+	n, err := r.ReadAt(out, 0)
+	if err == io.EOF && int64(n) < size {
+		return nil, &Error{Status: StatusIO, Message: fmt.Sprintf("blob ended after %d of %d bytes", n, size)}
+	}
+	if err != nil && err != io.EOF {
+		return nil, err
 	}
 	return out, nil
 }

@@ -246,29 +246,6 @@ impl<'a, T: DeserializeOwned + Default> Arg<'a> for Opts<T> {
     }
 }
 
-/// Options JSON for a core type whose serde form needs every key (`GcOptions`, `ScrubOptions`,
-/// `ImportOptions`): the keys given replace the defaults; NULL is the defaults. Messages quote
-/// values as given, like [`Opts`].
-pub(crate) struct Partial<T>(pub(crate) T);
-
-impl<'a, T: DeserializeOwned + serde::Serialize + Default> Arg<'a> for Partial<T> {
-    type Raw = *const c_char;
-    /// # Safety
-    /// As for `&str`.
-    unsafe fn from_raw(raw: *const c_char, name: &'static str) -> Result<Self, Fail> {
-        // SAFETY: forwarded from the caller.
-        let given = unsafe { option_object::<T>(raw, name) }?.unwrap_or_default();
-        let mut merged = match serde_json::to_value(T::default()) {
-            Ok(serde_json::Value::Object(m)) => m,
-            _ => serde_json::Map::new(),
-        };
-        merged.extend(given);
-        serde_json::from_value(serde_json::Value::Object(merged))
-            .map(Partial)
-            .map_err(|e| Fail::arg(format!("{name}: {e}")))
-    }
-}
-
 /// An options object (None for NULL) whose keys are all keys of `T` in the core's wire schema.
 ///
 /// # Safety

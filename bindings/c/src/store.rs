@@ -11,8 +11,7 @@ use registry_core::store::{
 use registry_core::wire::{self, ExportRequest, ScrubView};
 
 use crate::ffi::{
-    Callback, Handle, Json, MaybeSize, Mut, Opts, Partial, Ref, bytes, entry, free, handle, json,
-    peek, text,
+    Callback, Handle, Json, MaybeSize, Mut, Opts, Ref, bytes, entry, free, handle, json, peek, text,
 };
 use crate::{Fail, dr_error, dr_progress_fn, dr_status};
 
@@ -371,15 +370,9 @@ pub extern "C" fn dr_reader_read_at(
         buf + len => buf: &mut [u8];
         -> n;
         {
-            let mut done = 0;
-            while done < buf.len() {
-                match reader.read_at(&mut buf[done..], offset + done as u64) {
-                    Ok(0) => break,
-                    Ok(got) => done += got,
-                    Err(e) => return Err(read_failed(&reader, &e)),
-                }
-            }
-            Ok(done)
+            reader
+                .read_full_at(buf, offset)
+                .map_err(|e| read_failed(&reader, &e))
         }
     )
 }
@@ -503,7 +496,7 @@ pub extern "C" fn dr_store_scrub(
 ) -> dr_status {
     entry!(err;
         store => store: Ref<dr_store>;
-        options_json => options: Partial<ScrubOptions>;
+        options_json => options: Opts<ScrubOptions>;
         progress + user_data => progress: Callback;
         -> report_json;
         {
@@ -528,7 +521,7 @@ pub extern "C" fn dr_store_gc(
 ) -> dr_status {
     entry!(err;
         store => store: Ref<dr_store>;
-        options_json => options: Partial<GcOptions>;
+        options_json => options: Opts<GcOptions>;
         progress + user_data => progress: Callback;
         -> report_json;
         {
@@ -554,7 +547,7 @@ pub extern "C" fn dr_store_import(
     entry!(err;
         store => store: Ref<dr_store>;
         path => path: &Path;
-        options_json => options: Partial<ImportOptions>;
+        options_json => options: Opts<ImportOptions>;
         progress + user_data => progress: Callback;
         -> report_json;
         {

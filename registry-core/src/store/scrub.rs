@@ -19,7 +19,7 @@ use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to scrub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ScrubOptions {
     /// Move corrupt and foreign files to `.registry-store/quarantine/` (default true).
     pub quarantine: bool,

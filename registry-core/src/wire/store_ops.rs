@@ -37,19 +37,12 @@ pub fn read_range(
         Failure::invalid_argument(format!("a range of {want} bytes does not fit in memory"))
     })?;
     let mut buf = vec![0u8; want];
-    let mut done = 0usize;
-    while done < buf.len() {
-        let n = reader
-            .read_at(&mut buf[done..], offset + done as u64)
-            .map_err(|source| StoreError::Io {
-                path: store.blob_path(digest),
-                source,
-            })?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
+    let done = reader
+        .read_full_at(&mut buf, offset)
+        .map_err(|source| StoreError::Io {
+            path: store.blob_path(digest),
+            source,
+        })?;
     buf.truncate(done);
     Ok(buf)
 }

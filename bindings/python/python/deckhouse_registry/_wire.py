@@ -77,17 +77,17 @@ class RenderOptions(TypedDict, total=False):
     switchCheck: SwitchCheck
 
 
-class GcOptions(TypedDict):
+class GcOptions(TypedDict, total=False):
     dryRun: bool
-    graceSeconds: NotRequired[int | None]
+    graceSeconds: int | None
 
 
-class ScrubOptions(TypedDict):
+class ScrubOptions(TypedDict, total=False):
     quarantine: bool
-    threads: NotRequired[int | None]
+    threads: int | None
 
 
-class ImportOptions(TypedDict):
+class ImportOptions(TypedDict, total=False):
     requireComplete: bool
 
 

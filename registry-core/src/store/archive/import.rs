@@ -4,27 +4,26 @@
 //! everything checked out are the blobs published (one fsync round) and the tags merged into
 //! `index.json`, so a failed or cancelled import leaves the store as it was.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::sync_dir;
 use crate::store::Store;
+use crate::store::archive::staging::{StagingDir, refuse};
 use crate::store::digest::{Algorithm, Digest, Hasher};
 use crate::store::error::{IoContext, Result, StoreError};
 use crate::store::index::manifest::{Descriptor, MAX_MANIFEST};
 use crate::store::index::refs::{IndexDoc, IndexEntry, Placement};
-use crate::store::layout;
-use crate::store::lock::{LockName, create_locked};
+use crate::store::lock::LockName;
 use crate::store::progress::{Operation, ProgressFn, Reporter, WithProgress};
 use crate::store::sync::{Source, closure};
 
 /// How to import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ImportOptions {
     /// Refuse the import unless every image in its `index.json` is complete (counting blobs the
     /// store already has). Default true.
@@ -58,13 +57,6 @@ pub struct ImportReport {
 }
 
 const MAX_SMALL_FILE: u64 = MAX_MANIFEST;
-
-fn refuse(path: impl Into<String>, reason: impl Into<String>) -> StoreError {
-    StoreError::Import {
-        path: path.into(),
-        reason: reason.into(),
-    }
-}
 
 /// What a path inside the layout is.
 enum Entry {
@@ -114,40 +106,26 @@ fn classify(raw: &Path) -> Result<(String, Entry)> {
     Ok((rel, kind))
 }
 
-/// An import in progress: a locked staging folder plus what was read so far.
+/// An import in progress: a staging folder plus what was read so far.
 struct Staging<'s> {
     store: &'s Store,
-    dir: PathBuf,
-    lock_path: PathBuf,
-    _lock: File,
-    staged: BTreeMap<Digest, u64>,
+    dir: StagingDir<'s>,
     present: BTreeSet<Digest>,
     oci_layout: bool,
     index: Option<(IndexDoc, Vec<serde_json::Value>)>,
     ignored: Vec<String>,
-    reserved: u64,
-}
-
-impl Drop for Staging<'_> {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-        let _ = fs::remove_file(&self.lock_path);
-        if self.reserved > 0 && self.store.inner.opts.quota.is_some() {
-            crate::store::saturating_sub(&self.store.inner.pending, self.reserved);
-        }
-    }
 }
 
 impl Source for Staging<'_> {
     fn size_of(&self, d: &Digest) -> Result<Option<u64>> {
-        if let Some(s) = self.staged.get(d) {
+        if let Some(s) = self.dir.staged.get(d) {
             return Ok(Some(*s));
         }
         self.store.size_of(d)
     }
     fn manifest_bytes(&self, d: &Digest) -> Result<Vec<u8>> {
-        if self.staged.contains_key(d) {
-            let p = self.dir.join(d.to_string().replace(':', "-"));
+        if self.dir.staged.contains_key(d) {
+            let p = self.dir.path_of(d);
             return fs::read(&p).at(&p);
         }
         self.store.manifest_bytes(d)
@@ -156,24 +134,13 @@ impl Source for Staging<'_> {
 
 impl<'s> Staging<'s> {
     fn new(store: &'s Store) -> Result<Staging<'s>> {
-        let tmp = store.layout().tmp();
-        // The lock file exists (locked) before the folder does, so recovery can tell a live
-        // staging folder (lock held) from a dead one (lock free or gone) at every moment.
-        let (lock, lock_path) =
-            create_locked(|| tmp.join(format!("{}.lock", layout::unique_name("import"))))?;
-        let dir = lock_path.with_extension("");
-        fs::create_dir(&dir).at(&dir)?;
         Ok(Staging {
             store,
-            dir,
-            lock_path,
-            _lock: lock,
-            staged: BTreeMap::new(),
+            dir: StagingDir::new(store, "import")?,
             present: BTreeSet::new(),
             oci_layout: false,
             index: None,
             ignored: Vec::new(),
-            reserved: 0,
         })
     }
 
@@ -237,7 +204,7 @@ impl<'s> Staging<'s> {
             Entry::Blob(d) => {
                 if let Some(s) = size
                     && self.store.inner.opts.quota.is_some()
-                    && !self.staged.contains_key(&d)
+                    && !self.dir.staged.contains_key(&d)
                     && !self.store.has(&d)?
                 {
                     self.reserve(s)?;
@@ -271,7 +238,7 @@ impl<'s> Staging<'s> {
         r: &mut dyn Read,
         rep: &mut Reporter<'_>,
     ) -> Result<()> {
-        let known = self.staged.contains_key(&d) || self.store.has(&d)?;
+        let known = self.dir.staged.contains_key(&d) || self.store.has(&d)?;
         if known {
             // Still verified: a bundle with a bad copy of a blob is a bad bundle.
             let mut h = Hasher::new(d.algorithm());
@@ -294,7 +261,7 @@ impl<'s> Staging<'s> {
                     format!("content hashes to {actual} ({len} bytes), not {d}"),
                 ));
             }
-            if !self.staged.contains_key(&d) {
+            if !self.dir.staged.contains_key(&d) {
                 self.present.insert(d);
             }
             return Ok(());
@@ -312,23 +279,8 @@ impl<'s> Staging<'s> {
             rep.bytes(n as u64)?;
         }
         let size = w.written();
-        let dest = self.dir.join(d.to_string().replace(':', "-"));
-        match w.stage(&d, &dest) {
-            Ok(reserved) => self.reserved += reserved,
-            Err(StoreError::DigestMismatch {
-                actual,
-                actual_size,
-                ..
-            }) => {
-                return Err(refuse(
-                    rel,
-                    format!("content hashes to {actual} ({actual_size} bytes), not {d}"),
-                ));
-            }
-            Err(e) => return Err(e),
-        }
-        self.staged.insert(d, size);
-        Ok(())
+        let staged = w.stage(&d, &self.dir.path_of(&d));
+        self.dir.record(rel, &d, size, staged)
     }
 
     fn finish(mut self, opts: &ImportOptions, rep: &mut Reporter<'_>) -> Result<ImportReport> {
@@ -365,49 +317,18 @@ impl<'s> Staging<'s> {
         rep.emit()?;
 
         let store = self.store;
-        let durable = store.durable();
         let _gc = store.lock(LockName::Gc, false)?;
-        let staged: Vec<(Digest, u64)> = self.staged.iter().map(|(d, s)| (d.clone(), *s)).collect();
-        if durable {
-            let paths: Vec<PathBuf> = staged
-                .iter()
-                .map(|(d, _)| self.dir.join(d.to_string().replace(':', "-")))
-                .collect();
-            parallel_sync(&paths)?;
-        }
-        let mut report = ImportReport {
-            ignored: std::mem::take(&mut self.ignored),
-            blobs_present: self.present.len() as u64,
-            ..Default::default()
-        };
-        let mut dirs = [false; 2];
-        for (d, size) in &staged {
-            let src = self.dir.join(d.to_string().replace(':', "-"));
-            let target = store.blob_path(d);
-            if crate::store::content::link_no_replace(&src, &target, *size, store)? {
-                report.blobs_added += 1;
-                report.bytes_added += size;
-                dirs[d.algorithm() as usize] = true;
-            } else {
-                report.blobs_present += 1;
-            }
-        }
+        let published = self.dir.publish()?;
         for p in &self.present {
             crate::store::content::touch(&store.blob_path(p));
         }
-        if durable {
-            for alg in Algorithm::ALL {
-                if dirs[alg as usize] {
-                    sync_dir(&store.layout().alg_dir(alg))?;
-                }
-            }
-        }
-        if store.inner.opts.quota.is_some() {
-            store
-                .inner
-                .usage
-                .fetch_add(report.bytes_added, std::sync::atomic::Ordering::SeqCst);
-        }
+        let mut report = ImportReport {
+            ignored: std::mem::take(&mut self.ignored),
+            blobs_added: published.added,
+            blobs_present: self.present.len() as u64 + published.present,
+            bytes_added: published.bytes,
+            ..Default::default()
+        };
         // One linear merge (hashed lookups), so re-importing many entries is not quadratic.
         // Moving a tag is allowed here: `import_path` replaces tags as it always did.
         let mut tags = Vec::new();
@@ -448,11 +369,6 @@ impl<'s> Staging<'s> {
         report.untagged = untagged;
         Ok(report)
     }
-}
-
-/// fsyncs many files at once (see [`crate::fsutil::sync_parallel`]).
-pub(crate) fn parallel_sync(paths: &[PathBuf]) -> Result<()> {
-    crate::fsutil::sync_parallel(paths, |p| File::open(p).and_then(|f| f.sync_all()).at(p))
 }
 
 impl Store {

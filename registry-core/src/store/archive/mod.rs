@@ -4,3 +4,4 @@
 pub(crate) mod bundle;
 pub(crate) mod export;
 pub(crate) mod import;
+pub(crate) mod staging;

@@ -57,6 +57,31 @@ impl BlobReader {
         self.file.read_at(buf, offset)
     }
 
+    /// Fills `buf` from `offset`, stopping early only at the blob's end; returns the count.
+    /// This is the one ranged-read loop every binding uses (no verification, as `read_at`).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = registry_core::store::Store::open(dir.path()).unwrap();
+    /// let digest = store.put_bytes(b"hello, world", None).unwrap().digest;
+    /// let reader = store.open_blob(&digest).unwrap();
+    /// let mut buf = [0u8; 8];
+    /// assert_eq!(reader.read_full_at(&mut buf, 7).unwrap(), 5);
+    /// assert_eq!(&buf[..5], b"world");
+    /// ```
+    pub fn read_full_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.file.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
     /// A reader over `len` bytes from `offset` (clamped to the blob's end).
     pub fn range(mut self, offset: u64, len: u64) -> io::Result<io::Take<BlobReader>> {
         self.seek(SeekFrom::Start(offset))?;

@@ -21,7 +21,7 @@ use crate::store::progress::{Operation, Reporter, WithProgress};
 
 /// How to collect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct GcOptions {
     /// Blobs used more recently than this are kept; `None` uses the store's `gc_grace`.
     #[serde(

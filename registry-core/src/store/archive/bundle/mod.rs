@@ -172,12 +172,7 @@ impl BundleReport {
     }
 }
 
-pub(crate) fn refuse(path: impl Into<String>, reason: impl Into<String>) -> StoreError {
-    StoreError::Import {
-        path: path.into(),
-        reason: reason.into(),
-    }
-}
+pub(crate) use crate::store::archive::staging::refuse;
 
 impl Store {
     /// Imports a bundle from a path: a folder of tars, one tar (plain or gzip), one chunk of a
@@ -304,6 +299,7 @@ impl Store {
         let names = vec![shown.to_owned()];
         let plan = survey.plan(self, &sources, &names, opts)?;
         let unneeded: Vec<Digest> = staging
+            .dir
             .staged
             .keys()
             .filter(|d| !plan.expected.contains_key(*d))
@@ -342,7 +338,7 @@ impl Store {
         if let Some((d, _)) = plan
             .expected
             .iter()
-            .find(|(d, _)| !staging.staged.contains_key(*d))
+            .find(|(d, _)| !staging.dir.staged.contains_key(*d))
         {
             return Err(refuse(
                 d.to_string(),

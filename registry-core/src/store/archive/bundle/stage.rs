@@ -2,19 +2,14 @@
 //! locked folder under the store's temp area, and published only when the whole bundle checked
 //! out. Dropping the staging (on any refusal) removes the folder and releases its quota.
 
-use std::collections::BTreeMap;
-use std::fs::{self, File};
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::refuse;
 use super::scan::{Item, data_error};
-use crate::fsutil::sync_dir;
 use crate::store::Store;
-use crate::store::digest::{Algorithm, Digest};
-use crate::store::error::{IoContext, Result, StoreError};
-use crate::store::layout;
-use crate::store::lock::create_locked;
+use crate::store::archive::staging::{Published, StagingDir, refuse};
+use crate::store::digest::Digest;
+use crate::store::error::{Result, StoreError};
 use crate::store::progress::Reporter;
 
 /// Blobs larger than this are hashed and written on a worker thread while the next entries are
@@ -34,62 +29,31 @@ struct InFlight {
     handle: std::thread::JoinHandle<Result<u64>>,
 }
 
-/// A locked staging folder and what is in it.
+/// A bundle's staging folder, and the blobs still being hashed on workers.
 pub(crate) struct Staging<'s> {
     in_flight: std::collections::VecDeque<InFlight>,
-    store: &'s Store,
-    dir: PathBuf,
-    lock_path: PathBuf,
-    _lock: File,
-    /// Staged blobs and their sizes.
-    pub(crate) staged: BTreeMap<Digest, u64>,
-    reserved: u64,
+    /// Dropped after the workers are joined (fields drop after `drop`): they write into it.
+    pub(crate) dir: StagingDir<'s>,
 }
 
 impl Drop for Staging<'_> {
     fn drop(&mut self) {
-        // Workers first: they write into the folder about to be removed.
         for f in self.in_flight.drain(..) {
             let _ = f.handle.join();
         }
-        let _ = fs::remove_dir_all(&self.dir);
-        let _ = fs::remove_file(&self.lock_path);
-        if self.reserved > 0 && self.store.inner.opts.quota.is_some() {
-            crate::store::saturating_sub(&self.store.inner.pending, self.reserved);
-        }
     }
-}
-
-/// What publishing did.
-#[derive(Debug, Default)]
-pub(crate) struct Published {
-    pub(crate) added: u64,
-    pub(crate) present: u64,
-    pub(crate) bytes: u64,
 }
 
 impl<'s> Staging<'s> {
     pub(crate) fn new(store: &'s Store) -> Result<Staging<'s>> {
-        let tmp = store.layout().tmp();
-        // The lock file exists (locked) before the folder, so recovery can tell a live staging
-        // folder from a dead one at every moment.
-        let (lock, lock_path) =
-            create_locked(|| tmp.join(format!("{}.lock", layout::unique_name("bundle"))))?;
-        let dir = lock_path.with_extension("");
-        fs::create_dir(&dir).at(&dir)?;
         Ok(Staging {
-            store,
-            dir,
-            lock_path,
-            _lock: lock,
-            staged: BTreeMap::new(),
-            reserved: 0,
             in_flight: Default::default(),
+            dir: StagingDir::new(store, "bundle")?,
         })
     }
 
     pub(crate) fn path_of(&self, d: &Digest) -> PathBuf {
-        self.dir.join(d.to_string().replace(':', "-"))
+        self.dir.path_of(d)
     }
 
     /// Copies one blob entry into staging, hashing it on the way. With `declared`, the entry
@@ -110,7 +74,7 @@ impl<'s> Staging<'s> {
                 format!("{} bytes, but its descriptor says {want}", item.size),
             ));
         }
-        let mut w = self.store.writer(d.algorithm())?;
+        let mut w = self.dir.store().writer(d.algorithm())?;
         w.check_quota(item.size)?;
         if item.size > PARALLEL_ABOVE {
             return self.stage_on_worker(item, d, r, w, rep);
@@ -131,12 +95,12 @@ impl<'s> Staging<'s> {
             rep.bytes(n as u64)?;
         }
         let result = w.stage(d, &self.path_of(d));
-        self.settled(&item.path, d, item.size, result)
+        self.dir.record(&item.path, d, item.size, result)
     }
 
     /// Whether `d` is staged or being staged.
     pub(crate) fn has(&self, d: &Digest) -> bool {
-        self.staged.contains_key(d) || self.in_flight.iter().any(|f| &f.digest == d)
+        self.dir.staged.contains_key(d) || self.in_flight.iter().any(|f| &f.digest == d)
     }
 
     /// Reads the entry here and hands its bytes to a worker that hashes and writes them.
@@ -203,7 +167,7 @@ impl<'s> Staging<'s> {
             return Ok(());
         };
         let result = f.handle.join().unwrap_or(Err(StoreError::Cancelled));
-        self.settled(&f.path, &f.digest, f.size, result)
+        self.dir.record(&f.path, &f.digest, f.size, result)
     }
 
     /// Waits for every worker; the first failure refuses the import.
@@ -214,65 +178,13 @@ impl<'s> Staging<'s> {
         Ok(())
     }
 
-    fn settled(&mut self, path: &str, d: &Digest, size: u64, result: Result<u64>) -> Result<()> {
-        match result {
-            Ok(reserved) => self.reserved += reserved,
-            Err(StoreError::DigestMismatch {
-                actual,
-                actual_size,
-                ..
-            }) => {
-                return Err(refuse(
-                    path,
-                    format!("content hashes to {actual} ({actual_size} bytes), not {d}"),
-                ));
-            }
-            Err(e) => return Err(e),
-        }
-        self.staged.insert(d.clone(), size);
-        Ok(())
-    }
-
     /// Drops staged blobs nothing needs (a stream's unreachable entries).
     pub(crate) fn discard(&mut self, d: &Digest) {
-        if self.staged.remove(d).is_some() {
-            let _ = fs::remove_file(self.path_of(d));
-        }
+        self.dir.discard(d);
     }
 
-    /// Publishes every staged blob into the store (one fsync round, then the directories).
-    /// The caller holds the shared GC lock.
+    /// Publishes every staged blob into the store (see [`StagingDir::publish`]).
     pub(crate) fn publish(&mut self) -> Result<Published> {
-        let store = self.store;
-        if store.durable() {
-            let paths: Vec<PathBuf> = self.staged.keys().map(|d| self.path_of(d)).collect();
-            crate::store::archive::import::parallel_sync(&paths)?;
-        }
-        let mut out = Published::default();
-        let mut dirs = [false; 2];
-        for (d, size) in &self.staged {
-            let src = self.path_of(d);
-            if crate::store::content::link_no_replace(&src, &store.blob_path(d), *size, store)? {
-                out.added += 1;
-                out.bytes += size;
-                dirs[d.algorithm() as usize] = true;
-            } else {
-                out.present += 1;
-            }
-        }
-        if store.durable() {
-            for alg in Algorithm::ALL {
-                if dirs[alg as usize] {
-                    sync_dir(&store.layout().alg_dir(alg))?;
-                }
-            }
-        }
-        if store.inner.opts.quota.is_some() {
-            store
-                .inner
-                .usage
-                .fetch_add(out.bytes, std::sync::atomic::Ordering::SeqCst);
-        }
-        Ok(out)
+        self.dir.publish()
     }
 }
