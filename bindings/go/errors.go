@@ -45,6 +45,7 @@ const (
 	StatusInvalidUpload        Status = C.DR_STATUS_INVALID_UPLOAD
 	StatusLocked               Status = C.DR_STATUS_LOCKED
 	StatusInvalidRepository    Status = C.DR_STATUS_INVALID_REPOSITORY
+	StatusPkiFailed            Status = C.DR_STATUS_PKI_FAILED
 )
 
 // String is the status's stable name ("NotFound").
@@ -81,6 +82,7 @@ var (
 	ErrInvalidUpload        = errors.New("invalid upload")
 	ErrLocked               = errors.New("locked by another writer")
 	ErrInvalidRepository    = errors.New("invalid repository name")
+	ErrPkiFailed            = errors.New("certificate or key could not be built")
 	// ErrClosed is returned by methods of a Store, Writer or BlobReader after Close.
 	ErrClosed = errors.New("deckhouse-registry: handle already closed")
 )
@@ -113,6 +115,7 @@ var sentinels = map[Status]error{
 	StatusInvalidUpload:        ErrInvalidUpload,
 	StatusLocked:               ErrLocked,
 	StatusInvalidRepository:    ErrInvalidRepository,
+	StatusPkiFailed:            ErrPkiFailed,
 }
 
 // Error is an error reported by the library: its status and message (messages never hold

@@ -238,15 +238,9 @@ func (s *Store) ResumeUpload(id string) (*Writer, error) {
 
 // AbortUpload removes an upload and its data.
 func (s *Store) AbortUpload(id string) error {
-	return s.use(func(p *C.dr_store) error {
-		i, err := cstr(id)
-		if err != nil {
-			return err
-		}
-		defer freeC(i)
-		var cerr *C.dr_error
-		return takeError(C.dr_store_abort_upload(p, i, &cerr), cerr)
-	})
+	return s.call(func(p *C.dr_store, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_abort_upload(p, a[0], e)
+	}, id)
 }
 
 // UploadInfo describes an upload in progress.
@@ -441,23 +435,15 @@ func (s *Store) Get(digest string) ([]byte, error) {
 // ReadRange reads up to length bytes of a blob from offset: fewer at the blob's end, none past
 // it (ErrNotFound if the blob is not stored).
 func (s *Store) ReadRange(digest string, offset, length uint64) ([]byte, error) {
-	var out []byte
-	err := s.use(func(p *C.dr_store) error {
-		d, err := cstr(digest)
-		if err != nil {
-			return err
-		}
-		defer freeC(d)
-		var data *C.uint8_t
-		var n C.size_t
-		var cerr *C.dr_error
-		if err := takeError(C.dr_store_read_range(p, d, C.uint64_t(offset), C.uint64_t(length), &data, &n, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeBytes(data, n)
-		return nil
-	})
-	return out, err
+	var data *C.uint8_t
+	var n C.size_t
+	err := s.call(func(p *C.dr_store, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_read_range(p, a[0], C.uint64_t(offset), C.uint64_t(length), &data, &n, e)
+	}, digest)
+	if err != nil {
+		return nil, err
+	}
+	return takeBytes(data, n), nil
 }
 
 // BlobReader reads one stored blob: io.Reader, io.ReaderAt and io.Closer. Used by one goroutine
@@ -477,15 +463,9 @@ var (
 // OpenBlob opens a blob for reading.
 func (s *Store) OpenBlob(digest string) (*BlobReader, error) {
 	var r *C.dr_reader
-	err := s.use(func(p *C.dr_store) error {
-		d, err := cstr(digest)
-		if err != nil {
-			return err
-		}
-		defer freeC(d)
-		var cerr *C.dr_error
-		return takeError(C.dr_store_open_blob(p, d, &r, &cerr), cerr)
-	})
+	err := s.call(func(p *C.dr_store, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_open_blob(p, a[0], &r, e)
+	}, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -577,6 +557,20 @@ func (s *Store) Stat(digest string) (*BlobStat, error) {
 	return &st, nil
 }
 
+// call runs a library call that returns only a status, with its string arguments converted
+// (and freed after the call).
+func (s *Store) call(call func(p *C.dr_store, cerr **C.dr_error, args []*C.char) C.dr_status, args ...string) error {
+	return s.use(func(p *C.dr_store) error {
+		cargs, free, err := cstrs(args...)
+		if err != nil {
+			return err
+		}
+		defer free()
+		var cerr *C.dr_error
+		return takeError(call(p, &cerr, cargs), cerr)
+	})
+}
+
 // jsonCall runs a call taking string arguments and returning a JSON document into v.
 func (s *Store) jsonCall(v any, call func(p *C.dr_store, out **C.char, cerr **C.dr_error, args []*C.char) C.dr_status, args ...string) error {
 	return s.use(func(p *C.dr_store) error {
@@ -601,29 +595,17 @@ func (s *Store) jsonCall(v any, call func(p *C.dr_store, out **C.char, cerr **C.
 // Has reports whether a blob is stored.
 func (s *Store) Has(digest string) (bool, error) {
 	var present C.bool
-	err := s.use(func(p *C.dr_store) error {
-		d, err := cstr(digest)
-		if err != nil {
-			return err
-		}
-		defer freeC(d)
-		var cerr *C.dr_error
-		return takeError(C.dr_store_has(p, d, &present, &cerr), cerr)
-	})
+	err := s.call(func(p *C.dr_store, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_has(p, a[0], &present, e)
+	}, digest)
 	return bool(present), err
 }
 
 // Delete removes a blob (ErrNotFound if it is not stored).
 func (s *Store) Delete(digest string) error {
-	return s.use(func(p *C.dr_store) error {
-		d, err := cstr(digest)
-		if err != nil {
-			return err
-		}
-		defer freeC(d)
-		var cerr *C.dr_error
-		return takeError(C.dr_store_delete(p, d, &cerr), cerr)
-	})
+	return s.call(func(p *C.dr_store, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_delete(p, a[0], e)
+	}, digest)
 }
 
 // List returns every stored blob's digest, sorted.
@@ -650,15 +632,9 @@ func (s *Store) Tag(tag, digest string) error {
 
 // Untag removes a tag (ErrNotFound if it does not exist).
 func (s *Store) Untag(tag string) error {
-	return s.use(func(p *C.dr_store) error {
-		t, err := cstr(tag)
-		if err != nil {
-			return err
-		}
-		defer freeC(t)
-		var cerr *C.dr_error
-		return takeError(C.dr_store_untag(p, t, &cerr), cerr)
-	})
+	return s.call(func(p *C.dr_store, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_untag(p, a[0], e)
+	}, tag)
 }
 
 // TagEntry is a tag in index.json.
@@ -682,22 +658,14 @@ func (s *Store) Tags() ([]TagEntry, error) {
 
 // Resolve returns the digest a tag points at.
 func (s *Store) Resolve(tag string) (string, error) {
-	var out string
-	err := s.use(func(p *C.dr_store) error {
-		t, err := cstr(tag)
-		if err != nil {
-			return err
-		}
-		defer freeC(t)
-		var res *C.char
-		var cerr *C.dr_error
-		if err := takeError(C.dr_store_resolve(p, t, &res, &cerr), cerr); err != nil {
-			return err
-		}
-		out = takeString(res)
-		return nil
-	})
-	return out, err
+	var res *C.char
+	err := s.call(func(p *C.dr_store, e **C.dr_error, a []*C.char) C.dr_status {
+		return C.dr_store_resolve(p, a[0], &res, e)
+	}, tag)
+	if err != nil {
+		return "", err
+	}
+	return takeString(res), nil
 }
 
 // longCall runs a long operation with options JSON, a progress handle and a JSON report.

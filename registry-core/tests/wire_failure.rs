@@ -126,3 +126,27 @@ fn an_apply_refusal_is_its_own_code_and_io_is_io() {
     let e = containerd::preflight(&dir.path().join("missing")).unwrap_err();
     assert_eq!(Failure::from(e).code, ErrorCode::Io);
 }
+
+#[test]
+fn orchestrator_errors_have_codes() {
+    use registry_core::containerd::RenderError;
+    use registry_core::orchestrator::{ReconcileError, Timestamp};
+    // A step that cannot render a node's configuration fails with the render's own code.
+    let render = RenderError::MissingInput("Proxy needs the masters' addresses".into());
+    let e = ReconcileError::from(render.clone());
+    assert_eq!(e.code(), render.code());
+    assert_eq!(e.code(), ErrorCode::RenderMissingInput);
+    let f = Failure::from(&e);
+    assert_eq!(f.code, ErrorCode::RenderMissingInput);
+    assert!(
+        f.message.contains("Proxy needs the masters' addresses"),
+        "{}",
+        f.message
+    );
+    // A time that is not RFC 3339 UTC is a request that does not fit the schema.
+    let bad = "2026-12-01 10:00:00".parse::<Timestamp>().unwrap_err();
+    assert_eq!(bad.code(), ErrorCode::InvalidArgument);
+    assert_eq!(Failure::from(bad).code, ErrorCode::InvalidArgument);
+    assert_eq!(ErrorCode::PkiFailed as i32, 60);
+    assert_eq!(ErrorCode::PkiFailed.name(), "PkiFailed");
+}

@@ -90,6 +90,9 @@ enum dr_status
   DR_STATUS_LOCKED = 52,
   // A repository name that does not match the repository grammar.
   DR_STATUS_INVALID_REPOSITORY = 53,
+  // The orchestrator could not build a certificate or key (an unusable stored key, or a
+  // bug); no step was produced and nothing changed.
+  DR_STATUS_PKI_FAILED = 60,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

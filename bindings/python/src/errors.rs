@@ -123,6 +123,7 @@ fn class_of(code: ErrorCode, family: Family) -> &'static str {
         ErrorCode::InvalidUpload => "InvalidUpload",
         ErrorCode::Locked => "Locked",
         ErrorCode::Cancelled => "Cancelled",
+        ErrorCode::PkiFailed => "PkiError",
     }
 }
 

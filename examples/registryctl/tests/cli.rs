@@ -2,51 +2,11 @@
 //! JSON shapes, one-line reasons for unusable input, and no secret in any output.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-use serde_json::Value;
-
-fn configs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs")
-}
-
-fn config(name: &str) -> String {
-    configs().join(name).display().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn run_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{config, json, run, run_stdin, text};
+use std::path::Path;
+use std::process::Output;
 
 #[test]
 fn the_old_command_names_stay_as_aliases() {
@@ -196,7 +156,7 @@ fn unusable_input_exits_2_with_one_line() {
 
 #[test]
 fn stdin_is_read_with_dash() {
-    let data = std::fs::read(configs().join("local.yaml")).unwrap();
+    let data = std::fs::read(config("local.yaml")).unwrap();
     let out = run_stdin(&["validate", "--format", "json", "-"], &data);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["mode"], "Local");

@@ -2,20 +2,15 @@
 //! atomically, and the exit codes of the command-line contract.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
+mod common;
+
+use common::run;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Output};
 
 const MAIN: &str = "# node config\nversion = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\" # pinned\n";
 const PART: &str = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/registry.d\"\n";
-
-fn registryctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn files(dir: &Path) -> (String, String) {
     let (main, part) = (dir.join("config.toml"), dir.join("registry.toml"));
@@ -42,7 +37,7 @@ fn check_merged(text: &str) {
 fn merge_prints_to_stdout_or_replaces_the_output_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let (main, part) = files(dir.path());
-    let out = registryctl(&["containerd", "merge", &main, &part]);
+    let out = run(&["containerd", "merge", &main, &part]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -58,7 +53,7 @@ fn merge_prints_to_stdout_or_replaces_the_output_atomically() {
 
     // MAIN itself as the output: replaced, keeping its mode, no temp file left.
     fs::set_permissions(&main, fs::Permissions::from_mode(0o640)).unwrap();
-    let out = registryctl(&["containerd", "merge", &main, &part, "-o", &main]);
+    let out = run(&["containerd", "merge", &main, &part, "-o", &main]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -73,7 +68,7 @@ fn merge_prints_to_stdout_or_replaces_the_output_atomically() {
     );
     // A new output is owner-only (the part may hold credentials).
     let new = dir.path().join("new.toml");
-    let out = registryctl(&[
+    let out = run(&[
         "containerd",
         "merge",
         &main,
@@ -99,7 +94,7 @@ fn merge_exit_codes() {
     let (main, part) = files(dir.path());
     let v3 = dir.path().join("v3.toml");
     fs::write(&v3, "version = 3\n").unwrap();
-    let out = registryctl(&["containerd", "merge", v3.to_str().unwrap(), &part]);
+    let out = run(&["containerd", "merge", v3.to_str().unwrap(), &part]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -125,7 +120,7 @@ fn merge_exit_codes() {
     ] {
         let mut all = vec!["containerd", "merge"];
         all.extend(args);
-        let out = registryctl(&all);
+        let out = run(&all);
         assert_eq!(out.status.code(), Some(2), "{all:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -134,7 +129,7 @@ fn merge_exit_codes() {
         );
         assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     }
-    let out = registryctl(&[
+    let out = run(&[
         "containerd",
         "merge",
         &main,

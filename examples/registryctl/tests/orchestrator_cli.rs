@@ -1,27 +1,10 @@
 //! The command-line contract of `registryctl reconcile` and `registryctl simulate`.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn config(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../configs")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use common::{config, run, stdout};
+use std::path::PathBuf;
 
 #[test]
 fn simulate_direct_to_proxy_on_three_masters_finishes_ready() {
@@ -40,7 +23,7 @@ fn simulate_direct_to_proxy_on_three_masters_finishes_ready() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let t = text(&out);
+    let t = stdout(&out);
     assert!(t.starts_with("step  1  mode Direct  target Proxy  not Ready: Transitioning to Proxy\n  ✗ RegistryContainsRequiredImages: Initializing\n"), "{t}");
     assert!(
         t.contains("  ✗ NodeServicesReady: 0/3 node(s) ready. Waiting:\n"),
@@ -66,7 +49,7 @@ fn simulate_direct_to_proxy_on_three_masters_finishes_ready() {
         "--cluster",
         &config("cluster.yaml"),
     ]);
-    assert_eq!(text(&again), t);
+    assert_eq!(stdout(&again), t);
 }
 
 #[test]

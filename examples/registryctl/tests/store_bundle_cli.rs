@@ -3,28 +3,12 @@
 //! `--quota`. The bundle is generated here (GNU tar, nested layouts, short_tag annotations).
 #![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{sha256, store};
+use std::process::Command;
 
 use serde_json::json;
-
-fn store(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .arg("store")
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn sha256(data: &[u8]) -> String {
-    let hex: String = <sha2::Sha256 as sha2::Digest>::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
-}
 
 /// The files of one layout under `prefix` holding one image whose layer is `layer`, tagged
 /// `tag` through `io.deckhouse.image.short_tag`. Returns the manifest digest.

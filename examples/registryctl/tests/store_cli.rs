@@ -3,30 +3,9 @@
 //! with sha2, independently of the store.
 #![allow(clippy::unwrap_used)] // Tests fail loudly on unexpected errors.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn store(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .arg("store")
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn sha256(data: &[u8]) -> String {
-    let hex: String = <sha2::Sha256 as sha2::Digest>::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{sha256, stdout, store};
 
 #[test]
 fn put_get_verify_round_trip() {

@@ -208,3 +208,28 @@ impl crate::settings::CredentialError {
         }
     }
 }
+
+impl crate::orchestrator::ReconcileError {
+    /// The error's stable code: the node configuration's render code, or `PkiFailed`.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            crate::orchestrator::ReconcileError::NodeConfig(e) => e.code(),
+            crate::orchestrator::ReconcileError::Pki(e) => e.code(),
+        }
+    }
+}
+
+impl crate::orchestrator::PkiError {
+    /// The error's stable code: always `PkiFailed`.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::PkiFailed
+    }
+}
+
+impl crate::orchestrator::TimestampError {
+    /// The error's stable code: always `InvalidArgument` (a time in a request that does not fit
+    /// the schema's RFC 3339 UTC form).
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidArgument
+    }
+}

@@ -89,6 +89,9 @@ pub enum ErrorCode {
     Locked = 52,
     /// A repository name that does not match the repository grammar.
     InvalidRepository = 53,
+    /// The orchestrator could not build a certificate or key (an unusable stored key, or a
+    /// bug); no step was produced and nothing changed.
+    PkiFailed = 60,
 }
 
 impl ErrorCode {

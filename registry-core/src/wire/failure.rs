@@ -203,6 +203,9 @@ plain_failure!(
     crate::settings::AddressError,
     crate::settings::CredentialError,
     crate::store::DigestError,
+    crate::orchestrator::ReconcileError,
+    crate::orchestrator::PkiError,
+    crate::orchestrator::TimestampError,
 );
 
 by_value!(LoadError, Refusal, StoreError, crate::facts::FactsError);

@@ -30,6 +30,7 @@ from ._api import (
 )
 from ._errors import (
     ApplyError,
+    PkiError,
     BlobExists,
     BlobNotFound,
     Cancelled,
@@ -136,6 +137,7 @@ __all__ = [
     "TransitionRefused",
     "RenderError",
     "ApplyError",
+    "PkiError",
     "StoreError",
     "BlobNotFound",
     "BlobExists",

@@ -38,6 +38,7 @@ __all__ = [
     "InvalidUpload",
     "Locked",
     "Cancelled",
+    "PkiError",
 ]
 
 
@@ -148,6 +149,11 @@ class ApplyError(RegistryError, OSError):
     def __init__(self, message: str, errno: int | None = None) -> None:
         RegistryError.__init__(self, message)
         self.errno = errno
+
+
+class PkiError(RegistryError):
+    """The orchestrator could not build a certificate or key; nothing changed
+    (``failure["code"]`` is ``PkiFailed``)."""
 
 
 class StoreError(RegistryError):

@@ -55,6 +55,7 @@ ErrorCode: TypeAlias = Literal[
     "InvalidUpload",
     "Locked",
     "InvalidRepository",
+    "PkiFailed",
 ]
 
 # -- options (requests) ------------------------------------------------------------------------
