@@ -371,7 +371,8 @@ fn oversized_heads_slow_clients_and_too_many_connections() {
     let cfg = dir.path().join("registryd.yaml");
     std::fs::write(
         &cfg,
-        "headerTimeoutSeconds: 1\nbodyTimeoutSeconds: 1\nmaxConnections: 3\n",
+        // root and listen are required in a file; the flags Server::start passes win.
+        "root: /unused\nlisten: 127.0.0.1:1\nheaderTimeoutSeconds: 1\nbodyTimeoutSeconds: 1\nmaxConnections: 3\n",
     )
     .expect("config");
     let root = dir.path().join("store");
