@@ -55,6 +55,13 @@ var mirrors = []struct {
 	{reflect.TypeFor[ImportReport](), "ImportReport", nil},
 	{reflect.TypeFor[ExportOptions](), "ExportRequest", nil},
 	{reflect.TypeFor[ExportReport](), "ExportReport", nil},
+	{reflect.TypeFor[bundleOptionsWire](), "BundleOptions", nil},
+	{reflect.TypeFor[LayoutReport](), "LayoutReport", nil},
+	{reflect.TypeFor[SkippedEntry](), "SkippedEntry", nil},
+	{reflect.TypeFor[TagMove](), "TagMove", nil},
+	{reflect.TypeFor[BundleReport](), "BundleReport", nil},
+	{reflect.TypeFor[BundleExportOptions](), "BundleExportOptions", nil},
+	{reflect.TypeFor[BundleExportReport](), "BundleExportReport", nil},
 }
 
 func TestGoTypesMatchTheWireSchema(t *testing.T) {

@@ -20,10 +20,12 @@
 // NULL and documents what a pointer must be. Marking them `unsafe fn` changes nothing for C.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod bundle;
 mod config;
 mod ffi;
 mod store;
 
+pub use bundle::*;
 pub use config::*;
 pub use ffi::dr_progress_fn;
 pub use store::*;
@@ -282,6 +284,8 @@ mod tests {
             ffi::wire_keys::<store::GcOptions>(),
             ffi::wire_keys::<store::ImportOptions>(),
             ffi::wire_keys::<wire::ExportRequest>(),
+            ffi::wire_keys::<store::BundleOptions>(),
+            ffi::wire_keys::<store::BundleExportOptions>(),
         ];
         for k in &keys {
             assert!(!k.is_empty());
@@ -289,6 +293,8 @@ mod tests {
         assert!(keys[2].contains(&"trackUse".to_owned()));
         assert!(keys[4].contains(&"graceSeconds".to_owned()));
         assert!(keys[6].contains(&"overwrite".to_owned()));
+        assert!(keys[7].contains(&"overwriteTags".to_owned()));
+        assert!(keys[8].contains(&"referrers".to_owned()));
     }
 
     #[test]

@@ -53,6 +53,11 @@ RESULTS: list[tuple[type, str, frozenset[str]]] = [
     (dr.GcReport, "GcReport", frozenset()),
     (dr.ImportReport, "ImportReport", frozenset()),
     (dr.ExportReport, "ExportReport", frozenset()),
+    (dr.LayoutReport, "LayoutReport", frozenset()),
+    (dr.SkippedEntry, "SkippedEntry", frozenset()),
+    (dr.TagMove, "TagMove", frozenset()),
+    (dr.BundleReport, "BundleReport", frozenset()),
+    (dr.BundleExportReport, "BundleExportReport", frozenset()),
     (dr.CorruptBlobInfo, "CorruptBlob", frozenset()),
     (dr.ForeignFile, "ForeignFile", frozenset()),
     (dr.ScrubReport, "ScrubView", frozenset()),
@@ -181,6 +186,32 @@ def test_store_outputs_validate(tmp_path: Path) -> None:
     validate(store.gc({"dryRun": True, "graceSeconds": 0}), "GcReport")
     validate(store.export(str(tmp_path / "out"), {"tags": []}), "ExportReport")
     validate(store.import_path(str(tmp_path / "out")), "ImportReport")
+
+
+def test_bundle_outputs_validate(tmp_path: Path) -> None:
+    store = _native.Store(str(tmp_path / "store"), {"durability": "relaxed"})
+    config_blob, layer = store.put_bytes(b"{}"), store.put_bytes(b"layer")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_blob["digest"],
+                "size": config_blob["size"],
+            },
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer["digest"], "size": layer["size"]}
+            ],
+        }
+    )
+    store.tag("v1", store.put_bytes(manifest.encode())["digest"])
+    exported = store.export_bundle(str(tmp_path / "bundle"), {"referrers": True})
+    validate(exported, "BundleExportReport")
+    other = _native.Store(str(tmp_path / "other"), {"durability": "relaxed"})
+    report = other.import_bundle(str(tmp_path / "bundle"), {"overwriteTags": False})
+    validate(report, "BundleReport")
+    assert report["layouts"][0]["tags"] == ["v1"]
 
 
 def failure_of(call: typing.Callable[[], object]) -> Mapping[str, Any]:

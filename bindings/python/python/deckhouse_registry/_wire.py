@@ -99,6 +99,21 @@ class ExportRequest(TypedDict, total=False):
     overwrite: bool
 
 
+class BundleOptions(TypedDict, total=False):
+    requireComplete: bool
+    overwriteTags: bool
+    maxExpansionRatio: int
+    maxExpandedBytes: int
+    maxManifestBytes: int
+
+
+class BundleExportOptions(TypedDict, total=False):
+    repositories: list[str]
+    tags: list[str]
+    referrers: bool
+    unpacked: bool
+
+
 # -- settings and facts ------------------------------------------------------------------------
 
 
@@ -279,6 +294,45 @@ class ExportReport(TypedDict):
     tags: list[str]
     blobs: int
     bytes: int
+
+
+class LayoutReport(TypedDict):
+    source: str
+    path: str
+    repository: str
+    images: int
+    tags: list[str]
+    untagged: list[str]
+    blobs: int
+    bytes: int
+    missing: list[str]
+
+
+class SkippedEntry(TypedDict):
+    path: str
+    reason: str
+
+
+# "from" is a Python keyword: the functional form.
+TagMove = TypedDict("TagMove", {"reference": str, "from": str, "to": str})
+
+
+class BundleReport(TypedDict):
+    layouts: list[LayoutReport]
+    blobsAdded: int
+    blobsPresent: int
+    bytesAdded: int
+    skipped: list[SkippedEntry]
+    moved: list[TagMove]
+
+
+class BundleExportReport(TypedDict):
+    files: list[str]
+    layouts: list[str]
+    images: int
+    blobs: int
+    bytes: int
+    linked: int
 
 
 class CorruptBlob(TypedDict):
