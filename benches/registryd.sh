@@ -117,6 +117,44 @@ for method in HEAD GET; do
   done
 done
 
+# Proxy: a registryd with --upstream pointing at the Local registryd above (TLS, Basic auth,
+# the same CA). Cold: a fresh cache store each run, so the blob streams from the upstream while
+# it is written; warm: the same blob again from the cache.
+proxy_start() { # proxy_start ROOT: starts a proxy on a new port, prints its address
+  local addr=127.0.0.1:$(free_port)
+  printf 'bench-password' >"$W/upstream-password"
+  "$BIN" --root "$1" --listen "$addr" --tls-cert "$W/tls.crt" --tls-key "$W/tls.key" \
+    --htpasswd "$W/htpasswd" --namespace bench --upstream "https://$RD/bench" --upstream-ca "$W/ca.crt" \
+    --upstream-user bench --upstream-password-file "$W/upstream-password" >/dev/null 2>>"$W/proxy.log" &
+  echo "$! $addr"
+}
+wait_up() { for _ in $(seq 100); do "${C[@]}" "https://$1/v2/" >/dev/null 2>&1 && return; sleep 0.1; done; }
+T[proxy-cold]="" T[proxy-warm]=""
+for i in $(seq "$RUNS"); do
+  read -r ppid paddr <<<"$(proxy_start "$W/proxy-$i")"
+  PIDS+=("$ppid")
+  wait_up "$paddr"
+  T[proxy-cold]+="$(pull "$paddr") "
+  T[proxy-warm]+="$(pull "$paddr") "
+  kill "$ppid" && wait "$ppid" 2>/dev/null || true
+  rm -rf "$W/proxy-$i"
+done
+
+# Resident memory: a new registryd on the Local store (so its peak counts only this), RSS_CLIENTS
+# (default 64) concurrent pulls of the blob, then its peak resident set (VmHWM).
+RSS_CLIENTS=${RSS_CLIENTS:-64}
+RSS_ADDR=127.0.0.1:$(free_port)
+"$BIN" --root "$W/registryd" --listen "$RSS_ADDR" --tls-cert "$W/tls.crt" --tls-key "$W/tls.key" \
+  --htpasswd "$W/htpasswd" --namespace bench 2>"$W/rss.log" &
+RSS_PID=$!
+PIDS+=("$RSS_PID")
+wait_up "$RSS_ADDR"
+CLIENTS=()
+for _ in $(seq "$RSS_CLIENTS"); do pull "$RSS_ADDR" >/dev/null & CLIENTS+=($!); done
+RSS_OK=0
+for c in "${CLIENTS[@]}"; do wait "$c" && RSS_OK=$((RSS_OK + 1)); done
+RSS_KIB=$(awk '/^VmHWM:/ {print $2}' "/proc/$RSS_PID/status")
+
 stats() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {printf "%.2f %.2f %.2f", a[1], a[int((NR+1)/2)], a[NR]}'; }
 echo "blob of $SIZE_MIB MiB over TLS on loopback, curl, $RUNS runs each (seconds: min–max, median)"
 echo "| | distribution 2.8 | registryd | distribution / registryd (medians) |"
@@ -139,3 +177,14 @@ for method in HEAD GET; do
   ratio=$(awk -v d="$drps" -v r="$rrps" 'BEGIN {printf "%.2f", r / d}')
   echo "| $method | $drps, $dp50, $dp99 (failed: $dfail) | $rrps, $rp50, $rp99 (failed: $rfail) | ${ratio}× |"
 done
+echo
+echo "Proxy cache in front of the registryd above (TLS, Basic auth both ways), blob of $SIZE_MIB MiB, $RUNS runs"
+read -r cmin cmed cmax <<<"$(echo "${T[proxy-cold]}" | stats)"
+read -r wmin wmed wmax <<<"$(echo "${T[proxy-warm]}" | stats)"
+read -r _ lmed _ <<<"$(echo "${T[registryd-pull]}" | stats)"
+echo "| | seconds: min–max (median) | ratio |"
+echo "|---|---|---|"
+echo "| cold pull through the proxy | $cmin–$cmax ($cmed) | $(awk -v d="$lmed" -v c="$cmed" 'BEGIN {printf "%.2f", d / c}')× of a direct pull from the upstream ($lmed) |"
+echo "| warm pull from the cache | $wmin–$wmax ($wmed) | $(awk -v d="$lmed" -v c="$wmed" 'BEGIN {printf "%.2f", d / c}')× of a Local pull ($lmed) |"
+echo
+echo "resident memory: $RSS_CLIENTS concurrent pulls of the $SIZE_MIB MiB blob ($RSS_OK completed): peak RSS (VmHWM) $((RSS_KIB / 1024)) MiB"

@@ -131,6 +131,6 @@ impl Inputs {
     /// assert_ne!(inputs.hash(), before);
     /// ```
     pub fn hash(&self) -> String {
-        crate::containerd::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
+        crate::store::sha256_hex_of_json(self)
     }
 }

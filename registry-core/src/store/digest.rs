@@ -227,6 +227,27 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
     to_hex(&sha2::Sha256::digest(data))
 }
 
+/// sha256 (hex) of a value's JSON form, hashed as it is written (no buffer of the whole text).
+pub(crate) fn sha256_hex_of_json<T: serde::Serialize>(value: &T) -> String {
+    struct Hashing(sha2::Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            sha2::Digest::update(&mut self.0, buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = std::io::BufWriter::with_capacity(64 << 10, Hashing(sha2::Sha256::default()));
+    // Serializing plain data into a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut h, value);
+    match h.into_inner() {
+        Ok(Hashing(done)) => to_hex(&sha2::Digest::finalize(done)),
+        Err(_) => String::new(),
+    }
+}
+
 pub(crate) fn to_hex(raw: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(raw.len() * 2);
