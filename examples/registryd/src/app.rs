@@ -42,6 +42,8 @@ pub(crate) struct App {
     pub(crate) auth: Option<Auth>,
     /// Proxy mode (with `--upstream`); `None` is the Local registry.
     pub(crate) proxy: Option<crate::proxy::Proxy>,
+    /// Local mode with `--peer`: the other masters, asked for what the store lacks.
+    pub(crate) peers: Vec<crate::proxy::Proxy>,
     pub(crate) metrics: Metrics,
     pub(crate) limits: Limits,
     /// False until the listener is up, and again once shutdown began.
@@ -74,6 +76,12 @@ impl Call {
 
     pub(crate) fn is_head(&self) -> bool {
         self.method == Method::HEAD
+    }
+
+    /// Whether a miss of this request may be forwarded to the peers: not when another master
+    /// sent it (see [`crate::upstream::PEER_HEADER`]).
+    pub(crate) fn forwards_misses(&self) -> bool {
+        self.header(crate::upstream::PEER_HEADER).is_none()
     }
 }
 

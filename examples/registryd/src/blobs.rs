@@ -80,12 +80,14 @@ pub(crate) async fn get(call: Call, repo: Repository, digest: &str) -> Result<Re
         Some(r) => r,
         None => {
             let app = call.app.clone();
-            let Some(proxy) = &app.proxy else {
-                return Err(ApiError::blob_unknown(&digest));
+            let ranged = range.is_some();
+            let found = match &app.proxy {
+                Some(proxy) => {
+                    crate::proxy::blob(&app, proxy, &repo, &digest, head, ranged).await?
+                }
+                None => from_peers(&call, &repo, &digest, head, ranged).await?,
             };
-            if let Some(resp) =
-                crate::proxy::blob(&app, proxy, &repo, &digest, head, range.is_some()).await?
-            {
+            if let Some(resp) = found {
                 return Ok(resp);
             }
             open(&call, &digest)
@@ -133,6 +135,28 @@ pub(crate) async fn get(call: Call, repo: Repository, digest: &str) -> Result<Re
         );
     }
     Ok(resp)
+}
+
+/// Local mode: a blob the store lacks, from the first peer that has it (streamed to the client
+/// while it is stored, as in Proxy mode). `BLOB_UNKNOWN` when none has it, when there are no
+/// peers, or when a peer is asking (see [`crate::upstream::PEER_HEADER`]).
+async fn from_peers(
+    call: &Call,
+    repo: &Repository,
+    digest: &Digest,
+    head: bool,
+    ranged: bool,
+) -> Result<Option<Resp>, ApiError> {
+    if call.forwards_misses() {
+        for peer in &call.app.peers {
+            // A peer that lacks the blob or is down: ask the next one.
+            if let Ok(found) = crate::proxy::blob(&call.app, peer, repo, digest, head, ranged).await
+            {
+                return Ok(found);
+            }
+        }
+    }
+    Err(ApiError::blob_unknown(digest))
 }
 
 /// `DELETE /v2/<name>/blobs/<digest>`: removes the blob from the store now.

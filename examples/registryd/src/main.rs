@@ -109,7 +109,7 @@ fn peer_client(
         url.trim_end_matches('/'),
         namespace.trim_matches('/')
     );
-    upstream::Upstream::new(&base, ca, creds)
+    upstream::Upstream::new(&base, ca, creds).map(upstream::Upstream::into_peer)
 }
 
 /// `registryd sync`: one pass, then exit (0: done, 1: failed, 2: unusable arguments).
@@ -210,6 +210,22 @@ async fn serve(s: Settings) -> Result<(), Failure> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::Usage)?;
+    // A second client per peer serves misses (the first one belongs to the sync loop).
+    let peer_proxies = s
+        .peers
+        .urls
+        .iter()
+        .map(|u| {
+            peer_client(
+                u,
+                &s.namespace,
+                s.peers.ca.as_deref(),
+                s.peers.credentials.as_ref(),
+            )
+            .map(|p| proxy::Proxy::new(p, None))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::Usage)?;
     let store = Store::open(&s.root)
         .map_err(|e| Failure::Usage(format!("--root {}: {e}", s.root.display())))?;
     let listener = TcpListener::bind(s.listen)
@@ -221,6 +237,7 @@ async fn serve(s: Settings) -> Result<(), Failure> {
         views: view::Views::default(),
         auth,
         proxy,
+        peers: peer_proxies,
         metrics: metrics::Metrics::default(),
         limits: Limits {
             max_manifest: s.max_manifest,

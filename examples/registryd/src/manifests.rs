@@ -7,12 +7,14 @@
 //! (`MANIFEST_BLOB_UNKNOWN` otherwise; layers with `urls`, non-distributable, are exempt, and a
 //! `subject` need not exist). The manifest then becomes a blob and an entry of its repository.
 
+use std::sync::Arc;
+
 use hyper::StatusCode;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION};
 use registry_core::store::{Algorithm, Digest, StoreError, media_types};
 use serde_json::{Value, json};
 
-use crate::app::{Call, blocking};
+use crate::app::{App, Call, blocking};
 use crate::blobs::parse_digest;
 use crate::body::{self, BodyFailure, Resp, read_limited};
 use crate::errors::{ApiError, Code};
@@ -249,6 +251,46 @@ fn acceptable(accept: &[&str], media_type: &str) -> bool {
             .any(|i| *i == media_type || *i == "*/*" || *i == "application/*")
 }
 
+/// Whether `reference` resolves in `repo` in the store.
+async fn known(app: &Arc<App>, repo: &Repository, reference: &Reference) -> Result<bool, ApiError> {
+    let (a, r, reference) = (app.clone(), repo.clone(), reference.clone());
+    blocking(move || {
+        let view = a.views.index(&a.store).map_err(ApiError::store)?;
+        Ok(match &reference {
+            Reference::Tag(t) => view.resolve(&r, t).is_some(),
+            Reference::Digest(d) => a
+                .views
+                .reachable(&a.store, &view, &r, d)
+                .map_err(ApiError::store)?,
+        })
+    })
+    .await
+}
+
+/// Local mode: a tag or manifest the store lacks, from the first peer that has it (its blobs
+/// follow on demand, and the periodic sync completes the copy). A local tag is never replaced
+/// here: the masters' tags converge through the sync.
+async fn from_peers(
+    app: &Arc<App>,
+    repo: &Repository,
+    reference: &Reference,
+) -> Result<(), ApiError> {
+    if known(app, repo, reference).await? {
+        return Ok(());
+    }
+    for peer in &app.peers {
+        let fetched = match reference {
+            Reference::Tag(t) => crate::proxy::refresh_tag(app, peer, repo, t).await,
+            Reference::Digest(d) => crate::proxy::fetch_manifest(app, peer, repo, d).await,
+        };
+        // A peer that lacks it or is down: ask the next one.
+        if fetched.is_ok() && known(app, repo, reference).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 /// `HEAD`/`GET /v2/<name>/manifests/<reference>`.
 pub(crate) async fn get(call: Call, repo: Repository, reference: &str) -> Result<Resp, ApiError> {
     let reference = match parse_reference(reference) {
@@ -264,19 +306,13 @@ pub(crate) async fn get(call: Call, repo: Repository, reference: &str) -> Result
         match &reference {
             Reference::Tag(t) => crate::proxy::refresh_tag(&app, proxy, &repo, t).await?,
             Reference::Digest(d) => {
-                let (a, r, dd) = (app.clone(), repo.clone(), d.clone());
-                let known = blocking(move || {
-                    let view = a.views.index(&a.store).map_err(ApiError::store)?;
-                    a.views
-                        .reachable(&a.store, &view, &r, &dd)
-                        .map_err(ApiError::store)
-                })
-                .await?;
-                if !known {
+                if !known(&app, &repo, &reference).await? {
                     crate::proxy::fetch_manifest(&app, proxy, &repo, d).await?;
                 }
             }
         }
+    } else if call.forwards_misses() && !app.peers.is_empty() {
+        from_peers(&app, &repo, &reference).await?;
     }
     let shown = match &reference {
         Reference::Tag(t) => t.clone(),

@@ -98,7 +98,14 @@ pub(crate) struct Upstream {
     client: Client<Https, Empty<Bytes>>,
     credentials: Option<Credentials>,
     tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// Requests carry [`PEER_HEADER`]: this is another master, which must not forward them.
+    peer: bool,
 }
+
+/// The header a registryd sends to its peers. A request carrying it is answered from the
+/// store alone, never forwarded to the receiver's own peers, so two masters that both lack
+/// something cannot ask each other for it forever.
+pub(crate) const PEER_HEADER: &str = "x-registryd-peer";
 
 impl fmt::Debug for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -210,7 +217,14 @@ impl Upstream {
             client,
             credentials,
             tokens: Mutex::default(),
+            peer: false,
         })
+    }
+
+    /// The same client marking its requests as a peer's ([`PEER_HEADER`]).
+    pub(crate) fn into_peer(mut self) -> Upstream {
+        self.peer = true;
+        self
     }
 
     /// The upstream's URL (no credentials).
@@ -238,6 +252,9 @@ impl Upstream {
         let mut b = Request::builder().method(method.clone()).uri(uri);
         if let Some(a) = accept {
             b = b.header(ACCEPT, a);
+        }
+        if self.peer {
+            b = b.header(PEER_HEADER, "1");
         }
         if let Some(a) = auth
             && let Ok(mut v) = HeaderValue::from_str(a)
