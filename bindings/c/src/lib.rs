@@ -22,10 +22,12 @@
 
 mod config;
 mod ffi;
+mod orchestrator;
 mod store;
 
 pub use config::*;
 pub use ffi::dr_progress_fn;
+pub use orchestrator::*;
 pub use store::*;
 
 use std::ffi::{CStr, CString, c_char};
@@ -282,6 +284,7 @@ mod tests {
             ffi::wire_keys::<store::GcOptions>(),
             ffi::wire_keys::<store::ImportOptions>(),
             ffi::wire_keys::<wire::ExportRequest>(),
+            ffi::wire_keys::<wire::ReconcileOptions>(),
         ];
         for k in &keys {
             assert!(!k.is_empty());
