@@ -25,6 +25,7 @@ from ._api import (
     parse_settings,
     plan,
     preflight,
+    reconcile,
     render,
     stale_host_dirs,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "preflight",
     "stale_host_dirs",
     "merge_config",
+    "reconcile",
     "Store",
     "BlobWriter",
     "Source",
