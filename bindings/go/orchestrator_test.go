@@ -239,3 +239,22 @@ func TestReconcileWithoutOptionsUsesTheClockAndTheOSRandomSource(t *testing.T) {
 		t.Errorf("condition time %v, want the system clock (%v)", at, before)
 	}
 }
+
+// BenchmarkReconcileLocalSteady is a steady-state step of a Local cluster with its four users:
+// each call builds a fresh environment, so it re-verifies the four bcrypt hashes (cost 10).
+func BenchmarkReconcileLocalSteady(b *testing.B) {
+	ctx := context.Background()
+	inputs := Inputs{Settings: &Settings{Mode: ModeLocal}}
+	first, err := Reconcile(ctx, nil, inputs, testOptions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if first.State.Users.MirrorPusher == nil {
+		b.Fatal("a Local target has its four users from the first step")
+	}
+	for b.Loop() {
+		if _, err := Reconcile(ctx, &first.State, inputs, testOptions); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
