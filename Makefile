@@ -34,10 +34,12 @@ deps:
 	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
 	  || $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
 	@for m in $(GO_MODULES); do echo "go mod download in $$m"; (cd "$$m" && go mod download); done
-	@# skopeo and umoci read the store after bundle imports (registry-core/tests/store_bundles.rs).
-	@command -v skopeo >/dev/null && command -v umoci >/dev/null || { \
+	@# skopeo and umoci read the store after bundle imports (registry-core/tests/store_bundles.rs);
+	@# skopeo and curl are the clients of the orchestrator's bundles under registryd
+	@# (examples/registryd/tests/orchestrator_bundles.rs).
+	@command -v skopeo >/dev/null && command -v umoci >/dev/null && command -v curl >/dev/null || { \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends skopeo umoci; }
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends skopeo umoci curl; }
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

@@ -180,6 +180,13 @@ type RegistrydConfig struct {
 	Peers            []string           `json:"peers,omitempty"`
 	PeerUser         string             `json:"peerUser,omitempty"`
 	PeerPasswordFile string             `json:"peerPasswordFile,omitempty"`
+	PeerCA           string             `json:"peerCa,omitempty"`
+	// The limits below are registryd's file-only settings, nil for its defaults. They are kept
+	// as the integers the file holds (seconds, bytes), since this is the file's content.
+	HeaderTimeoutSeconds *uint64 `json:"headerTimeoutSeconds,omitempty"`
+	BodyTimeoutSeconds   *uint64 `json:"bodyTimeoutSeconds,omitempty"`
+	MaxConnections       *uint64 `json:"maxConnections,omitempty"`
+	MaxManifestBytes     *uint64 `json:"maxManifestBytes,omitempty"`
 }
 
 // BundleFile is one file of a bundle.
@@ -434,6 +441,19 @@ type Outputs struct {
 	IngressEnabled  bool                    `json:"ingressEnabled"`
 }
 
+// RegistryStateData is the registry-state secret's data keys, as the operator writes them.
+type RegistryStateData struct {
+	// State is the whole state as JSON (it holds keys and passwords).
+	State Secret `json:"state"`
+	// Hash is Step.ConfigHash.
+	Hash string `json:"hash"`
+	// Conditions are the conditions as a JSON list.
+	Conditions string `json:"conditions"`
+	Mode       string `json:"mode"`
+	// TargetMode is the mode being switched to ("" when none).
+	TargetMode string `json:"target_mode"`
+}
+
 // Step is one reconcile step's result.
 type Step struct {
 	// State is what to persist in registry-state (conditions included).
@@ -442,6 +462,11 @@ type Step struct {
 	Ready   bool    `json:"ready"`
 	Message string  `json:"message"`
 	Outputs Outputs `json:"outputs"`
+	// ConfigHash is the sha256 (hex) of the inputs the step was computed from: registry-state's
+	// hash key and the registry.deckhouse.io/config-hash annotation of every object written.
+	ConfigHash string `json:"configHash"`
+	// RegistryState is the registry-state secret's data, ready to write.
+	RegistryState RegistryStateData `json:"registryState"`
 }
 
 // Condition returns the condition of a type, or nil.

@@ -175,13 +175,16 @@ func TestReconcileSecretsAreRedactedInFmt(t *testing.T) {
 	}
 	key := step.State.PKI.CA.Key.Reveal()
 	http := step.State.Secrets.HTTP.Reveal()
+	if !strings.Contains(step.RegistryState.State.Reveal(), `"http":"`+http+`"`) {
+		t.Fatal("registry-state's state key holds the whole state, secrets included")
+	}
 	if !strings.Contains(key, "PRIVATE KEY") || http == "" {
 		t.Fatalf("the secrets are there to find: key %d bytes, http %d", len(key), len(http))
 	}
 	user := User{Name: "ro", Password: NewSecret("hunter2hunter2ab"), PasswordHash: NewSecret("$2a$10$abcdefghijklmnopqrstuv")}
 	rs := RegistrySecret{Address: "r.example", DockerConfigJSON: NewSecret(`{"auths":{"r.example":{"auth":"dTpw"}}}`)}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
-		for _, v := range []any{step, &step, step.State, step.Outputs.PKI, *step.State.PKI.CA, step.State.PKI.CA, user, &user, rs, step.State.Secrets.HTTP} {
+		for _, v := range []any{step, &step, step.State, step.RegistryState, step.Outputs.PKI, *step.State.PKI.CA, step.State.PKI.CA, user, &user, rs, step.State.Secrets.HTTP} {
 			out := fmt.Sprintf(verb, v)
 			for _, secret := range []string{key, "PRIVATE KEY", http, "hunter2hunter2ab", "$2a$10$", "dTpw"} {
 				if strings.Contains(out, secret) {

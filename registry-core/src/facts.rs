@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::{DocumentError, Limits, read_documents};
+use crate::input::{DocumentError, Limits, ShapeError, read_one};
 use crate::settings::{CaBundle, Secret};
 
 /// How the cluster's nodes are provisioned.
@@ -168,6 +168,15 @@ pub enum FactsError {
     },
 }
 
+impl From<ShapeError> for FactsError {
+    fn from(e: ShapeError) -> Self {
+        match e {
+            ShapeError::Document(d) => FactsError::Document(d),
+            ShapeError::Field { path, message } => FactsError::Field { path, message },
+        }
+    }
+}
+
 impl ClusterFacts {
     /// Reads cluster facts from one YAML or JSON document.
     ///
@@ -175,18 +184,7 @@ impl ClusterFacts {
     /// [`FactsError`] naming the field that is wrong, for unknown keys, wrong types, an invalid
     /// IP address or a node name used twice.
     pub fn load(input: &[u8]) -> Result<Self, FactsError> {
-        let docs = read_documents(input, &Limits::default())?;
-        let [doc] = docs.as_slice() else {
-            return Err(FactsError::Field {
-                path: String::new(),
-                message: format!("expected one document, found {}", docs.len()),
-            });
-        };
-        let facts: ClusterFacts =
-            serde_path_to_error::deserialize(doc).map_err(|e| FactsError::Field {
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        let facts: ClusterFacts = read_one(input, &Limits::default())?;
         facts.check()?;
         Ok(facts)
     }

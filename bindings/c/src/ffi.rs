@@ -17,7 +17,9 @@ use std::path::Path;
 
 use registry_core::facts::ClusterFacts;
 use registry_core::settings::RegistrySettings;
-use registry_core::store::{Algorithm, Digest, Progress, ProgressFn, StoreError, UploadId};
+use registry_core::store::{
+    Algorithm, Digest, Progress, ProgressFn, Repository, StoreError, UploadId,
+};
 use registry_core::wire::Failure;
 use serde::de::DeserializeOwned;
 
@@ -178,6 +180,16 @@ impl Arg<'_> for u64 {
     }
 }
 
+/// A C `bool` passes as it is.
+impl Arg<'_> for bool {
+    type Raw = bool;
+    /// # Safety
+    /// Always safe.
+    unsafe fn from_raw(raw: bool, _: &'static str) -> Result<Self, Fail> {
+        Ok(raw)
+    }
+}
+
 /// A size the caller may leave unchecked: negative means "not given".
 pub(crate) struct MaybeSize(pub(crate) Option<u64>);
 
@@ -310,6 +322,20 @@ impl<'a> Arg<'a> for Digest {
         // SAFETY: forwarded from the caller.
         let s = unsafe { <&str>::from_raw(raw, name) }?;
         Ok(Digest::parse(s).map_err(StoreError::from)?)
+    }
+}
+
+/// A repository name (`install`, `modules/<name>/release`); NULL or `""` is the root repository.
+impl<'a> Arg<'a> for Repository {
+    type Raw = *const c_char;
+    /// # Safety
+    /// As for `&str`.
+    unsafe fn from_raw(raw: *const c_char, name: &'static str) -> Result<Self, Fail> {
+        // SAFETY: forwarded from the caller.
+        match unsafe { Option::<&str>::from_raw(raw, name) }? {
+            None => Ok(Repository::root()),
+            Some(r) => Ok(Repository::parse(r)?),
+        }
     }
 }
 

@@ -20,11 +20,13 @@
 // NULL and documents what a pointer must be. Marking them `unsafe fn` changes nothing for C.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod bundle;
 mod config;
 mod ffi;
 mod orchestrator;
 mod store;
 
+pub use bundle::*;
 pub use config::*;
 pub use ffi::dr_progress_fn;
 pub use orchestrator::*;
@@ -284,6 +286,8 @@ mod tests {
             ffi::wire_keys::<store::GcOptions>(),
             ffi::wire_keys::<store::ImportOptions>(),
             ffi::wire_keys::<wire::ExportRequest>(),
+            ffi::wire_keys::<store::BundleOptions>(),
+            ffi::wire_keys::<store::BundleExportOptions>(),
             ffi::wire_keys::<wire::ReconcileOptions>(),
         ];
         for k in &keys {
@@ -292,6 +296,8 @@ mod tests {
         assert!(keys[2].contains(&"trackUse".to_owned()));
         assert!(keys[4].contains(&"graceSeconds".to_owned()));
         assert!(keys[6].contains(&"overwrite".to_owned()));
+        assert!(keys[7].contains(&"overwriteTags".to_owned()));
+        assert!(keys[8].contains(&"referrers".to_owned()));
     }
 
     #[test]

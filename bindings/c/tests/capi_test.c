@@ -723,6 +723,189 @@ static void test_store(void) {
   free(garbage);
 }
 
+/* A store holding one image tagged `tag` in the root repository whose layer is `layer_text`;
+ * `manifest_digest` receives the manifest's digest. */
+static dr_store *image_store(const char *name, const char *layer_text, const char *tag,
+                             char *manifest_digest, size_t cap) {
+  char *dir = path_in_work(name);
+  dr_store *s = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_open(dir, "{\"durability\":\"relaxed\"}", &s, E));
+  free(dir);
+  char cfg[128], layer[128], manifest[1024];
+  put_str(s, "{}", cfg, sizeof cfg);
+  put_str(s, layer_text, layer, sizeof layer);
+  snprintf(manifest, sizeof manifest,
+           "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+           "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":2},"
+           "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%zu}]}",
+           cfg, layer, strlen(layer_text));
+  put_str(s, manifest, manifest_digest, cap);
+  EXPECT(DR_STATUS_OK, dr_store_tag(s, tag, manifest_digest, E));
+  return s;
+}
+
+/* A copy of the store's blob list and tags, to show a refused call changed nothing. */
+static char *snapshot(dr_store *s) {
+  char *blobs = NULL, *tags = NULL, *both = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_list(s, &blobs, E));
+  EXPECT(DR_STATUS_OK, dr_store_tags(s, &tags, E));
+  if (asprintf(&both, "%s %s", blobs ? blobs : "", tags ? tags : "") < 0) exit(2);
+  dr_string_free(blobs);
+  dr_string_free(tags);
+  return both;
+}
+
+/* Flips one byte of the first occurrence of `needle` in a file; returns whether it was found. */
+static int tamper(const char *path, const char *needle) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n);
+  size_t got = fread(buf, 1, (size_t)n, f);
+  fclose(f);
+  char *at = memmem(buf, got, needle, strlen(needle));
+  if (at) {
+    at[0] ^= 0x20;
+    f = fopen(path, "wb");
+    if (!f || fwrite(buf, 1, got, f) != got) exit(2);
+    fclose(f);
+  }
+  free(buf);
+  return at != NULL;
+}
+
+/* Bundles: export from one store and import into another; refused imports (a tampered layer,
+ * a tag that would move) leave the target unchanged; pin, unpin, forget; NULL arguments. */
+static void test_bundles(void) {
+  char v1[128], v1_moved[128];
+  char *out = NULL;
+  dr_store *a = image_store("bundle-a", "bundle-layer-one", "v1", v1, sizeof v1);
+  dr_store *moved = image_store("bundle-moved", "bundle-layer-two", "v1", v1_moved, sizeof v1_moved);
+  char *bundle = path_in_work("bundle-out");
+  char *moved_bundle = path_in_work("bundle-moved-out");
+  char *tampered = path_in_work("bundle-tampered");
+
+  EXPECT(DR_STATUS_OK, dr_store_export_bundle(a, bundle, NULL, &out, E));
+  CHECK(out && strstr(out, "\"files\":[\"platform.tar\"]") && strstr(out, "\"layouts\":[\"\"]") &&
+        strstr(out, "\"images\":1") && strstr(out, "\"blobs\":3"));
+  dr_string_free(out);
+  out = NULL;
+  /* the target is not empty now */
+  EXPECT(DR_STATUS_INVALID_LAYOUT, dr_store_export_bundle(a, bundle, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_export_bundle(a, tampered, "{\"repo\":[]}", &out, E));
+  CHECK(out == NULL && strstr(last_message, "unknown field `repo`"));
+  EXPECT(DR_STATUS_OK, dr_store_export_bundle(a, tampered, "{\"tags\":[\"v1\"]}", &out, E));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_export_bundle(a, moved_bundle, "{\"tags\":[\"v9\"]}", &out, E));
+  EXPECT(DR_STATUS_OK, dr_store_export_bundle(moved, moved_bundle, NULL, &out, E));
+  dr_string_free(out);
+  out = NULL;
+
+  char *dir_b = path_in_work("bundle-b");
+  dr_store *b = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_open(dir_b, NULL, &b, E));
+  free(dir_b);
+
+  /* a cancelled import and a tampered layer leave the store empty */
+  char *empty = snapshot(b);
+  progress_calls = 0;
+  cancel_after = 1;
+  EXPECT(DR_STATUS_CANCELLED, dr_store_import_bundle(b, bundle, NULL, on_progress, &progress_calls, &out, E));
+  CHECK(out == NULL && progress_calls == 1);
+  cancel_after = 0;
+  char *tampered_tar = path_in_work("bundle-tampered/platform.tar");
+  CHECK(tamper(tampered_tar, "bundle-layer-one"));
+  EXPECT(DR_STATUS_IMPORT_REFUSED, dr_store_import_bundle(b, tampered, NULL, NULL, NULL, &out, E));
+  CHECK(out == NULL);
+  char *now = snapshot(b);
+  CHECK(strcmp(now, empty) == 0);
+  free(now);
+
+  /* the real one: three blobs, tag v1 at the same digest */
+  progress_calls = 0;
+  EXPECT(DR_STATUS_OK, dr_store_import_bundle(b, bundle, "{\"requireComplete\":true}", on_progress, &progress_calls, &out, E));
+  CHECK(out && strstr(out, "\"tags\":[\"v1\"]") && strstr(out, "\"blobsAdded\":3") &&
+        strstr(out, "\"moved\":[]") && strstr(out, "\"repository\":\"\""));
+  CHECK(progress_calls >= 1);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_resolve(b, "v1", &out, E));
+  CHECK(out && strcmp(out, v1) == 0);
+  dr_string_free(out);
+  out = NULL;
+
+  /* v1 would move to another digest: refused, the store unchanged, unless overwriteTags */
+  char *before = snapshot(b);
+  EXPECT(DR_STATUS_IMPORT_REFUSED, dr_store_import_bundle(b, moved_bundle, NULL, NULL, NULL, &out, E));
+  CHECK(out == NULL && strstr(last_message, v1) && strstr(last_message, v1_moved));
+  now = snapshot(b);
+  CHECK(strcmp(now, before) == 0);
+  free(now);
+  EXPECT(DR_STATUS_OK, dr_store_import_bundle(b, moved_bundle, "{\"overwriteTags\":true}", NULL, NULL, &out, E));
+  CHECK(out && strstr(out, "\"moved\":[{\"reference\":\"v1\"") && strstr(out, v1_moved));
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_resolve(b, "v1", &out, E));
+  CHECK(out && strcmp(out, v1_moved) == 0);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle(b, bundle, "{\"overwrite\":true}", NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle(b, NULL, NULL, NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle(b, bundle, NULL, NULL, NULL, NULL, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_export_bundle(NULL, bundle, NULL, &out, E));
+
+  /* the old v1 manifest is untagged now: GC would take it; pinned it stays */
+  EXPECT(DR_STATUS_OK, dr_store_pin(b, v1, E));
+  EXPECT(DR_STATUS_OK, dr_store_gc(b, "{\"graceSeconds\":0}", NULL, NULL, &out, E));
+  CHECK(out && strstr(out, v1) == NULL);
+  dr_string_free(out);
+  out = NULL;
+  bool present = false;
+  EXPECT(DR_STATUS_OK, dr_store_has(b, v1, &present, E));
+  CHECK(present);
+  EXPECT(DR_STATUS_OK, dr_store_unpin(b, v1, E));
+  EXPECT(DR_STATUS_NOT_FOUND, dr_store_unpin(b, v1, E));
+  EXPECT(DR_STATUS_OK, dr_store_pin(b, v1, E));
+
+  /* forget removes its entries; then GC collects it */
+  uint64_t count = 99;
+  EXPECT(DR_STATUS_INVALID_REPOSITORY, dr_store_forget(b, "Bad Repo!", v1, false, &count, E));
+  EXPECT(DR_STATUS_OK, dr_store_forget(b, "install", v1, false, &count, E));
+  CHECK(count == 0);
+  EXPECT(DR_STATUS_OK, dr_store_forget(b, NULL, v1, true, &count, E));
+  CHECK(count == 1);
+  EXPECT(DR_STATUS_OK, dr_store_gc(b, "{\"graceSeconds\":0}", NULL, NULL, &out, E));
+  CHECK(out && strstr(out, v1) != NULL);
+  dr_string_free(out);
+  out = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_has(b, v1, &present, E));
+  CHECK(!present);
+  EXPECT(DR_STATUS_OK, dr_store_resolve(b, "v1", &out, E));
+  CHECK(out && strcmp(out, v1_moved) == 0);
+  dr_string_free(out);
+  out = NULL;
+
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_pin(NULL, v1, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_pin(b, NULL, E));
+  EXPECT(DR_STATUS_INVALID_DIGEST, dr_store_pin(b, "nope", E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_unpin(b, NULL, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_forget(b, NULL, NULL, false, &count, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_forget(b, NULL, v1, false, NULL, E));
+
+  free(empty);
+  free(before);
+  free(tampered_tar);
+  free(bundle);
+  free(moved_bundle);
+  free(tampered);
+  dr_store_free(b);
+  dr_store_free(moved);
+  dr_store_free(a);
+}
+
 /* Hostile rendered sets: a path out of the root, a bad host folder name, a link under the root.
  * Each is refused as an invalid argument naming the path, and the file outside stays as it was. */
 static void test_apply_hostile(void) {
@@ -847,6 +1030,7 @@ int main(int argc, char **argv) {
   test_merge_config();
   test_reconcile();
   test_store();
+  test_bundles();
   printf("C ABI test: %d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

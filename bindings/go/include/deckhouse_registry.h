@@ -333,6 +333,29 @@ dr_status dr_store_export(const struct dr_store *store,
                           char **report_json,
                           struct dr_error **err);
 
+// Exports repositories and tags as a `d8 mirror` bundle into the folder `dest` (created; an
+// existing folder must be empty, `DR_STATUS_INVALID_LAYOUT` otherwise). On failure what was
+// written is removed again. `options_json` may be NULL: `{"repositories": [] (all), "tags": []
+// (all; references `repository:tag`, or `tag` in the root), "referrers": false, "unpacked":
+// false}`, any subset. `*report_json` receives `{"files", "layouts", "images", "blobs",
+// "bytes", "linked"}`.
+dr_status dr_store_export_bundle(const struct dr_store *store,
+                                 const char *dest,
+                                 const char *options_json,
+                                 char **report_json,
+                                 struct dr_error **err);
+
+// Removes every `index.json` entry (tags too) of `digest` in `repository` (NULL or `""`: the
+// root repository; `DR_STATUS_INVALID_REPOSITORY` for a bad name) and, with `referrers`,
+// every entry in any repository whose manifest names `digest` as its OCI 1.1 `subject`.
+// `*count` receives how many entries went (0 is not an error). Blobs stay until GC.
+dr_status dr_store_forget(const struct dr_store *store,
+                          const char *repository,
+                          const char *digest,
+                          bool referrers,
+                          uint64_t *count,
+                          struct dr_error **err);
+
 // Closes a store handle. NULL is a no-op; call it at most once. Writers and readers opened from
 // it stay usable.
 void dr_store_free(struct dr_store *store);
@@ -374,6 +397,25 @@ dr_status dr_store_import(const struct dr_store *store,
                           char **report_json,
                           struct dr_error **err);
 
+// Imports a `d8 mirror pull` bundle from `path`: a folder of tars (`platform.tar`,
+// `module-<name>.tar`, `security.tar`, ...), one tar or tar.gz, one chunk of a
+// `<name>.tar.NNNN.chunk` set (the whole set is read), or a folder holding layouts. Every
+// layout at any depth goes to its repository. All layouts or none: a refused import
+// (`DR_STATUS_IMPORT_REFUSED`, e.g. a blob whose content does not match its digest, or a tag
+// that would move without `"overwriteTags": true`) leaves the store unchanged. `options_json`
+// may be NULL: `{"requireComplete": true, "overwriteTags": false, "maxExpansionRatio": 100,
+// "maxExpandedBytes": 1 TiB, "maxManifestBytes": 256 MiB}`, any subset. `*report_json`
+// receives `{"layouts": [{"source", "path", "repository", "images", "tags", "untagged",
+// "blobs", "bytes", "missing"}], "blobsAdded", "blobsPresent", "bytesAdded", "skipped":
+// [{"path", "reason"}], "moved": [{"reference", "from", "to"}]}`. `progress` may be NULL.
+dr_status dr_store_import_bundle(const struct dr_store *store,
+                                 const char *path,
+                                 const char *options_json,
+                                 dr_progress_fn progress,
+                                 void *user_data,
+                                 char **report_json,
+                                 struct dr_error **err);
+
 // `*digests_json` receives every stored blob as a sorted JSON array of digest strings.
 dr_status dr_store_list(const struct dr_store *store, char **digests_json, struct dr_error **err);
 
@@ -391,6 +433,9 @@ dr_status dr_store_open_blob(const struct dr_store *store,
                              const char *digest,
                              struct dr_reader **out,
                              struct dr_error **err);
+
+// Pins the stored manifest or index `digest` in the root repository, so GC keeps it untagged.
+dr_status dr_store_pin(const struct dr_store *store, const char *digest, struct dr_error **err);
 
 // Stores `len` bytes at `data`. With `expected_digest` (may be NULL) the content must hash
 // to it (`DR_STATUS_DIGEST_MISMATCH` otherwise, nothing stored). `*outcome_json` receives
@@ -451,6 +496,10 @@ dr_status dr_store_tag(const struct dr_store *store,
 
 // `*tags_json` receives the tags: `[{"name", "digest", "size", "mediaType"}]`.
 dr_status dr_store_tags(const struct dr_store *store, char **tags_json, struct dr_error **err);
+
+// Removes the pin of `digest`'s untagged root entries (`DR_STATUS_NOT_FOUND` if none was
+// pinned); GC may then collect it.
+dr_status dr_store_unpin(const struct dr_store *store, const char *digest, struct dr_error **err);
 
 // Removes a tag (`DR_STATUS_NOT_FOUND` if it does not exist).
 dr_status dr_store_untag(const struct dr_store *store, const char *tag, struct dr_error **err);

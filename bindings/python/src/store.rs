@@ -11,8 +11,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes};
 use registry_core::store::{
-    self as core, Algorithm, Digest, GcOptions, ImportOptions, Progress, ProgressFn, ScrubOptions,
-    StoreError, StoreOptions, WithProgress,
+    self as core, Algorithm, BundleExportOptions, BundleOptions, Digest, GcOptions, ImportOptions,
+    Progress, ProgressFn, Repository, ScrubOptions, StoreError, StoreOptions, WithProgress,
 };
 use registry_core::wire::{self, ExportRequest, Failure, ScrubView};
 
@@ -255,6 +255,64 @@ impl Store {
             wire::export(&self.inner, &dest, &request, p)
         })?;
         ser(py, &report)
+    }
+
+    // -- bundles and untagged manifests (Store::import_bundle, export_bundle, pin, unpin,
+    // forget): the core's rules, converted.
+
+    #[pyo3(signature = (path, options = None, progress = None))]
+    fn import_bundle<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        options: Option<&Bound<'py, PyAny>>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts: BundleOptions = self::options(options, "bundle options")?;
+        let report = with_progress(py, progress, |p| {
+            Ok(self
+                .inner
+                .import_bundle(&path, WithProgress::new(opts.clone(), p))?)
+        })?;
+        ser(py, &report)
+    }
+
+    #[pyo3(signature = (dest, options = None))]
+    fn export_bundle<'py>(
+        &self,
+        py: Python<'py>,
+        dest: PathBuf,
+        options: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts: BundleExportOptions = self::options(options, "bundle export options")?;
+        let report = py.detach(|| self.inner.export_bundle(&dest, &opts));
+        ser(py, &report.map_err(|e| errors::store(py, &e))?)
+    }
+
+    fn pin(&self, py: Python<'_>, digest: &str) -> PyResult<()> {
+        let d = parse_digest(py, digest)?;
+        py.detach(|| self.inner.pin(&d))
+            .map_err(|e| errors::store(py, &e))
+    }
+
+    fn unpin(&self, py: Python<'_>, digest: &str) -> PyResult<()> {
+        let d = parse_digest(py, digest)?;
+        py.detach(|| self.inner.unpin(&d))
+            .map_err(|e| errors::store(py, &e))
+    }
+
+    #[pyo3(signature = (repository, digest, referrers = false))]
+    fn forget(
+        &self,
+        py: Python<'_>,
+        repository: &str,
+        digest: &str,
+        referrers: bool,
+    ) -> PyResult<usize> {
+        let repo = Repository::parse(repository).map_err(|e| errors::store(py, &e))?;
+        let d = parse_digest(py, digest)?;
+        py.detach(|| self.inner.forget(&repo, &d, referrers))
+            .map_err(|e| errors::store(py, &e))
     }
 
     fn __repr__(&self) -> String {

@@ -101,6 +101,7 @@ def test_secrets_are_redacted_in_repr() -> None:
     step = dr.reconcile(None, direct_inputs(), now=NOW, seed=7)
     key = step["state"]["pki"]["ca"]["key"].reveal()
     http = step["state"]["secrets"]["http"].reveal()
+    assert f'"http":"{http}"' in step["registryState"]["state"].reveal()
     for text in (repr(step), str(step)):
         for secret in (key, "PRIVATE KEY", http, LICENSE):
             assert secret not in text

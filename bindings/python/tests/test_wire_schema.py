@@ -53,6 +53,11 @@ RESULTS: list[tuple[type, str, frozenset[str]]] = [
     (dr.GcReport, "GcReport", frozenset()),
     (dr.ImportReport, "ImportReport", frozenset()),
     (dr.ExportReport, "ExportReport", frozenset()),
+    (dr.LayoutReport, "LayoutReport", frozenset()),
+    (dr.SkippedEntry, "SkippedEntry", frozenset()),
+    (dr.TagMove, "TagMove", frozenset()),
+    (dr.BundleReport, "BundleReport", frozenset()),
+    (dr.BundleExportReport, "BundleExportReport", frozenset()),
     (dr.CorruptBlobInfo, "CorruptBlob", frozenset()),
     (dr.ForeignFile, "ForeignFile", frozenset()),
     (dr.ScrubReport, "ScrubView", frozenset()),
@@ -183,6 +188,32 @@ def test_store_outputs_validate(tmp_path: Path) -> None:
     validate(store.import_path(str(tmp_path / "out")), "ImportReport")
 
 
+def test_bundle_outputs_validate(tmp_path: Path) -> None:
+    store = _native.Store(str(tmp_path / "store"), {"durability": "relaxed"})
+    config_blob, layer = store.put_bytes(b"{}"), store.put_bytes(b"layer")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_blob["digest"],
+                "size": config_blob["size"],
+            },
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer["digest"], "size": layer["size"]}
+            ],
+        }
+    )
+    store.tag("v1", store.put_bytes(manifest.encode())["digest"])
+    exported = store.export_bundle(str(tmp_path / "bundle"), {"referrers": True})
+    validate(exported, "BundleExportReport")
+    other = _native.Store(str(tmp_path / "other"), {"durability": "relaxed"})
+    report = other.import_bundle(str(tmp_path / "bundle"), {"overwriteTags": False})
+    validate(report, "BundleReport")
+    assert report["layouts"][0]["tags"] == ["v1"]
+
+
 def failure_of(call: typing.Callable[[], object]) -> Mapping[str, Any]:
     with pytest.raises(dr.RegistryError) as info:
         call()
@@ -245,16 +276,30 @@ def _properties(definition: Mapping[str, Any]) -> dict[str, Any]:
     return props
 
 
+def _may_be_string(prop: Mapping[str, Any]) -> bool:
+    """Whether a property's value can be a JSON string (directly or through a reference)."""
+    kinds = prop.get("type", [])
+    if kinds == "string" or "string" in kinds:
+        return True
+    variants = prop.get("anyOf", []) + prop.get("oneOf", [])
+    if any(_may_be_string(v) for v in variants):
+        return True
+    return any(_may_be_string(DEFS[r]) for r in ({prop["$ref"].rsplit("/", 1)[-1]} if "$ref" in prop else set()))
+
+
 def test_the_secret_keys_are_the_schema_secrets() -> None:
-    # reconcile wraps values by key, so every property typed Secret in the orchestrator's shapes
-    # must have a key in SECRET_KEYS, and no key there may name a property that is not a secret.
+    # reconcile wraps string values by key, so every property typed Secret in the orchestrator's
+    # shapes must have a key in SECRET_KEYS, and no key there may name a string that is not one.
     secret: set[str] = set()
-    other: set[str] = set()
+    other_strings: set[str] = set()
     for name in _reachable("State", "Inputs", "Step"):
         for key, prop in _properties(DEFS[name]).items():
-            (secret if "Secret" in _refs(prop) else other).add(key)
+            if "Secret" in _refs(prop):
+                secret.add(key)
+            elif _may_be_string(prop):
+                other_strings.add(key)
     assert secret == set(_api.SECRET_KEYS)
-    assert not secret & other
+    assert not secret & other_strings
 
 
 def test_a_reconcile_step_validates() -> None:

@@ -265,7 +265,7 @@ impl App {
                     Method::GET => uploads::status(call, name, id).await,
                     Method::PATCH => uploads::patch(call, name, id).await,
                     Method::PUT => uploads::finish(call, name, id).await,
-                    Method::DELETE => uploads::cancel(call, id).await,
+                    Method::DELETE => uploads::cancel(call, name, id).await,
                     _ => Err(not_allowed()),
                 }
             }

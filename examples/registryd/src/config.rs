@@ -1,13 +1,14 @@
-//! Settings: the command line (a stable contract, see the README) and `--config FILE`, a YAML
-//! mapping of the same settings in camelCase; a flag given on the command line wins over the
-//! file. Every problem names the flag or key and what is wrong.
+//! Settings: the command line (a stable contract, see the README) and `--config FILE`, the
+//! core's `orchestrator::RegistrydConfig` as YAML or JSON (the file the orchestrator writes);
+//! a flag given on the command line wins over the file. Every problem names the flag or key
+//! and what is wrong.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use yaml_rust2::{Yaml, YamlLoader};
+use registry_core::orchestrator::RegistrydConfig;
 
 /// `registryd`: the OCI distribution API over a deckhouse-registry store.
 #[derive(Debug, Parser)]
@@ -134,145 +135,54 @@ pub(crate) struct PeerSettings {
 /// The default namespace.
 pub(crate) const DEFAULT_NAMESPACE: &str = "system/deckhouse";
 
-/// Keys a config file may hold (the flags, plus limits that have no flag).
-const KEYS: [&str; 21] = [
-    "root",
-    "listen",
-    "tlsCert",
-    "tlsKey",
-    "htpasswd",
-    "writers",
-    "namespace",
-    "upstream",
-    "upstreamCa",
-    "upstreamUser",
-    "upstreamPasswordFile",
-    "ttl",
-    "peers",
-    "peerUser",
-    "peerPasswordFile",
-    "peerCa",
-    "maxConnections",
-    "maxManifestBytes",
-    "headerTimeoutSeconds",
-    "bodyTimeoutSeconds",
-    "config",
-];
-
-/// A config file's mapping, checked for unknown keys and value types.
-struct File {
-    path: PathBuf,
-    map: yaml_rust2::yaml::Hash,
+/// The config file: the core's [`RegistrydConfig`], the shape the orchestrator writes.
+fn load(path: &PathBuf) -> Result<RegistrydConfig, String> {
+    let text = std::fs::read(path).map_err(|e| format!("--config {}: {e}", path.display()))?;
+    RegistrydConfig::parse(&text).map_err(|e| format!("--config {}: {e}", path.display()))
 }
 
-impl File {
-    fn load(path: &PathBuf) -> Result<File, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--config {}: {e}", path.display()))?;
-        let docs = YamlLoader::load_from_str(&text)
-            .map_err(|e| format!("--config {}: not YAML: {e}", path.display()))?;
-        let map = match docs.into_iter().next() {
-            None | Some(Yaml::Null) => Default::default(),
-            Some(Yaml::Hash(h)) => h,
-            Some(_) => return Err(format!("--config {}: not a mapping", path.display())),
-        };
-        for k in map.keys() {
-            match k.as_str() {
-                Some(s) if KEYS.contains(&s) && s != "config" => {}
-                _ => {
-                    return Err(format!(
-                        "--config {}: unknown key {k:?} (known: {})",
-                        path.display(),
-                        KEYS[..KEYS.len() - 1].join(", ")
-                    ));
-                }
-            }
-        }
-        Ok(File {
-            path: path.clone(),
-            map,
-        })
-    }
-
-    fn get(&self, key: &str) -> Option<&Yaml> {
-        self.map.get(&Yaml::String(key.to_string()))
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, String> {
-        match self.get(key) {
-            None | Some(Yaml::Null) => Ok(None),
-            Some(Yaml::String(s)) => Ok(Some(s.clone())),
-            Some(Yaml::Integer(i)) => Ok(Some(i.to_string())),
-            Some(_) => Err(format!(
-                "--config {}: {key} must be a string",
-                self.path.display()
-            )),
-        }
-    }
-
-    fn list(&self, key: &str) -> Result<Option<Vec<String>>, String> {
-        match self.get(key) {
-            None | Some(Yaml::Null) => Ok(None),
-            Some(Yaml::String(s)) => Ok(Some(s.split(',').map(|s| s.trim().to_string()).collect())),
-            Some(Yaml::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str().map(str::to_owned).ok_or_else(|| {
-                        format!("--config {}: {key} must list strings", self.path.display())
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(format!(
-                "--config {}: {key} must be a list",
-                self.path.display()
-            )),
-        }
-    }
-
-    fn number(&self, key: &str) -> Result<Option<u64>, String> {
-        match self.get(key) {
-            None | Some(Yaml::Null) => Ok(None),
-            Some(Yaml::Integer(i)) if *i > 0 => Ok(Some(*i as u64)),
-            Some(_) => Err(format!(
-                "--config {}: {key} must be a positive integer",
-                self.path.display()
-            )),
-        }
+/// A limit from the file: positive, or the default.
+fn limit(value: Option<u64>, key: &str, default: u64) -> Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(format!("--config: {key} must be a positive integer")),
+        Some(n) => Ok(n),
     }
 }
 
 impl Cli {
     /// Merges the flags over the config file (if any) into settings.
     pub(crate) fn settings(self) -> Result<Settings, String> {
-        let file = self.config.as_ref().map(File::load).transpose()?;
-        let f_str = |k: &str| -> Result<Option<String>, String> {
-            file.as_ref().map_or(Ok(None), |f| f.string(k))
+        let file = self.config.as_ref().map(load).transpose()?;
+        let (f_root, f_listen) = match &file {
+            Some(f) => (Some(PathBuf::from(&f.root)), Some(f.listen.clone())),
+            None => (None, None),
         };
-        let f_path = |k: &str| f_str(k).map(|o| o.map(PathBuf::from));
-        let f_num = |k: &str| file.as_ref().map_or(Ok(None), |f| f.number(k));
-        let f_list = |k: &str| file.as_ref().map_or(Ok(None), |f| f.list(k));
+        let f = file.as_ref();
+        let f_path =
+            |get: fn(&RegistrydConfig) -> Option<&String>| f.and_then(get).map(PathBuf::from);
 
         let root = self
             .root
-            .or(f_path("root")?)
+            .or(f_root)
             .ok_or("--root DIR is required (or root: in --config)")?;
         let listen_s = self
             .listen
-            .or(f_str("listen")?)
+            .or(f_listen)
             .ok_or("--listen ADDR:PORT is required (or listen: in --config)")?;
         let listen: SocketAddr = listen_s
             .parse()
             .map_err(|e| format!("--listen {listen_s:?}: not ADDR:PORT ({e})"))?;
-        let cert = self.tls_cert.or(f_path("tlsCert")?);
-        let key = self.tls_key.or(f_path("tlsKey")?);
+        let cert = self.tls_cert.or(f_path(|f| f.tls_cert.as_ref()));
+        let key = self.tls_key.or(f_path(|f| f.tls_key.as_ref()));
         let tls = match (cert, key) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => return Err("--tls-cert and --tls-key go together".into()),
         };
-        let htpasswd = self.htpasswd.or(f_path("htpasswd")?);
-        let writers = match self.writers.or(f_list("writers")?) {
+        let htpasswd = self.htpasswd.or(f_path(|f| f.htpasswd.as_ref()));
+        let file_writers = f.map(|f| f.writers.clone()).filter(|w| !w.is_empty());
+        let writers = match self.writers.or(file_writers) {
             Some(w) => {
                 let w: Vec<String> = w.into_iter().filter(|s| !s.is_empty()).collect();
                 if htpasswd.is_none() {
@@ -284,38 +194,39 @@ impl Cli {
         };
         let namespace = self
             .namespace
-            .or(f_str("namespace")?)
+            .or(f.and_then(|f| f.namespace.clone()))
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
-        let upstream = match self.upstream.or(f_str("upstream")?) {
+        let f_up = f.and_then(|f| f.upstream.as_ref());
+        let upstream = match self.upstream.or(f_up.map(|u| u.url.clone())) {
             None => {
                 let stray = self.upstream_ca.is_some()
                     || self.upstream_user.is_some()
                     || self.upstream_password_file.is_some()
-                    || self.ttl.is_some()
-                    || ["upstreamCa", "upstreamUser", "upstreamPasswordFile", "ttl"]
-                        .iter()
-                        .any(|k| file.as_ref().is_some_and(|f| f.get(k).is_some()));
+                    || self.ttl.is_some();
                 if stray {
                     return Err("--upstream-ca, --upstream-user, --upstream-password-file and --ttl need --upstream".into());
                 }
                 None
             }
             Some(url) => {
-                let user = self.upstream_user.or(f_str("upstreamUser")?);
-                let password_file = self
-                    .upstream_password_file
-                    .or(f_path("upstreamPasswordFile")?);
+                let user = self.upstream_user.or(f_up.and_then(|u| u.user.clone()));
+                let password_file = self.upstream_password_file.or(f_up
+                    .and_then(|u| u.password_file.as_ref())
+                    .map(PathBuf::from));
                 if user.is_some() != password_file.is_some() {
                     return Err("--upstream-user and --upstream-password-file go together".into());
                 }
-                let ttl = self
-                    .ttl
-                    .or(f_str("ttl")?)
-                    .map(|t| crate::upstream::parse_duration(&t))
-                    .transpose()?;
+                let ttl = match self.ttl {
+                    Some(t) => Some(crate::upstream::parse_duration(&t)?),
+                    None => f_up
+                        .and_then(|u| u.ttl)
+                        .map(|t| Duration::from_secs(t.as_secs())),
+                };
                 Some(UpstreamSettings {
                     url,
-                    ca: self.upstream_ca.or(f_path("upstreamCa")?),
+                    ca: self
+                        .upstream_ca
+                        .or(f_up.and_then(|u| u.ca.as_ref()).map(PathBuf::from)),
                     credentials: user.zip(password_file),
                     ttl,
                 })
@@ -323,14 +234,16 @@ impl Cli {
         };
         let mut peers = self.peer;
         if peers.is_empty() {
-            peers = f_list("peers")?.unwrap_or_default();
+            peers = f.map(|f| f.peers.clone()).unwrap_or_default();
         }
-        let peer_user = self.peer_user.or(f_str("peerUser")?);
-        let peer_password_file = self.peer_password_file.or(f_path("peerPasswordFile")?);
+        let peer_user = self.peer_user.or(f.and_then(|f| f.peer_user.clone()));
+        let peer_password_file = self
+            .peer_password_file
+            .or(f_path(|f| f.peer_password_file.as_ref()));
         if peer_user.is_some() != peer_password_file.is_some() {
             return Err("--peer-user and --peer-password-file go together".into());
         }
-        let peer_ca = self.peer_ca.or(f_path("peerCa")?);
+        let peer_ca = self.peer_ca.or(f_path(|f| f.peer_ca.as_ref()));
         if peers.is_empty() && (peer_user.is_some() || peer_ca.is_some()) {
             return Err("--peer-user, --peer-password-file and --peer-ca need --peer".into());
         }
@@ -339,7 +252,7 @@ impl Cli {
             ca: peer_ca,
             credentials: peer_user.zip(peer_password_file),
         };
-        let secs = |k: &str, d: u64| f_num(k).map(|o| Duration::from_secs(o.unwrap_or(d)));
+        let secs = |v: Option<u64>, k: &str, d: u64| limit(v, k, d).map(Duration::from_secs);
         Ok(Settings {
             root,
             listen,
@@ -349,10 +262,23 @@ impl Cli {
             namespace,
             upstream,
             peers,
-            max_connections: f_num("maxConnections")?.unwrap_or(1024) as usize,
-            max_manifest: f_num("maxManifestBytes")?.unwrap_or(4 << 20),
-            header_timeout: secs("headerTimeoutSeconds", 30)?,
-            body_timeout: secs("bodyTimeoutSeconds", 60)?,
+            max_connections: limit(f.and_then(|f| f.max_connections), "maxConnections", 1024)?
+                as usize,
+            max_manifest: limit(
+                f.and_then(|f| f.max_manifest_bytes),
+                "maxManifestBytes",
+                4 << 20,
+            )?,
+            header_timeout: secs(
+                f.and_then(|f| f.header_timeout_seconds),
+                "headerTimeoutSeconds",
+                30,
+            )?,
+            body_timeout: secs(
+                f.and_then(|f| f.body_timeout_seconds),
+                "bodyTimeoutSeconds",
+                60,
+            )?,
         })
     }
 }

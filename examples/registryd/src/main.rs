@@ -7,8 +7,8 @@
 //! a framework, because registry paths hold names with any number of `/` that only an
 //! end-anchored match routes correctly (see `router`), so a framework's router would be bypassed
 //! anyway; `rustls` through `tokio-rustls` with the `ring` provider (no OpenSSL, no cmake);
-//! `bcrypt` for `htpasswd -B` files; `clap` for the command line; `yaml-rust2` (already used by
-//! `registry-core`) for `--config`.
+//! `bcrypt` for `htpasswd -B` files; `clap` for the command line; `--config` is read by
+//! `registry-core` (`orchestrator::RegistrydConfig`, the shape the orchestrator writes).
 //!
 //! Modules: `config` (flags and file), `server` (connections, TLS, limits, shutdown), `app`
 //! (the request pipeline), `router`, `names`, `errors`, `body`, `auth`, `metrics`, `log`, the

@@ -6,7 +6,7 @@
 
 use hyper::StatusCode;
 use hyper::header::{CONTENT_LENGTH, LOCATION};
-use registry_core::store::{Algorithm, BlobWriter, Digest, StoreError, UploadId};
+use registry_core::store::{Algorithm, BlobWriter, Digest, Store, StoreError, UploadId};
 
 use crate::app::{Call, blocking};
 use crate::blobs::parse_digest;
@@ -130,9 +130,10 @@ pub(crate) async fn start(call: Call, name: &str) -> Result<Resp, ApiError> {
         return monolithic(call, name, digest).await;
     }
     let store = call.app.store.clone();
+    let scope = name.to_owned();
     let id = blocking(move || {
         let w = store
-            .begin_upload(Algorithm::Sha256)
+            .begin_upload_in(Algorithm::Sha256, Some(&scope))
             .map_err(ApiError::store)?;
         let id = w
             .upload_id()
@@ -192,8 +193,14 @@ async fn reopen(
 ) -> Result<BlobWriter, ApiError> {
     let store = call.app.store.clone();
     let i = id.clone();
+    let scope = name.to_owned();
     let w = blocking(move || match store.resume_upload(&i) {
-        Ok(w) => Ok(w),
+        // An upload continues only in the repository it began in; elsewhere it does not exist.
+        Ok(w) if w.upload_scope() == Some(scope.as_str()) => Ok(w),
+        Ok(w) => {
+            w.close().map_err(ApiError::store)?;
+            Err(ApiError::upload_unknown(i.as_str()))
+        }
         Err(StoreError::NotFound { .. }) => Err(ApiError::upload_unknown(i.as_str())),
         Err(e) => Err(ApiError::store(e)),
     })
@@ -294,7 +301,9 @@ pub(crate) async fn status(call: Call, name: &str, id: &str) -> Result<Resp, Api
     let id = parse_id(id)?;
     let store = call.app.store.clone();
     let i = id.clone();
+    let scope = name.to_owned();
     let size = blocking(move || {
+        in_scope(&store, &i, &scope)?;
         let ups = store.uploads().map_err(ApiError::store)?;
         ups.into_iter()
             .find(|u| u.id == i)
@@ -306,13 +315,28 @@ pub(crate) async fn status(call: Call, name: &str, id: &str) -> Result<Resp, Api
 }
 
 /// `DELETE /v2/<name>/blobs/uploads/<id>`: cancels the upload and removes its data.
-pub(crate) async fn cancel(call: Call, id: &str) -> Result<Resp, ApiError> {
+pub(crate) async fn cancel(call: Call, name: &str, id: &str) -> Result<Resp, ApiError> {
     let id = parse_id(id)?;
     let store = call.app.store.clone();
-    blocking(move || match store.abort_upload(&id) {
-        Ok(()) => Ok(body::status(StatusCode::NO_CONTENT)),
-        Err(StoreError::NotFound { .. }) => Err(ApiError::upload_unknown(id.as_str())),
-        Err(e) => Err(ApiError::store(e)),
+    let scope = name.to_owned();
+    blocking(move || {
+        in_scope(&store, &id, &scope)?;
+        match store.abort_upload(&id) {
+            Ok(()) => Ok(body::status(StatusCode::NO_CONTENT)),
+            Err(StoreError::NotFound { .. }) => Err(ApiError::upload_unknown(id.as_str())),
+            Err(e) => Err(ApiError::store(e)),
+        }
     })
     .await
+}
+
+/// `UPLOAD_UNKNOWN` unless upload `id` was started in repository `scope`: an upload is not
+/// visible, resumable or cancellable from another repository (one a client may not even be
+/// allowed to push to).
+fn in_scope(store: &Store, id: &UploadId, scope: &str) -> Result<(), ApiError> {
+    match store.upload_scope(id) {
+        Ok(Some(s)) if s == scope => Ok(()),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Err(ApiError::upload_unknown(id.as_str())),
+        Err(e) => Err(ApiError::store(e)),
+    }
 }

@@ -268,6 +268,42 @@ fn chunks_must_continue_the_upload() {
 }
 
 #[test]
+fn an_upload_belongs_to_the_repository_it_began_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = Server::start(dir.path(), &[]);
+    let loc = start_upload(&srv.addr);
+    let r = patch(&srv.addr, &loc, "0-4", b"hello");
+    assert_eq!(r.status, 202, "{r:?}");
+    // The same upload id under another repository: unknown there for every verb.
+    let elsewhere = loc.replacen(&format!("/v2/{NS}/"), &format!("/v2/{NS}/other/"), 1);
+    assert_ne!(elsewhere, loc);
+    let d = Digest::of(Algorithm::Sha256, b"hello");
+    for (method, path, body) in [
+        ("GET", elsewhere.clone(), &b""[..]),
+        ("PATCH", elsewhere.clone(), b"world"),
+        ("PUT", format!("{elsewhere}?digest={d}"), b""),
+        ("DELETE", elsewhere.clone(), b""),
+    ] {
+        let headers: &[(&str, &str)] = if method == "PATCH" {
+            &[("Content-Range", "5-9")]
+        } else {
+            &[]
+        };
+        let r = req(&srv.addr, method, &path, headers, body);
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (404, "BLOB_UPLOAD_UNKNOWN"),
+            "{method} {path}: {r:?}"
+        );
+    }
+    // Where it began it is untouched: 5 bytes, and it finishes.
+    let r = req(&srv.addr, "GET", &loc, &[], b"");
+    assert_eq!((r.status, r.header("range")), (204, "0-4"));
+    let r = req(&srv.addr, "PUT", &format!("{loc}?digest={d}"), &[], b"");
+    assert_eq!(r.status, 201, "{r:?}");
+}
+
+#[test]
 fn a_wrong_digest_publishes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let srv = Server::start(dir.path(), &[]);
@@ -371,7 +407,8 @@ fn oversized_heads_slow_clients_and_too_many_connections() {
     let cfg = dir.path().join("registryd.yaml");
     std::fs::write(
         &cfg,
-        "headerTimeoutSeconds: 1\nbodyTimeoutSeconds: 1\nmaxConnections: 3\n",
+        // root and listen are required in a file; the flags Server::start passes win.
+        "root: /unused\nlisten: 127.0.0.1:1\nheaderTimeoutSeconds: 1\nbodyTimeoutSeconds: 1\nmaxConnections: 3\n",
     )
     .expect("config");
     let root = dir.path().join("store");

@@ -16,7 +16,54 @@ mod yaml;
 pub use error::DocumentError;
 pub use limits::Limits;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+/// Why a one-document input could not be read into its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// Not readable as YAML or JSON.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// Read, but a field is wrong (an unknown key, a wrong type, a missing key).
+    #[error("{}: {message}", if path.is_empty() { "(document)" } else { path.as_str() })]
+    Field {
+        /// JSON path of the field (empty for the document itself).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads exactly one YAML or JSON document into `T`, naming the field that does not fit.
+///
+/// ```
+/// use registry_core::input::{read_one, Limits, ShapeError};
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Port { port: u16 }
+/// assert_eq!(read_one::<Port>(b"port: 5001", &Limits::default()).unwrap().port, 5001);
+/// let Err(ShapeError::Field { path, .. }) = read_one::<Port>(b"port: x", &Limits::default())
+/// else { panic!() };
+/// assert_eq!(path, "port");
+/// ```
+///
+/// # Errors
+/// [`ShapeError::Document`] for unreadable input, [`ShapeError::Field`] for a field that does
+/// not fit `T` or for a stream that is not exactly one document.
+pub fn read_one<T: DeserializeOwned>(input: &[u8], limits: &Limits) -> Result<T, ShapeError> {
+    let docs = read_documents(input, limits)?;
+    let [doc] = docs.as_slice() else {
+        return Err(ShapeError::Field {
+            path: String::new(),
+            message: format!("expected one document, found {}", docs.len()),
+        });
+    };
+    serde_path_to_error::deserialize(doc).map_err(|e| ShapeError::Field {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
 
 /// Reads every document of a YAML stream (or one JSON document) into JSON values.
 ///

@@ -117,3 +117,20 @@ pub struct Inputs {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user_secrets: BTreeMap<String, User>,
 }
+
+impl Inputs {
+    /// sha256 (hex) of the inputs in their wire form: equal inputs, equal hash; any change of
+    /// an observation, a setting or a secret changes it.
+    ///
+    /// ```
+    /// use registry_core::orchestrator::Inputs;
+    /// let mut inputs = Inputs::default();
+    /// let before = inputs.hash();
+    /// assert_eq!(before.len(), 64);
+    /// inputs.bashible_config_exists = true;
+    /// assert_ne!(inputs.hash(), before);
+    /// ```
+    pub fn hash(&self) -> String {
+        crate::containerd::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
+    }
+}

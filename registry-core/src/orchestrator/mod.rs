@@ -50,7 +50,9 @@ pub use state::{
     BashibleConfig, BashibleState, CertKey, InClusterProxyState, NodeServicesState, Pki, Secrets,
     State, User, Users, Versioned,
 };
-pub use step::{Output, Outputs, RegistrySecretOutput, Step};
+pub use step::{
+    CONFIG_HASH_ANNOTATION, Output, Outputs, RegistrySecretOutput, RegistryStateData, Step,
+};
 pub use time::{Timestamp, TimestampError};
 pub use users::{HTTP_SECRET_LEN, MIRROR_PULLER, MIRROR_PUSHER, PASSWORD_LEN, RO, RW};
 

@@ -34,13 +34,14 @@ const SERVICE_DNS: [&str; 2] = [
 /// # Errors
 /// [`ReconcileError`] when the node configuration or a certificate cannot be built.
 pub fn reconcile(state: &State, inputs: &Inputs, env: &mut Env) -> Result<Step, ReconcileError> {
+    let hash = inputs.hash();
     let mut st = state.clone();
     conditions::prune(&mut st.conditions);
     let restored_mode = st.mode.unwrap_or(Mode::Unmanaged);
     st.mode = Some(restored_mode);
     let Some(desired) = inputs.settings.clone() else {
         // No registry-config: nothing to do this time.
-        return Ok(Step::summarize(st, Outputs::keep_all()));
+        return Ok(Step::summarize(st, Outputs::keep_all(), hash));
     };
     if state.mode.is_none() && st.bashible.actual_params.is_none() {
         initialize_from_bootstrap(&mut st, inputs, &desired);
@@ -91,7 +92,7 @@ pub fn reconcile(state: &State, inputs: &Inputs, env: &mut Env) -> Result<Step, 
                 now,
             );
             let outputs = outputs(&st, None, None, inputs);
-            return Ok(Step::summarize(st, outputs));
+            return Ok(Step::summarize(st, outputs, hash));
         }
         Decision::Allowed(plan) => plan.stages,
     };
@@ -176,7 +177,7 @@ pub fn reconcile(state: &State, inputs: &Inputs, env: &mut Env) -> Result<Step, 
         None
     };
     let outputs = outputs(&run.st, checker, registry, inputs);
-    Ok(Step::summarize(run.st, outputs))
+    Ok(Step::summarize(run.st, outputs, hash))
 }
 
 /// Bootstrap: the first run takes the CA and users dhctl wrote and records the bootstrap

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{CertKey, User, Versioned};
 use crate::containerd::{FileMode, REGISTRY_PORT, sha256_hex};
+use crate::input::{Limits, ShapeError, read_one};
 use crate::settings::{Credentials, Secret, Ttl, Upstream, VIRTUAL_PATH};
 
 /// Where the node services keep their configuration on a master.
@@ -92,6 +93,39 @@ pub struct RegistrydConfig {
     /// `--peer-password-file FILE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_password_file: Option<String>,
+    /// `--peer-ca FILE`: the CA the peers' certificates chain to (default: the system roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_ca: Option<String>,
+    /// Connections served at once (no flag; default 1024).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
+    /// The largest manifest accepted, in bytes (no flag; default 4 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_manifest_bytes: Option<u64>,
+    /// Seconds a client may take to send its request headers (no flag; default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a request body may stall (no flag; default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_timeout_seconds: Option<u64>,
+}
+
+impl RegistrydConfig {
+    /// Reads a configuration file (YAML or JSON, one document) with the core's bounded reader.
+    ///
+    /// ```
+    /// use registry_core::orchestrator::RegistrydConfig;
+    /// let c = RegistrydConfig::parse(b"root: /data\nlisten: 127.0.0.1:5001\npeerCa: /ca.crt\n").unwrap();
+    /// assert_eq!(c.peer_ca.as_deref(), Some("/ca.crt"));
+    /// let e = RegistrydConfig::parse(b"root: /data\nlisten: 127.0.0.1:5001\nupstreamCa: x\n").unwrap_err();
+    /// assert!(e.to_string().contains("upstreamCa"), "{e}");
+    /// ```
+    ///
+    /// # Errors
+    /// [`ShapeError`] naming the key that is unknown, missing or of the wrong type.
+    pub fn parse(input: &[u8]) -> Result<RegistrydConfig, ShapeError> {
+        read_one(input, &Limits::default())
+    }
 }
 
 /// One file of a bundle.
@@ -228,6 +262,11 @@ fn base_config(dir: &str, root: &str, listen: String) -> RegistrydConfig {
         peers: Vec::new(),
         peer_user: None,
         peer_password_file: None,
+        peer_ca: None,
+        max_connections: None,
+        max_manifest_bytes: None,
+        header_timeout_seconds: None,
+        body_timeout_seconds: None,
     }
 }
 
@@ -321,6 +360,8 @@ pub(crate) fn node_services(
                 files.insert(path.clone(), private(users.puller.password.expose()));
                 config.peer_user = Some(users.puller.name.clone());
                 config.peer_password_file = Some(path);
+                // The peers serve certificates of the module CA, not of a public root.
+                config.peer_ca = Some(format!("{dir}/pki/ca.crt"));
             }
         }
     }

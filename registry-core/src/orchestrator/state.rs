@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::conditions::Condition;
 use super::services::{RegistrydBundle, ServiceMode};
 use crate::containerd::NodeConfig;
+use crate::input::{Limits, ShapeError, read_one};
 use crate::settings::{Mode, RegistrySettings, Secret, Upstream};
 
 /// A certificate and its private key, both PEM.
@@ -171,4 +172,22 @@ pub struct State {
     /// The module's conditions.
     #[serde(default)]
     pub conditions: Vec<Condition>,
+}
+
+impl State {
+    /// Reads the `state` key of `registry-state`: JSON as [`super::RegistryStateData`] writes
+    /// it, or the YAML the upstream hooks wrote, with the core's bounded reader.
+    ///
+    /// ```
+    /// use registry_core::orchestrator::State;
+    /// let s = State::parse(b"mode: Direct\ntarget_mode: Proxy\n").unwrap();
+    /// assert_eq!(s.target_mode, Some(registry_core::settings::Mode::Proxy));
+    /// assert!(State::parse(b"mode: Sideways\n").unwrap_err().to_string().contains("mode"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`ShapeError`] naming the field that does not fit.
+    pub fn parse(input: &[u8]) -> Result<State, ShapeError> {
+        read_one(input, &Limits::default())
+    }
 }

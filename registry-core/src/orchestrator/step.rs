@@ -10,6 +10,41 @@ use super::conditions::{Condition, READY, Status};
 use super::secrets::RegistrySecret;
 use super::services::{RegistrydBundle, ServiceMode};
 use super::state::{BashibleConfig, Pki, State, User, Versioned};
+use crate::settings::{Mode, Secret};
+
+/// The annotation the operator sets to [`Step::config_hash`] on every object it writes in a
+/// step (DOMAIN.md §6.1), so an object says which inputs it was made from.
+pub const CONFIG_HASH_ANNOTATION: &str = "registry.deckhouse.io/config-hash";
+
+/// The `registry-state` secret's data keys (DOMAIN.md §6.1), as the operator writes them.
+/// `state` is JSON, which is YAML, so it reads back with [`State::parse`] (as does the YAML the
+/// upstream hooks wrote).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RegistryStateData {
+    /// `state`: the whole state; it holds keys and passwords.
+    pub state: Secret,
+    /// `hash`: [`Step::config_hash`].
+    pub hash: String,
+    /// `conditions`: the conditions as a JSON list.
+    pub conditions: String,
+    /// `mode`: the mode the cluster is in.
+    pub mode: String,
+    /// `target_mode`: the mode being switched to (empty when none).
+    pub target_mode: String,
+}
+
+impl RegistryStateData {
+    fn new(state: &State, hash: &str) -> RegistryStateData {
+        let name = |m: Option<Mode>| m.map_or("", Mode::as_str).to_owned();
+        RegistryStateData {
+            state: Secret::new(serde_json::to_string(state).unwrap_or_default()),
+            hash: hash.to_owned(),
+            conditions: serde_json::to_string(&state.conditions).unwrap_or_default(),
+            mode: name(state.mode),
+            target_mode: name(state.target_mode),
+        }
+    }
+}
 
 /// What to do with one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -79,6 +114,11 @@ pub struct Step {
     pub message: String,
     /// What to write and delete.
     pub outputs: Outputs,
+    /// sha256 (hex) of the inputs this step was computed from: the `hash` key of
+    /// `registry-state` and the value of [`CONFIG_HASH_ANNOTATION`].
+    pub config_hash: String,
+    /// The `registry-state` secret's data, ready to write.
+    pub registry_state: RegistryStateData,
 }
 
 impl Step {
@@ -92,18 +132,21 @@ impl Step {
         self.state.conditions.iter().find(|c| c.kind == kind)
     }
 
-    pub(crate) fn summarize(state: State, outputs: Outputs) -> Step {
+    pub(crate) fn summarize(state: State, outputs: Outputs, config_hash: String) -> Step {
         let (ready, message) = state
             .conditions
             .iter()
             .find(|c| c.kind == READY)
             .map(|c| (c.status == Status::True, c.message.clone()))
             .unwrap_or_default();
+        let registry_state = RegistryStateData::new(&state, &config_hash);
         Step {
             state,
             ready,
             message,
             outputs,
+            config_hash,
+            registry_state,
         }
     }
 }

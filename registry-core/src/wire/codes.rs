@@ -233,3 +233,14 @@ impl crate::orchestrator::TimestampError {
         ErrorCode::InvalidArgument
     }
 }
+
+impl crate::input::ShapeError {
+    /// The error's stable code: `InvalidDocument`, or `InvalidArgument` for a field that does
+    /// not fit the shape.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            crate::input::ShapeError::Document(d) => d.code(),
+            crate::input::ShapeError::Field { .. } => ErrorCode::InvalidArgument,
+        }
+    }
+}

@@ -206,6 +206,7 @@ plain_failure!(
     crate::orchestrator::ReconcileError,
     crate::orchestrator::PkiError,
     crate::orchestrator::TimestampError,
+    crate::input::ShapeError,
 );
 
 by_value!(LoadError, Refusal, StoreError, crate::facts::FactsError);

@@ -17,6 +17,8 @@ from ._errors import InvalidDigest
 from ._types import (
     ApplyReport,
     BlobStat,
+    BundleExportReport,
+    BundleReport,
     CleanupPlan,
     ClusterFacts,
     ExportReport,
@@ -267,9 +269,12 @@ def _progress(cb: ProgressCallback | None) -> Callable[[shapes.Progress], bool |
 
 # -- the orchestrator --------------------------------------------------------------------------
 
-SECRET_KEYS = frozenset({"password", "password_hash", "key", "http", ".dockerconfigjson", "license", "contents"})
-"""The keys whose values are secrets in the orchestrator's shapes (``tests/test_wire_schema.py``
-checks them against the schema: exactly the properties typed ``Secret``, and no other)."""
+SECRET_KEYS = frozenset(
+    {"password", "password_hash", "key", "http", ".dockerconfigjson", "license", "contents", "state"}
+)
+"""The keys whose string values are secrets in the orchestrator's shapes (``tests/test_wire_schema.py``
+checks them against the schema: exactly the properties typed ``Secret``, and no string property
+that is not one; the step's ``state`` object is not a string)."""
 
 
 def _hide(value: object, key: str = "") -> Any:
@@ -569,3 +574,70 @@ class Store:
             "overwrite": overwrite,
         }
         return _build(ExportReport, self._native.export(os.fspath(dest), request, _progress(progress)))
+
+    # -- bundles and untagged manifests
+
+    def import_bundle(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        require_complete: bool = True,
+        overwrite_tags: bool = False,
+        max_expansion_ratio: int | None = None,
+        max_expanded_bytes: int | None = None,
+        max_manifest_bytes: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> BundleReport:
+        """Imports a ``d8 mirror pull`` bundle: a folder of tars (``platform.tar``,
+        ``module-<name>.tar``, ...), one tar or tar.gz, one chunk of a ``<name>.tar.NNNN.chunk``
+        set, or a folder holding layouts. Every layout at any depth goes to its repository. All
+        layouts or none: a refused import (:class:`ImportRefused`: a blob that does not match its
+        digest, a tag that would move without ``overwrite_tags=True``, ...) or a cancelled one
+        leaves the store unchanged. The limits left ``None`` take the core's defaults (a gzip
+        stream expands at most 100 times and to 1 TiB; 256 MiB of manifests)."""
+        options: shapes.BundleOptions = {"requireComplete": require_complete, "overwriteTags": overwrite_tags}
+        if (ratio := _uint("max_expansion_ratio", max_expansion_ratio)) is not None:
+            options["maxExpansionRatio"] = ratio
+        if (expanded := _uint("max_expanded_bytes", max_expanded_bytes)) is not None:
+            options["maxExpandedBytes"] = expanded
+        if (manifests := _uint("max_manifest_bytes", max_manifest_bytes)) is not None:
+            options["maxManifestBytes"] = manifests
+        wire = self._native.import_bundle(os.fspath(path), options, _progress(progress))
+        return BundleReport._from_wire(wire)
+
+    def export_bundle(
+        self,
+        dest: str | os.PathLike[str],
+        *,
+        repositories: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        referrers: bool = False,
+        unpacked: bool = False,
+    ) -> BundleExportReport:
+        """Exports repositories (default: all) and tags (default: all; references
+        ``repository:tag``, or ``tag`` in the root) as a bundle ``d8 mirror push`` accepts, into
+        the folder ``dest`` (created; an existing one must be empty, :class:`InvalidLayout`
+        otherwise). ``referrers=True`` adds the OCI 1.1 referrers of what is exported;
+        ``unpacked=True`` writes layout folders instead of tars."""
+        options: shapes.BundleExportOptions = {
+            "repositories": [] if repositories is None else list(repositories),
+            "tags": [] if tags is None else list(tags),
+            "referrers": referrers,
+            "unpacked": unpacked,
+        }
+        return _build(BundleExportReport, self._native.export_bundle(os.fspath(dest), options))
+
+    def pin(self, digest: str) -> None:
+        """Pins a stored manifest or index in the root repository, so GC keeps it untagged."""
+        self._native.pin(digest)
+
+    def unpin(self, digest: str) -> None:
+        """Removes the pin of ``digest``'s untagged root entries (:class:`BlobNotFound` if none
+        was pinned)."""
+        self._native.unpin(digest)
+
+    def forget(self, digest: str, *, repository: str = "", referrers: bool = False) -> int:
+        """Removes every ``index.json`` entry (tags too) of ``digest`` in ``repository`` (default
+        the root repository) and, with ``referrers=True``, every entry whose manifest names it as
+        its OCI 1.1 ``subject``. Returns how many entries went; blobs stay until :meth:`gc`."""
+        return self._native.forget(repository, digest, referrers)

@@ -9,6 +9,10 @@ from typing import final
 from ._wire import (
     ApplyReport,
     BlobStat,
+    BundleExportOptions,
+    BundleExportReport,
+    BundleOptions,
+    BundleReport,
     CleanupPlan,
     ClusterFacts,
     Decision,
@@ -113,6 +117,13 @@ class Store:
     def export(
         self, dest: str, request: ExportRequest | None = None, progress: _Progress | None = None
     ) -> ExportReport: ...
+    def import_bundle(
+        self, path: str, options: BundleOptions | None = None, progress: _Progress | None = None
+    ) -> BundleReport: ...
+    def export_bundle(self, dest: str, options: BundleExportOptions | None = None) -> BundleExportReport: ...
+    def pin(self, digest: str) -> None: ...
+    def unpin(self, digest: str) -> None: ...
+    def forget(self, repository: str, digest: str, referrers: bool = False) -> int: ...
 
 @final
 class BlobWriter:

@@ -37,6 +37,11 @@ __all__ = [
     "GcReport",
     "ImportReport",
     "ExportReport",
+    "LayoutReport",
+    "SkippedEntry",
+    "TagMove",
+    "BundleReport",
+    "BundleExportReport",
     "CorruptBlobInfo",
     "ForeignFile",
     "ScrubReport",
@@ -476,6 +481,81 @@ class ExportReport:
     tags: tuple[str, ...]
     blobs: int
     bytes: int
+
+
+@dataclass(frozen=True)
+class LayoutReport:
+    """What one layout of an imported bundle held."""
+
+    source: str
+    """The tar it was in (``""`` for an unpacked tree)."""
+    path: str
+    """Its folder inside the tar (``""`` for the root layout)."""
+    repository: str
+    """The repository it went to (``""`` for the root repository)."""
+    images: int
+    tags: tuple[str, ...]
+    """Tags set, as references (``install:v1.69.0``; just the tag in the root), sorted."""
+    untagged: tuple[str, ...]
+    """Manifests kept untagged in the repository, sorted."""
+    blobs: int
+    bytes: int
+    missing: tuple[str, ...]
+    """Blobs neither the bundle nor the store holds (only with ``require_complete=False``)."""
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """A bundle entry that was not imported, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TagMove:
+    """A tag an import moved (only with ``overwrite_tags=True``)."""
+
+    reference: str
+    from_digest: str = field(metadata={"wire": "from"})
+    to_digest: str = field(metadata={"wire": "to"})
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    """What a bundle import did (see :meth:`Store.import_bundle`)."""
+
+    layouts: tuple[LayoutReport, ...]
+    blobs_added: int
+    blobs_present: int
+    bytes_added: int
+    skipped: tuple[SkippedEntry, ...]
+    moved: tuple[TagMove, ...]
+
+    @classmethod
+    def _from_wire(cls, wire: shapes.BundleReport) -> BundleReport:
+        return _build(
+            cls,
+            wire,
+            layouts=tuple(_build(LayoutReport, layout) for layout in wire["layouts"]),
+            skipped=tuple(_build(SkippedEntry, s) for s in wire["skipped"]),
+            moved=tuple(_build(TagMove, m) for m in wire["moved"]),
+        )
+
+
+@dataclass(frozen=True)
+class BundleExportReport:
+    """What a bundle export wrote (see :meth:`Store.export_bundle`)."""
+
+    files: tuple[str, ...]
+    """Tars written (layout folders with ``unpacked=True``), sorted."""
+    layouts: tuple[str, ...]
+    """Layout folders written (``""`` for the root layout), sorted."""
+    images: int
+    blobs: int
+    bytes: int
+    linked: int
+    """Blob files hard-linked instead of copied (``unpacked=True`` only)."""
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,21 @@ class ExportRequest(TypedDict, total=False):
     overwrite: bool
 
 
+class BundleOptions(TypedDict, total=False):
+    requireComplete: bool
+    overwriteTags: bool
+    maxExpansionRatio: int
+    maxExpandedBytes: int
+    maxManifestBytes: int
+
+
+class BundleExportOptions(TypedDict, total=False):
+    repositories: list[str]
+    tags: list[str]
+    referrers: bool
+    unpacked: bool
+
+
 # -- settings and facts ------------------------------------------------------------------------
 
 
@@ -287,6 +302,45 @@ class ExportReport(TypedDict):
     bytes: int
 
 
+class LayoutReport(TypedDict):
+    source: str
+    path: str
+    repository: str
+    images: int
+    tags: list[str]
+    untagged: list[str]
+    blobs: int
+    bytes: int
+    missing: list[str]
+
+
+class SkippedEntry(TypedDict):
+    path: str
+    reason: str
+
+
+# "from" is a Python keyword: the functional form.
+TagMove = TypedDict("TagMove", {"reference": str, "from": str, "to": str})
+
+
+class BundleReport(TypedDict):
+    layouts: list[LayoutReport]
+    blobsAdded: int
+    blobsPresent: int
+    bytesAdded: int
+    skipped: list[SkippedEntry]
+    moved: list[TagMove]
+
+
+class BundleExportReport(TypedDict):
+    files: list[str]
+    layouts: list[str]
+    images: int
+    blobs: int
+    bytes: int
+    linked: int
+
+
 class CorruptBlob(TypedDict):
     digest: str
     reason: str
@@ -390,6 +444,11 @@ class RegistrydConfig(TypedDict):
     peers: NotRequired[list[str]]
     peerUser: NotRequired[str]
     peerPasswordFile: NotRequired[str]
+    peerCa: NotRequired[str | None]
+    headerTimeoutSeconds: NotRequired[int | None]
+    bodyTimeoutSeconds: NotRequired[int | None]
+    maxConnections: NotRequired[int | None]
+    maxManifestBytes: NotRequired[int | None]
 
 
 class BundleFile(TypedDict):
@@ -588,11 +647,21 @@ class Outputs(TypedDict):
     ingressEnabled: bool
 
 
+RegistryStateData = TypedDict(
+    "RegistryStateData",
+    {"state": "Secret", "hash": str, "conditions": str, "mode": str, "target_mode": str},
+)
+"""The ``registry-state`` secret's data keys; ``state`` is the whole state as JSON."""
+
+
 class Step(TypedDict):
     state: State
     ready: bool
     message: str
     outputs: Outputs
+    configHash: str
+    """sha256 (hex) of the inputs: ``registry-state``'s ``hash`` and the config-hash annotation."""
+    registryState: RegistryStateData
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -52,6 +52,9 @@ pub(crate) struct UploadState {
     pub(crate) started_ms: u64,
     pub(crate) updated_ms: u64,
     pub(crate) hash: Option<HashState>,
+    /// What the upload belongs to (registryd: the repository it was started in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) scope: Option<String>,
 }
 
 impl UploadState {

@@ -53,6 +53,25 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn begin_upload(&self, algorithm: Algorithm) -> Result<BlobWriter> {
+        self.begin_upload_in(algorithm, None)
+    }
+
+    /// Starts an upload that belongs to `scope` (registryd: the repository a client started it
+    /// in), which is saved with it, so a later request can check that it continues the upload
+    /// where it began ([`Store::upload_scope`], [`BlobWriter::upload_scope`]).
+    ///
+    /// ```
+    /// use registry_core::store::{Algorithm, Store};
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let up = store.begin_upload_in(Algorithm::Sha256, Some("system/deckhouse/install"))?;
+    /// let id = up.upload_id().cloned().expect("an id");
+    /// up.close()?;
+    /// assert_eq!(store.upload_scope(&id)?.as_deref(), Some("system/deckhouse/install"));
+    /// assert_eq!(store.resume_upload(&id)?.upload_scope(), Some("system/deckhouse/install"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn begin_upload_in(&self, algorithm: Algorithm, scope: Option<&str>) -> Result<BlobWriter> {
         let id = UploadId::random();
         let dir = self.layout().uploads();
         let path = dir.join(id.data_file());
@@ -63,6 +82,7 @@ impl Store {
             started_ms: now,
             updated_ms: now,
             hash: None,
+            scope: scope.map(str::to_owned),
         };
         // State first: a data file never exists without the state that says how to hash it.
         state.save(self, false)?;
@@ -144,6 +164,21 @@ impl Store {
             len,
             Some(state),
         ))
+    }
+
+    /// The scope an upload was started in ([`Store::begin_upload_in`]); `None` for an upload
+    /// without one. Reads the upload's saved state without taking it, so it works while a
+    /// writer holds the upload.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown upload.
+    pub fn upload_scope(&self, id: &UploadId) -> Result<Option<String>> {
+        if !self.layout().uploads().join(id.data_file()).exists() {
+            return Err(StoreError::NotFound {
+                what: format!("upload {id}"),
+            });
+        }
+        Ok(read_state(self, id)?.scope)
     }
 
     /// Removes an upload and its data. Refused while a writer holds it.

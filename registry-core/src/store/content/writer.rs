@@ -93,6 +93,11 @@ impl BlobWriter {
         self.upload.as_ref().map(|u| &u.id)
     }
 
+    /// The scope of the upload this writer continues ([`Store::begin_upload_in`]), if any.
+    pub fn upload_scope(&self) -> Option<&str> {
+        self.upload.as_ref().and_then(|u| u.scope.as_deref())
+    }
+
     /// The digest of what was written so far (does not end the writer).
     pub fn current_digest(&self) -> Digest {
         self.hasher.clone().finish()

@@ -30,7 +30,7 @@ use crate::store::sync::closure;
 
 /// What to export as a bundle.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct BundleExportOptions {
     /// Repositories to export (with every tagged and untagged entry); empty means all.
     pub repositories: Vec<Repository>,

@@ -57,7 +57,7 @@ pub use plan::SHORT_TAG;
 
 /// How to import a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct BundleOptions {
     /// Refuse the import unless every image is complete (counting blobs the store already
     /// has). Default true.
