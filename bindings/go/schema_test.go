@@ -62,6 +62,51 @@ var mirrors = []struct {
 	{reflect.TypeFor[BundleReport](), "BundleReport", nil},
 	{reflect.TypeFor[BundleExportOptions](), "BundleExportOptions", nil},
 	{reflect.TypeFor[BundleExportReport](), "BundleExportReport", nil},
+	// The orchestrator (orchestrator.go).
+	{reflect.TypeFor[State](), "State", nil},
+	{reflect.TypeFor[PKI](), "Pki", nil},
+	{reflect.TypeFor[CertKey](), "CertKey", nil},
+	{reflect.TypeFor[Secrets](), "Secrets", nil},
+	{reflect.TypeFor[User](), "User", nil},
+	{reflect.TypeFor[Users](), "Users", nil},
+	{reflect.TypeFor[InClusterProxyState](), "InClusterProxyState", nil},
+	{reflect.TypeFor[NodeServicesState](), "NodeServicesState", nil},
+	{reflect.TypeFor[Versioned[RegistrydBundle]](), "Versioned_RegistrydBundle", nil},
+	{reflect.TypeFor[RegistrydBundle](), "RegistrydBundle", nil},
+	{reflect.TypeFor[RegistrydConfig](), "RegistrydConfig", nil},
+	{reflect.TypeFor[RegistrydUpstream](), "RegistrydUpstream", nil},
+	{reflect.TypeFor[BundleFile](), "BundleFile", nil},
+	{reflect.TypeFor[BashibleState](), "BashibleState", nil},
+	{reflect.TypeFor[BashibleConfig](), "BashibleConfig", nil},
+	{reflect.TypeFor[NodeConfigModel](), "NodeConfig", nil},
+	{reflect.TypeFor[Mirror](), "Mirror", nil},
+	{reflect.TypeFor[MirrorAuth](), "MirrorAuth", nil},
+	{reflect.TypeFor[Rewrite](), "Rewrite", nil},
+	{reflect.TypeFor[Condition](), "Condition", nil},
+	{reflect.TypeFor[Inputs](), "Inputs", nil},
+	{reflect.TypeFor[ClusterFacts](), "ClusterFacts", nil},
+	{reflect.TypeFor[NodeFacts](), "NodeFacts", nil},
+	{reflect.TypeFor[ReadOnlyUser](), "ReadOnlyUser", nil},
+	{reflect.TypeFor[NodeStatus](), "NodeStatus", nil},
+	{reflect.TypeFor[PodStatus](), "PodStatus", nil},
+	{reflect.TypeFor[CheckerStatus](), "CheckerStatus", nil},
+	{reflect.TypeFor[LeaderPod](), "LeaderPod", nil},
+	{reflect.TypeFor[InitSecret](), "InitSecret", nil},
+	{reflect.TypeFor[RegistrySecret](), "RegistrySecret", nil},
+	{reflect.TypeFor[Step](), "Step", nil},
+	{reflect.TypeFor[RegistryStateData](), "RegistryStateData", nil},
+	{reflect.TypeFor[Outputs](), "Outputs", nil},
+	{reflect.TypeFor[Output[BashibleConfig]](), "Output_BashibleConfig", nil},
+	{reflect.TypeFor[Output[RegistrySecretOutput]](), "Output_RegistrySecretOutput", nil},
+	{reflect.TypeFor[Output[map[string]Versioned[RegistrydBundle]]](), "Output_Map_of_Versioned_RegistrydBundle", nil},
+	{reflect.TypeFor[Output[Versioned[RegistrydBundle]]](), "Output_Versioned_RegistrydBundle", nil},
+	{reflect.TypeFor[Output[PKI]](), "Output_Pki", nil},
+	{reflect.TypeFor[Output[User]](), "Output_User", nil},
+	{reflect.TypeFor[Output[CheckerParams]](), "Output_CheckerParams", nil},
+	{reflect.TypeFor[RegistrySecretOutput](), "RegistrySecretOutput", nil},
+	{reflect.TypeFor[CheckerParams](), "CheckerParams", nil},
+	{reflect.TypeFor[CheckerRegistry](), "CheckerRegistry", nil},
+	{reflect.TypeFor[reconcileOptionsWire](), "ReconcileOptions", nil},
 }
 
 func TestGoTypesMatchTheWireSchema(t *testing.T) {
@@ -166,5 +211,54 @@ func TestSchemaCheckCatchesARenamedField(t *testing.T) {
 	got := jsonKeys(reflect.TypeFor[renamed]())
 	if m, e := diff(want, got), diff(got, want); !reflect.DeepEqual(m, []string{"created"}) || !reflect.DeepEqual(e, []string{"isNew"}) {
 		t.Fatalf("missing %v, extra %v", m, e)
+	}
+}
+
+// The orchestrator's Go enum constants are the schema's strings.
+func TestOrchestratorEnumsAreTheSchemaStrings(t *testing.T) {
+	defs := schemaDefs(t)
+	for def, goValues := range map[string][]string{
+		"ConditionStatus": {string(ConditionTrue), string(ConditionFalse)},
+		"ConditionReason": {string(ReasonReady), string(ReasonProcessing), string(ReasonError)},
+		"ServiceMode":     {string(ServiceDisabled), string(ServiceInClusterProxy), string(ServiceNodeServices)},
+	} {
+		var d struct {
+			OneOf []struct {
+				Const string `json:"const"`
+			} `json:"oneOf"`
+		}
+		if err := json.Unmarshal(defs[def], &d); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, v := range d.OneOf {
+			want = append(want, v.Const)
+		}
+		sort.Strings(want)
+		got := append([]string(nil), goValues...)
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Go %v, schema %v", def, got, want)
+		}
+	}
+	var output struct {
+		OneOf []struct {
+			Properties struct {
+				Action struct {
+					Const string `json:"const"`
+				} `json:"action"`
+			} `json:"properties"`
+		} `json:"oneOf"`
+	}
+	if err := json.Unmarshal(defs["Output_Pki"], &output); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, o := range output.OneOf {
+		actions = append(actions, o.Properties.Action.Const)
+	}
+	sort.Strings(actions)
+	if want := []string{string(ActionDelete), string(ActionKeep), string(ActionWrite)}; !reflect.DeepEqual(actions, want) {
+		t.Errorf("actions: schema %v, Go %v", actions, want)
 	}
 }

@@ -23,11 +23,13 @@
 mod bundle;
 mod config;
 mod ffi;
+mod orchestrator;
 mod store;
 
 pub use bundle::*;
 pub use config::*;
 pub use ffi::dr_progress_fn;
+pub use orchestrator::*;
 pub use store::*;
 
 use std::ffi::{CStr, CString, c_char};
@@ -286,6 +288,7 @@ mod tests {
             ffi::wire_keys::<wire::ExportRequest>(),
             ffi::wire_keys::<store::BundleOptions>(),
             ffi::wire_keys::<store::BundleExportOptions>(),
+            ffi::wire_keys::<wire::ReconcileOptions>(),
         ];
         for k in &keys {
             assert!(!k.is_empty());

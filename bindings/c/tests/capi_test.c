@@ -964,6 +964,56 @@ static void test_merge_config(void) {
   CHECK(merged == NULL);
 }
 
+/* One orchestrator step (DOMAIN.md §6.2-6.3): from no state, the first stage of the Direct
+ * pipeline (the image checker) has not reported, so it is the pending condition and the module
+ * is not Ready; legacy Unmanaged has no pipeline and is Ready at once. */
+static void test_reconcile(void) {
+  const char *direct =
+      "{\"settings\":{\"mode\":\"Direct\",\"upstream\":{\"host\":\"registry.example.com\","
+      "\"path\":\"/deckhouse/ee\",\"scheme\":\"HTTPS\"}}}";
+  const char *options = "{\"now\":\"2026-12-01T10:00:00Z\",\"seed\":7}";
+  char *step = NULL;
+  EXPECT(DR_STATUS_OK, dr_reconcile(NULL, direct, options, &step, E));
+  CHECK(step && strstr(step, "\"ready\":false") && strstr(step, "\"message\":\"Transitioning to Direct\""));
+  CHECK(step && strstr(step, "{\"type\":\"RegistryContainsRequiredImages\",\"status\":\"False\","
+                              "\"reason\":\"Processing\",\"message\":\"Initializing\","
+                              "\"lastTransitionTime\":\"2026-12-01T10:00:00Z\"}"));
+  /* The mode changes only when the pipeline is done; the target is recorded. */
+  CHECK(step && strstr(step, "\"mode\":\"Unmanaged\"") && strstr(step, "\"target_mode\":\"Direct\""));
+  /* Direct is managed: the CA is generated with the first step. */
+  CHECK(step && strstr(step, "\"ca\":{\"cert\":\"-----BEGIN CERTIFICATE-----"));
+  /* "{}" is no state too, and the same seed and clock give the same step. */
+  char *again = NULL;
+  EXPECT(DR_STATUS_OK, dr_reconcile("{}", direct, options, &again, E));
+  CHECK(step && again && strcmp(step, again) == 0);
+  dr_string_free(again);
+  dr_string_free(step);
+  step = NULL;
+
+  EXPECT(DR_STATUS_OK, dr_reconcile(NULL, "{\"settings\":{\"mode\":\"UnmanagedLegacy\"}}", options, &step, E));
+  CHECK(step && strstr(step, "\"ready\":true") && strstr(step, "{\"type\":\"Ready\",\"status\":\"True\""));
+  dr_string_free(step);
+  step = NULL;
+
+  /* Bad documents name the argument and the field; nothing is written to the out-parameter. */
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reconcile(NULL, "{\"clusterr\":{}}", NULL, &step, E));
+  CHECK(step == NULL && strstr(last_message, "inputs_json") && strstr(last_message, "clusterr"));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reconcile("[1]", direct, NULL, &step, E));
+  CHECK(step == NULL && strstr(last_message, "state_json"));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reconcile(NULL, direct, "{\"seed\":-1}", &step, E));
+  CHECK(step == NULL && strstr(last_message, "options_json"));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reconcile(NULL, direct, "{\"clock\":1}", &step, E));
+  CHECK(step == NULL && strstr(last_message, "unknown field `clock`") && strstr(last_message, "seed"));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reconcile(NULL, direct, "{\"now\":\"yesterday\"}", &step, E));
+  CHECK(step == NULL && strstr(last_message, "RFC 3339"));
+  /* NULL pointers. */
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reconcile(NULL, NULL, NULL, &step, E));
+  CHECK(step == NULL && strstr(last_message, "inputs_json is NULL"));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_reconcile(NULL, direct, NULL, NULL, E));
+  CHECK(strstr(last_message, "step_json (out-parameter) is NULL"));
+  CHECK(dr_reconcile(NULL, NULL, NULL, NULL, NULL) == DR_STATUS_INVALID_ARGUMENT);
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s REPO_ROOT WORK_DIR\n", argv[0]);
@@ -978,6 +1028,7 @@ int main(int argc, char **argv) {
   test_render_apply();
   test_apply_hostile();
   test_merge_config();
+  test_reconcile();
   test_store();
   test_bundles();
   printf("C ABI test: %d checks, %d failed\n", checks, failures);

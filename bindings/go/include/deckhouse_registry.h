@@ -240,6 +240,34 @@ dr_status dr_reader_read_at(const struct dr_reader *reader,
 // The blob's size (0 for NULL).
 uint64_t dr_reader_size(const struct dr_reader *reader);
 
+// Runs one reconcile step of the registry module's orchestrator: from the persisted state
+// (`state_json`: the `registry-state` secret's `state` document; NULL or `{}` when there is
+// none yet) and what the operator observed (`inputs_json`: `{"settings", "cluster", "nodes",
+// "bashibleConfigExists", "nodeServicesPods", "inClusterProxy", "checker",
+// "deckhouseLeader", "initSecret", "registrySecret", "userSecrets"}`, any subset), it
+// computes the next step.
+//
+// `options_json` (may be NULL): `{"now": "2026-12-01T10:00:00Z", "seed": 1}`, any subset.
+// Without `now` the step runs at the system clock's time. `seed` exists ONLY for
+// deterministic tests: it makes every generated key and password reproducible by anyone who
+// knows it; without it (as in production) they come from the operating system's CSPRNG.
+//
+// On success `*step_json` receives `{"state", "ready", "message", "outputs"}`: the state to
+// persist (with its conditions), the Ready condition's status and message, and every object
+// to write (`{"action": "write", "value": ...}`), keep or delete. It holds keys, passwords
+// and their hashes: treat it as a secret; free it with `dr_string_free`. A refused switch is
+// a step (the `ErrTransitionNotSupported` condition), not an error.
+//
+// Errors: `DR_STATUS_INVALID_ARGUMENT` for NULL `inputs_json` or `step_json`, and for a
+// document that does not fit its schema (the message names the argument and the field;
+// values are masked); the render codes when the node configuration cannot be built;
+// `DR_STATUS_PKI_FAILED`; `DR_STATUS_IO` when the system clock or random source fails.
+dr_status dr_reconcile(const char *state_json,
+                       const char *inputs_json,
+                       const char *options_json,
+                       char **step_json,
+                       struct dr_error **err);
+
 // Renders the files a node's containerd reads for `desired_json` (with `previous_json`, may
 // be NULL: the transition phase, refused with `DR_STATUS_TRANSITION_REFUSED` when the
 // switch from it is refused) under `facts` (may be NULL), with `options_json` (may be

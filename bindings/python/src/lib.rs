@@ -9,6 +9,7 @@
 mod convert;
 mod errors;
 mod node;
+mod orchestrator;
 mod store;
 
 use pyo3::prelude::*;
@@ -25,6 +26,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(node::preflight, m)?)?;
     m.add_function(wrap_pyfunction!(node::stale_host_dirs, m)?)?;
     m.add_function(wrap_pyfunction!(node::merge_config, m)?)?;
+    m.add_function(wrap_pyfunction!(orchestrator::reconcile, m)?)?;
     m.add_class::<store::Store>()?;
     m.add_class::<store::BlobWriter>()?;
     Ok(())

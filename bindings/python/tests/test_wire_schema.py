@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 import deckhouse_registry as dr
-from deckhouse_registry import _native, _types, _wire
+from deckhouse_registry import _api, _native, _types, _wire
 
 from conftest import config
 
@@ -244,3 +244,70 @@ def test_failures_validate(tmp_path: Path) -> None:
     missing = failure_of(lambda: store.get(wrong))
     validate(missing, "Failure")
     assert missing["code"] == "NotFound"
+
+
+def _refs(value: object) -> set[str]:
+    """The ``$defs`` names a schema fragment refers to."""
+    if isinstance(value, dict):
+        found = {value["$ref"].rsplit("/", 1)[-1]} if "$ref" in value else set()
+        for v in value.values():
+            found |= _refs(v)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_refs(v) for v in value)) if value else set()
+    return set()
+
+
+def _reachable(*roots: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += _refs(DEFS[name])
+    return seen
+
+
+def _properties(definition: Mapping[str, Any]) -> dict[str, Any]:
+    props = dict(definition.get("properties", {}))
+    for variant in definition.get("oneOf", []) + definition.get("anyOf", []):
+        props.update(_properties(variant))
+    return props
+
+
+def _may_be_string(prop: Mapping[str, Any]) -> bool:
+    """Whether a property's value can be a JSON string (directly or through a reference)."""
+    kinds = prop.get("type", [])
+    if kinds == "string" or "string" in kinds:
+        return True
+    variants = prop.get("anyOf", []) + prop.get("oneOf", [])
+    if any(_may_be_string(v) for v in variants):
+        return True
+    return any(_may_be_string(DEFS[r]) for r in ({prop["$ref"].rsplit("/", 1)[-1]} if "$ref" in prop else set()))
+
+
+def test_the_secret_keys_are_the_schema_secrets() -> None:
+    # reconcile wraps string values by key, so every property typed Secret in the orchestrator's
+    # shapes must have a key in SECRET_KEYS, and no key there may name a string that is not one.
+    secret: set[str] = set()
+    other_strings: set[str] = set()
+    for name in _reachable("State", "Inputs", "Step"):
+        for key, prop in _properties(DEFS[name]).items():
+            if "Secret" in _refs(prop):
+                secret.add(key)
+            elif _may_be_string(prop):
+                other_strings.add(key)
+    assert secret == set(_api.SECRET_KEYS)
+    assert not secret & other_strings
+
+
+def test_a_reconcile_step_validates() -> None:
+    settings = _native.load_settings(config("direct.yaml").read_bytes())["settings"]
+    options: _wire.ReconcileOptions = {"now": "2026-12-01T10:00:00Z", "seed": 3}
+    step = _native.reconcile(None, {"settings": settings}, options)
+    validate(step, "Step")
+    again = _native.reconcile(step["state"], {"settings": settings}, options)  # type: ignore[arg-type]
+    validate(again, "Step")
+    refused = _native.reconcile({"mode": "Local"}, {"settings": {"mode": "Local"}}, options)
+    validate(refused, "Step")

@@ -52,6 +52,7 @@ pub fn stage_type(stage: Stage) -> &'static str {
 
 /// `True` or `False`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ConditionStatus")]
 pub enum Status {
     /// The condition holds.
     True,
@@ -61,6 +62,7 @@ pub enum Status {
 
 /// Why a condition has its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "ConditionReason")]
 pub enum Reason {
     /// Done.
     Ready,

@@ -69,6 +69,7 @@ pub struct Users {
 
 /// A configuration and its version (the hash the running pods report).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Versioned_{T}")]
 pub struct Versioned<T> {
     /// Lowercase hex sha256 of the configuration's canonical JSON.
     pub version: String,

@@ -49,6 +49,7 @@ impl RegistryStateData {
 /// What to do with one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", content = "value", rename_all = "lowercase")]
+#[schemars(rename = "Output_{T}")]
 pub enum Output<T> {
     /// Leave it as it is in the cluster.
     Keep,

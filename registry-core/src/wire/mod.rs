@@ -10,6 +10,7 @@
 mod codes;
 mod error_code;
 mod failure;
+mod reconcile;
 mod render;
 mod schema;
 mod store_ops;
@@ -17,6 +18,7 @@ mod views;
 
 pub use error_code::ErrorCode;
 pub use failure::{Detail, Failure};
+pub use reconcile::{ReconcileOptions, reconcile};
 pub use render::render;
 pub use schema::{SCHEMA_PATH, schema, schema_json};
 pub use store_ops::{ExportRequest, export, read_range};

@@ -76,6 +76,7 @@ fn orchestrator_shapes(g: &mut SchemaGenerator) {
     g.subschema_for::<orchestrator::State>();
     g.subschema_for::<orchestrator::Inputs>();
     g.subschema_for::<orchestrator::Step>();
+    g.subschema_for::<super::ReconcileOptions>();
 }
 
 /// The store's options, reports and entries.
@@ -149,7 +150,8 @@ string_schema! {
         "A containerd release line, `MAJOR.MINOR` (`1.7`, `2.2`).",
         "^[0-9]+\\.[0-9]+$";
     crate::orchestrator::Timestamp => "Timestamp",
-        "An RFC 3339 UTC time with milliseconds (`2026-12-01T13:03:00.000Z`).";
+        "An RFC 3339 UTC time to the second (`2026-12-01T13:03:00Z`).",
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
     crate::containerd::FileMode => "FileMode",
         "Unix permission bits, four octal digits (`0644`).",
         "^0[0-7]{3}$";

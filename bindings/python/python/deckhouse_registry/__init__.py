@@ -25,6 +25,7 @@ from ._api import (
     parse_settings,
     plan,
     preflight,
+    reconcile,
     render,
     stale_host_dirs,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "preflight",
     "stale_host_dirs",
     "merge_config",
+    "reconcile",
     "Store",
     "BlobWriter",
     "Source",

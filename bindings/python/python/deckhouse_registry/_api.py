@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,7 @@ from ._types import (
     PutOutcome,
     Rendered,
     ScrubReport,
+    Secret,
     Settings,
     TagEntry,
     UnreadableFile,
@@ -49,6 +51,7 @@ __all__ = [
     "preflight",
     "stale_host_dirs",
     "merge_config",
+    "reconcile",
     "Store",
     "BlobWriter",
 ]
@@ -262,6 +265,82 @@ def _progress(cb: ProgressCallback | None) -> Callable[[shapes.Progress], bool |
         return cb(_build(Progress, wire))
 
     return call
+
+
+# -- the orchestrator --------------------------------------------------------------------------
+
+SECRET_KEYS = frozenset(
+    {"password", "password_hash", "key", "http", ".dockerconfigjson", "license", "contents", "state"}
+)
+"""The keys whose string values are secrets in the orchestrator's shapes (``tests/test_wire_schema.py``
+checks them against the schema: exactly the properties typed ``Secret``, and no string property
+that is not one; the step's ``state`` object is not a string)."""
+
+
+def _hide(value: object, key: str = "") -> Any:
+    """Wire data with every string under a secret key wrapped in :class:`Secret`."""
+    if isinstance(value, dict):
+        return {k: _hide(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_hide(v) for v in value]
+    if key in SECRET_KEYS and isinstance(value, str):
+        return Secret(value)
+    return value
+
+
+def _reveal(value: object) -> Any:
+    """Data for the native module: :class:`Secret` values unwrapped, the results of
+    :func:`load_settings` / :func:`load_facts` as their wire shapes."""
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, (Settings, ClusterFacts)):
+        return value._wire
+    if isinstance(value, Mapping):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def _timestamp(now: datetime | None) -> str | None:
+    """``now`` as the core's RFC 3339 UTC timestamp (to the second); naive times are refused."""
+    if now is None:
+        return None
+    if not isinstance(now, datetime):
+        raise TypeError(f"now must be a datetime, not {type(now).__name__}")
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reconcile(
+    state: shapes.State | None,
+    inputs: shapes.Inputs,
+    *,
+    now: datetime | None = None,
+    seed: int | None = None,
+) -> shapes.Step:
+    """Runs one step of the registry module's orchestrator: from the persisted state (``None``:
+    none yet) and what the operator observed, the next state (persist ``step["state"]`` and
+    pass it to the next call), its conditions, ``ready`` and the Ready ``message``, and every
+    object to write, keep or delete (``{"action": "write", "value": ...}``).
+
+    Secret values in the step are :class:`Secret` (``repr`` shows ``<redacted>``); ``state`` and
+    ``inputs`` take them as :class:`Secret` or ``str``. ``inputs["settings"]`` and
+    ``inputs["cluster"]`` also take what :func:`load_settings` and :func:`load_facts` return.
+
+    ``now`` (timezone-aware) is the step's time, the system clock by default. ``seed`` is FOR
+    DETERMINISTIC TESTS ONLY: it makes every key and password reproducible by anyone who knows
+    it; without it (as in production) they come from the operating system's CSPRNG.
+
+    A refused switch is a step with the ``ErrTransitionNotSupported`` condition, not an error.
+    Raises ``ValueError`` naming the field for a state or inputs the core does not accept,
+    :class:`RenderError` when the node configuration cannot be built, :class:`PkiError`.
+    """
+    options: shapes.ReconcileOptions = {"now": _timestamp(now), "seed": _uint("seed", seed)}
+    step = _native.reconcile(_reveal(state), _reveal(inputs), options)
+    hidden: shapes.Step = _hide(step)
+    return hidden
 
 
 class BlobWriter:

@@ -3,7 +3,7 @@
 # (checked against registry-core/wire-schema.json); the typed API is in
 # _api.py / _types.py. Errors are raised as the classes of _errors.py.
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import final
 
 from ._wire import (
@@ -25,6 +25,7 @@ from ._wire import (
     PreflightView,
     Progress,
     PutOutcome,
+    ReconcileOptions,
     RegistrySettings,
     Rendered,
     RenderOptions,
@@ -45,6 +46,7 @@ __all__ = [
     "preflight",
     "stale_host_dirs",
     "merge_config",
+    "reconcile",
     "Store",
     "BlobWriter",
 ]
@@ -77,6 +79,15 @@ def preflight(etc_containerd: str) -> PreflightView: ...
 def stale_host_dirs(previous: list[str], current: list[str]) -> CleanupPlan: ...
 def merge_config(main: str, part: str) -> str:
     """Raises DocumentError."""
+
+def reconcile(
+    state: Mapping[str, object] | None,
+    inputs: Mapping[str, object],
+    options: ReconcileOptions | None = None,
+) -> dict[str, object]:
+    """One orchestrator step: the State and Inputs in their wire shapes with secrets as plain
+    ``str``, returning the Step likewise (``_api.reconcile`` wraps the secrets in ``Secret``,
+    giving the ``_wire.Step`` shape). Raises ValueError naming the field, RenderError, PkiError."""
 
 @final
 class Store:

@@ -194,6 +194,10 @@ class Upstream:
     """The registry's ``host[:port]``, as containerd and docker configs name it."""
 
 
+def _secret(value: str | Secret) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
 def _upstream(wire: shapes.Upstream | None, view: shapes.SettingsView) -> Upstream | None:
     if wire is None:
         return None
@@ -203,8 +207,8 @@ def _upstream(wire: shapes.Upstream | None, view: shapes.SettingsView) -> Upstre
         creds = _build(
             Credentials,
             c,
-            password=Secret(c["password"]) if "password" in c else None,
-            license=Secret(c["license"]) if "license" in c else None,
+            password=_secret(c["password"]) if "password" in c else None,
+            license=_secret(c["license"]) if "license" in c else None,
         )
     return _build(
         Upstream,

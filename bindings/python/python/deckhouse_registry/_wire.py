@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict
 if TYPE_CHECKING:  # typing.NotRequired is 3.11+; annotations here are never evaluated
     from typing_extensions import NotRequired
 
+    from ._types import ClusterFacts as FactsResult
+    from ._types import Secret
+    from ._types import Settings as SettingsResult
+
 Durability: TypeAlias = Literal["durable", "relaxed"]
 ContainerdMajor: TypeAlias = Literal["v1", "v2"]
 Dialect: TypeAlias = Literal["deckhouse", "upstream"]
@@ -119,8 +123,9 @@ class BundleExportOptions(TypedDict, total=False):
 
 class Credentials(TypedDict, total=False):
     username: str
-    password: str
-    license: str
+    password: str | Secret
+    """``str`` from the native module; :class:`Secret` in an orchestrator step."""
+    license: str | Secret
 
 
 class Upstream(TypedDict):
@@ -150,7 +155,8 @@ class SettingsView(TypedDict):
 
 class ReadOnlyUser(TypedDict):
     name: str
-    password: str
+    password: str | Secret
+    """``str`` from the native module; :class:`Secret` in an orchestrator step."""
 
 
 class NodeFacts(TypedDict):
@@ -364,6 +370,298 @@ class Progress(TypedDict):
     bytesTotal: NotRequired[int | None]
     itemsTotal: NotRequired[int | None]
     current: NotRequired[str | None]
+
+
+# -- the orchestrator --------------------------------------------------------------------------
+# As :func:`deckhouse_registry.reconcile` takes and returns them: every secret value (keys,
+# passwords, hashes, the HTTP secret, ``.dockerconfigjson``, bundle file contents) is a
+# :class:`Secret` (the native module carries plain strings; ``_api`` wraps and unwraps them).
+# The state keeps the snake_case keys of the real ``registry-state`` secret.
+
+ConditionStatus: TypeAlias = Literal["True", "False"]
+ConditionReason: TypeAlias = Literal["Ready", "Processing", "Error"]
+ServiceMode: TypeAlias = Literal["Disabled", "InClusterProxy", "NodeServices"]
+
+
+class ReconcileOptions(TypedDict, total=False):
+    now: str | None
+    seed: int | None
+
+
+class Condition(TypedDict):
+    type: str
+    status: ConditionStatus
+    reason: ConditionReason
+    message: str
+    lastTransitionTime: str
+    """RFC 3339 UTC, to the second (``2026-12-01T10:00:00Z``)."""
+
+
+class CertKey(TypedDict):
+    cert: str
+    key: Secret
+
+
+class Pki(TypedDict, total=False):
+    ca: CertKey
+    token: CertKey
+
+
+class Secrets(TypedDict, total=False):
+    http: Secret
+
+
+class User(TypedDict):
+    name: str
+    password: Secret
+    password_hash: Secret
+
+
+class Users(TypedDict, total=False):
+    ro: User
+    rw: User
+    mirror_puller: User
+    mirror_pusher: User
+
+
+class RegistrydUpstream(TypedDict):
+    url: str
+    ca: NotRequired[str]
+    user: NotRequired[str]
+    passwordFile: NotRequired[str]
+    ttl: NotRequired[str]
+
+
+class RegistrydConfig(TypedDict):
+    root: str
+    listen: str
+    tlsCert: NotRequired[str]
+    tlsKey: NotRequired[str]
+    htpasswd: NotRequired[str]
+    writers: NotRequired[list[str]]
+    namespace: NotRequired[str]
+    upstream: NotRequired[RegistrydUpstream]
+    peers: NotRequired[list[str]]
+    peerUser: NotRequired[str]
+    peerPasswordFile: NotRequired[str]
+    peerCa: NotRequired[str | None]
+    headerTimeoutSeconds: NotRequired[int | None]
+    bodyTimeoutSeconds: NotRequired[int | None]
+    maxConnections: NotRequired[int | None]
+    maxManifestBytes: NotRequired[int | None]
+
+
+class BundleFile(TypedDict):
+    contents: Secret
+    mode: str
+
+
+class RegistrydBundle(TypedDict):
+    config: RegistrydConfig
+    files: dict[str, BundleFile]
+
+
+class Versioned_RegistrydBundle(TypedDict):
+    version: str
+    config: RegistrydBundle
+
+
+class InClusterProxyState(TypedDict):
+    config: Versioned_RegistrydBundle
+
+
+class NodeServicesState(TypedDict, total=False):
+    run: bool
+    nodes: dict[str, Versioned_RegistrydBundle]
+
+
+class MirrorAuth(TypedDict):
+    username: str
+    password: Secret
+
+
+Rewrite = TypedDict("Rewrite", {"from": str, "to": str})
+
+
+class Mirror(TypedDict):
+    host: str
+    scheme: Scheme
+    ca: NotRequired[str]
+    auth: NotRequired[MirrorAuth]
+    rewrites: NotRequired[list[Rewrite]]
+
+
+class NodeConfig(TypedDict):
+    mode: Mode
+    transition: bool
+    imagesBase: str
+    proxyEndpoints: NotRequired[list[str]]
+    hosts: dict[str, list[Mirror]]
+
+
+class BashibleConfig(TypedDict):
+    version: str
+    config: NodeConfig
+
+
+class BashibleState(TypedDict, total=False):
+    unmanaged_params: Upstream
+    actual_params: RegistrySettings
+    config: BashibleConfig
+
+
+class State(TypedDict, total=False):
+    mode: Mode
+    target_mode: Mode
+    pki: Pki
+    secrets: Secrets
+    users: Users
+    in_cluster_proxy: InClusterProxyState
+    node_services: NodeServicesState
+    ingress_enabled: bool
+    registry_service: ServiceMode
+    bashible: BashibleState
+    conditions: list[Condition]
+
+
+class NodeStatus(TypedDict, total=False):
+    ready: bool
+    registryVersion: str
+    containerdConfigRegistry: str
+
+
+class PodStatus(TypedDict, total=False):
+    ready: bool
+    configVersion: str
+
+
+class CheckerStatus(TypedDict):
+    version: str
+    ready: bool
+    message: NotRequired[str]
+
+
+class LeaderPod(TypedDict, total=False):
+    ready: bool
+    registryVersion: str
+
+
+class InitSecret(TypedDict, total=False):
+    ca: CertKey
+    ro_user: User
+    rw_user: User
+
+
+RegistrySecret = TypedDict(
+    "RegistrySecret",
+    {
+        "address": str,
+        "path": str,
+        "scheme": str,
+        "ca": "NotRequired[str]",
+        ".dockerconfigjson": "Secret",
+    },
+)
+
+
+class Inputs(TypedDict, total=False):
+    """``settings`` and ``cluster`` also take what :func:`load_settings` and :func:`load_facts`
+    return."""
+
+    settings: RegistrySettings | SettingsResult
+    cluster: ClusterFacts | FactsResult
+    nodes: dict[str, NodeStatus]
+    bashibleConfigExists: bool
+    nodeServicesPods: dict[str, PodStatus]
+    inClusterProxy: PodStatus
+    checker: CheckerStatus
+    deckhouseLeader: LeaderPod
+    initSecret: InitSecret
+    registrySecret: RegistrySecret
+    userSecrets: dict[str, User]
+
+
+class RegistrySecretOutput(TypedDict):
+    secret: RegistrySecret
+    hash: str
+
+
+class CheckerRegistry(TypedDict):
+    address: str
+    scheme: Scheme
+    ca: NotRequired[str]
+    username: NotRequired[str]
+    password: Secret
+
+
+class CheckerParams(TypedDict):
+    registries: dict[str, CheckerRegistry]
+    checkMode: CheckMode
+    version: str
+
+
+class Output_BashibleConfig(TypedDict):
+    action: Literal["keep", "write", "delete"]
+    value: NotRequired[BashibleConfig]
+
+
+class Output_RegistrySecretOutput(TypedDict):
+    action: Literal["keep", "write", "delete"]
+    value: NotRequired[RegistrySecretOutput]
+
+
+class Output_Map_of_Versioned_RegistrydBundle(TypedDict):
+    action: Literal["keep", "write", "delete"]
+    value: NotRequired[dict[str, Versioned_RegistrydBundle]]
+
+
+class Output_Versioned_RegistrydBundle(TypedDict):
+    action: Literal["keep", "write", "delete"]
+    value: NotRequired[Versioned_RegistrydBundle]
+
+
+class Output_Pki(TypedDict):
+    action: Literal["keep", "write", "delete"]
+    value: NotRequired[Pki]
+
+
+class Output_User(TypedDict):
+    action: Literal["keep", "write", "delete"]
+    value: NotRequired[User]
+
+
+class Output_CheckerParams(TypedDict):
+    action: Literal["keep", "write", "delete"]
+    value: NotRequired[CheckerParams]
+
+
+class Outputs(TypedDict):
+    bashibleConfig: Output_BashibleConfig
+    deckhouseRegistry: Output_RegistrySecretOutput
+    nodeServices: Output_Map_of_Versioned_RegistrydBundle
+    inClusterProxy: Output_Versioned_RegistrydBundle
+    pki: Output_Pki
+    users: dict[str, Output_User]
+    checker: Output_CheckerParams
+    registryService: ServiceMode
+    ingressEnabled: bool
+
+
+RegistryStateData = TypedDict(
+    "RegistryStateData",
+    {"state": "Secret", "hash": str, "conditions": str, "mode": str, "target_mode": str},
+)
+"""The ``registry-state`` secret's data keys; ``state`` is the whole state as JSON."""
+
+
+class Step(TypedDict):
+    state: State
+    ready: bool
+    message: str
+    outputs: Outputs
+    configHash: str
+    """sha256 (hex) of the inputs: ``registry-state``'s ``hash`` and the config-hash annotation."""
+    registryState: RegistryStateData
 
 
 # -- errors ------------------------------------------------------------------------------------
