@@ -5,7 +5,7 @@
 //! ChaCha20 CSPRNG from the operating system ([`Env::from_os`]).
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng as _, SeedableRng as _};
@@ -35,13 +35,52 @@ pub struct Env {
     now: Timestamp,
     rng: ChaCha20Rng,
     bcrypt_cost: u32,
-    verified: HashSet<[u8; 32]>,
     bcrypt_calls: Cell<u64>,
+    pub(crate) memory: Memory,
+}
+
+/// What an [`Env`] remembers of material it has checked: digests of verified (password, hash)
+/// pairs, checked certificates with their validity periods, and decoded CAs. It holds no
+/// secret and changes only how much work a step does, never what it returns. Move it from one
+/// environment to the next ([`Env::into_memory`], [`Env::with_memory`]) when an environment
+/// cannot live across steps, as `wire::reconcile` does.
+#[derive(Default)]
+pub struct Memory {
+    verified: BTreeSet<[u8; 32]>,
     /// Certificates already checked (by a digest of certificate, key, issuer and expected
     /// names), with their validity period: a later step only compares the clock.
-    pub(crate) checked_certs: HashMap<[u8; 32], (i64, i64)>,
+    pub(crate) checked_certs: BTreeMap<[u8; 32], (i64, i64)>,
     /// CAs already decoded and checked, by a digest of certificate and key.
-    pub(crate) decoded_cas: HashMap<[u8; 32], super::pki::Ca>,
+    pub(crate) decoded_cas: BTreeMap<[u8; 32], super::pki::Ca>,
+}
+
+impl Memory {
+    /// Entries kept of each kind; beyond it a kind starts afresh (a cluster has a handful of
+    /// users and certificates, so only churn reaches it).
+    const LIMIT: usize = 1024;
+
+    /// Forgets a kind that grew past [`Memory::LIMIT`].
+    pub fn bound(&mut self) {
+        if self.verified.len() > Self::LIMIT {
+            self.verified.clear();
+        }
+        if self.checked_certs.len() > Self::LIMIT {
+            self.checked_certs.clear();
+        }
+        if self.decoded_cas.len() > Self::LIMIT {
+            self.decoded_cas.clear();
+        }
+    }
+}
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("verified", &self.verified.len())
+            .field("checked_certs", &self.checked_certs.len())
+            .field("decoded_cas", &self.decoded_cas.len())
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Env {
@@ -79,11 +118,20 @@ impl Env {
             now,
             rng,
             bcrypt_cost: BCRYPT_DEFAULT_COST,
-            verified: HashSet::new(),
             bcrypt_calls: Cell::new(0),
-            checked_certs: HashMap::new(),
-            decoded_cas: HashMap::new(),
+            memory: Memory::default(),
         }
+    }
+
+    /// The same environment with what another one remembered.
+    pub fn with_memory(mut self, memory: Memory) -> Self {
+        self.memory = memory;
+        self
+    }
+
+    /// What this environment remembered, for the next one.
+    pub fn into_memory(self) -> Memory {
+        self.memory
     }
 
     /// The same environment with another bcrypt cost (4 to 31); tests use 4 to stay fast.
@@ -144,7 +192,7 @@ impl Env {
             // hash fails every later check, so the user is regenerated next step.
             Err(_) => String::new(),
         };
-        self.verified.insert(fingerprint(password, &hash));
+        self.memory.verified.insert(fingerprint(password, &hash));
         hash
     }
 
@@ -152,13 +200,13 @@ impl Env {
     /// per process.
     pub(crate) fn bcrypt_matches(&mut self, password: &str, hash: &str) -> bool {
         let key = fingerprint(password, hash);
-        if self.verified.contains(&key) {
+        if self.memory.verified.contains(&key) {
             return true;
         }
         self.bcrypt_calls.set(self.bcrypt_calls.get() + 1);
         let ok = bcrypt::verify(password, hash).unwrap_or(false);
         if ok {
-            self.verified.insert(key);
+            self.memory.verified.insert(key);
         }
         ok
     }

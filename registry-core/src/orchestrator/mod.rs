@@ -35,7 +35,7 @@ pub use checker::{CheckerParams, CheckerRegistry};
 pub use conditions::{
     Condition, ERR_TRANSITION, READY, Reason, SUPPORTED, Status, is_supported, stage_type,
 };
-pub use env::{BCRYPT_DEFAULT_COST, Env};
+pub use env::{BCRYPT_DEFAULT_COST, Env, Memory};
 pub use feedback::{MAX_NODES, VERSION_CHARS, cut_version, version_line, waiting_message};
 pub use inputs::{CheckerStatus, InitSecret, Inputs, LeaderPod, NodeStatus, PodStatus};
 pub use pipeline::reconcile;

@@ -158,12 +158,12 @@ pub(crate) fn ensure_ca(existing: Option<&CertKey>, env: &mut Env) -> Result<Ca,
     if let Some(ck) = existing {
         let id = digest(&[ck.cert.as_bytes(), ck.key.expose().as_bytes()]);
         let now = env.now().unix();
-        if let Some(ca) = env.decoded_cas.get(&id) {
+        if let Some(ca) = env.memory.decoded_cas.get(&id) {
             if ca.not_before <= now && now < ca.not_after {
                 return Ok(ca.clone());
             }
         } else if let Some(ca) = decode_ca(ck, env.now()) {
-            env.decoded_cas.insert(id, ca.clone());
+            env.memory.decoded_cas.insert(id, ca.clone());
             return Ok(ca);
         }
     }
@@ -363,12 +363,12 @@ fn checked_leaf(ck: &CertKey, ca: &Ca, env: &mut Env, spec: Option<&LeafSpec>) -
         spec_text.as_bytes(),
     ]);
     let now = env.now().unix();
-    if let Some((not_before, not_after)) = env.checked_certs.get(&id) {
+    if let Some((not_before, not_after)) = env.memory.checked_certs.get(&id) {
         return *not_before <= now && now < *not_after;
     }
     match leaf_is_valid(ck, ca, env.now(), spec) {
         Some(period) => {
-            env.checked_certs.insert(id, period);
+            env.memory.checked_certs.insert(id, period);
             true
         }
         None => false,

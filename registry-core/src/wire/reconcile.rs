@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::orchestrator::{self, Env, Inputs, State, Step, Timestamp};
+use std::sync::Mutex;
+
+use crate::orchestrator::{self, Env, Inputs, Memory, State, Step, Timestamp};
 
 use super::Failure;
 
@@ -76,9 +78,11 @@ fn system_now() -> Result<Timestamp, Failure> {
 /// One reconcile step ([`orchestrator::reconcile`]) in the environment `options` describe.
 /// Pass [`State::default()`] (`{}` on the wire) when there is no state yet.
 ///
-/// Each call builds a new [`Env`], so it does not remember the bcrypt checks of earlier
-/// steps: an operator that calls it every few seconds pays one bcrypt verification per stored
-/// user per step.
+/// Each call builds a new [`Env`] from `options`, and hands it what the previous calls of this
+/// process remembered ([`orchestrator::Memory`]: digests of the bcrypt pairs and certificates
+/// already checked, never a secret), so an operator calling it every few seconds pays the
+/// bcrypt and signature checks once per process, not once per step. What a step returns does
+/// not depend on that memory.
 ///
 /// ```
 /// use registry_core::orchestrator::{Inputs, State};
@@ -97,6 +101,22 @@ pub fn reconcile(
     inputs: &Inputs,
     options: &ReconcileOptions,
 ) -> Result<Step, Failure> {
-    let mut env = options.env()?;
-    Ok(orchestrator::reconcile(state, inputs, &mut env)?)
+    // Taken, not shared: two steps running at once each work with a memory (one of them an
+    // empty one), and the last to finish leaves its own.
+    let memory = lock_memory().take().unwrap_or_default();
+    let mut env = options.env()?.with_memory(memory);
+    let step = orchestrator::reconcile(state, inputs, &mut env);
+    let mut memory = env.into_memory();
+    memory.bound();
+    *lock_memory() = Some(memory);
+    Ok(step?)
+}
+
+/// The memory of checked material the calls of this process share.
+static MEMORY: Mutex<Option<Memory>> = Mutex::new(None);
+
+fn lock_memory() -> std::sync::MutexGuard<'static, Option<Memory>> {
+    MEMORY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
