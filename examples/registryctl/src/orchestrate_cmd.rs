@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use registry_core::input::{Limits, read_documents};
+use registry_core::input::{Limits, ShapeError, read_one};
 use registry_core::orchestrator::simulator::{TimelineEntry, simulate};
-use registry_core::orchestrator::{
-    ERR_TRANSITION, Env, Inputs, State, Status, Timestamp, reconcile,
-};
+use registry_core::orchestrator::{ERR_TRANSITION, Env, Inputs, State, Status, Timestamp};
+use registry_core::wire::{self, ReconcileOptions};
 
 use crate::input::line;
 use crate::{EXIT_OK, EXIT_REJECTED, Format, input};
@@ -50,53 +49,36 @@ pub(crate) struct SimulateArgs {
     format: Format,
 }
 
-/// Reads one YAML or JSON document into `T`, naming the file and the field on error.
+/// Reads one YAML or JSON document into `T` with the core's bounded reader, naming the file
+/// and the field on error.
 fn load<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, String> {
     let data = input::read(path)?;
-    let docs = read_documents(&data, &Limits::default())
-        .map_err(|e| format!("{}: {e}", input::name(path)))?;
-    let [doc] = docs.as_slice() else {
-        return Err(format!(
-            "{}: expected one {what} document, found {}",
-            input::name(path),
-            docs.len()
-        ));
-    };
-    serde_path_to_error::deserialize(doc)
-        .map_err(|e| format!("{}: {what}: {}: {}", input::name(path), e.path(), e.inner()))
-}
-
-fn now(arg: Option<&str>) -> Result<Timestamp, String> {
-    match arg {
-        Some(s) => s.parse().map_err(|e| format!("--now: {e}")),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|e| format!("the system clock is before 1970: {e}"))?
-                .as_secs();
-            Ok(Timestamp::from_unix(
-                i64::try_from(secs).unwrap_or(i64::MAX),
-            ))
-        }
-    }
+    read_one(&data, &Limits::default()).map_err(|e| match e {
+        ShapeError::Document(d) => format!("{}: {d}", input::name(path)),
+        field => format!("{}: {what}: {field}", input::name(path)),
+    })
 }
 
 pub(crate) fn run_reconcile(args: &ReconcileArgs) -> ExitCode {
     let prepared = (|| {
         let state: State = load(&args.state, "orchestrator state")?;
         let inputs: Inputs = load(&args.inputs, "orchestrator inputs")?;
-        let now = now(args.now.as_deref())?;
-        let env = match args.seed {
-            Some(seed) => Env::seeded(seed, now),
-            None => Env::from_os(now).map_err(|e| format!("the OS random source failed: {e}"))?,
+        let now = args
+            .now
+            .as_deref()
+            .map(|s| s.parse::<Timestamp>().map_err(|e| format!("--now: {e}")))
+            .transpose()?;
+        let options = ReconcileOptions {
+            now,
+            seed: args.seed,
         };
-        Ok::<_, String>((state, inputs, env))
+        Ok::<_, String>((state, inputs, options))
     })();
-    let (state, inputs, mut env) = match prepared {
+    let (state, inputs, options) = match prepared {
         Ok(p) => p,
         Err(m) => return input::unusable(&m),
     };
-    match reconcile(&state, &inputs, &mut env) {
+    match wire::reconcile(&state, &inputs, &options) {
         Ok(step) => {
             input::print_json(&step);
             ExitCode::from(if step.condition(ERR_TRANSITION).is_some() {
@@ -105,7 +87,7 @@ pub(crate) fn run_reconcile(args: &ReconcileArgs) -> ExitCode {
                 EXIT_OK
             })
         }
-        Err(e) => input::unusable(&e.to_string()),
+        Err(e) => input::unusable(&e.message),
     }
 }
 
