@@ -214,6 +214,23 @@ assert len(refs) == 1 and refs[0]["artifactType"] == "application/vnd.test.signa
 EOF
 (cd "$WORK" && mkdir -p got && cd got && "$ORAS" pull "${ORAS_OPTS[@]}" "$NS/artifacts:v1" >/dev/null &&
   grep -qx artifact artifact.txt)
+# oras writes an OCI layout of the artifact with its referrer (-r); the store imports it, and
+# oras reads the store back: the same manifest digest, and the referrer found by its type.
+"$ORAS" copy --from-ca-file "$PKI/ca.crt" -r "$NS/artifacts:v1" --to-oci-layout "$WORK/oras-layout:v1" >/dev/null
+$CARGO run --locked -q -p registryctl -- store --root "$WORK/store-oras" import "$WORK/oras-layout" >/dev/null
+ARTIFACT=$("$ORAS" manifest fetch "${ORAS_OPTS[@]}" --descriptor "$NS/artifacts:v1" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+[[ $("$ORAS" manifest fetch --oci-layout --descriptor "$WORK/store-oras:v1" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])') == "$ARTIFACT" ]]
+"$ORAS" discover --oci-layout --format json --artifact-type application/vnd.test.signature \
+  "$WORK/store-oras:v1" >"$WORK/layout-referrers.json"
+python3 - "$WORK/layout-referrers.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+refs = doc.get("referrers", doc.get("manifests", []))
+assert len(refs) == 1 and refs[0]["artifactType"] == "application/vnd.test.signature", doc
+EOF
+$CARGO run --locked -q -p registryctl -- store scrub --root "$WORK/store-oras" >/dev/null
 # Everything those clients wrote is verified content: the store's scrub is clean.
 $CARGO run --locked -q -p registryctl -- store scrub --root "$WORK/store-secure" >/dev/null
 
