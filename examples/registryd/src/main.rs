@@ -112,6 +112,22 @@ fn peer_client(
     upstream::Upstream::new(&base, ca, creds).map(upstream::Upstream::into_peer)
 }
 
+/// A client for every `--peer`.
+fn peer_clients(s: &Settings) -> Result<Vec<upstream::Upstream>, String> {
+    s.peers
+        .urls
+        .iter()
+        .map(|u| {
+            peer_client(
+                u,
+                &s.namespace,
+                s.peers.ca.as_deref(),
+                s.peers.credentials.as_ref(),
+            )
+        })
+        .collect()
+}
+
 /// `registryd sync`: one pass, then exit (0: done, 1: failed, 2: unusable arguments).
 fn sync_command(
     root: &std::path::Path,
@@ -196,36 +212,13 @@ async fn serve(s: Settings) -> Result<(), Failure> {
             Some(proxy::Proxy::new(up, u.ttl))
         }
     };
-    let peers = s
-        .peers
-        .urls
-        .iter()
-        .map(|u| {
-            peer_client(
-                u,
-                &s.namespace,
-                s.peers.ca.as_deref(),
-                s.peers.credentials.as_ref(),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::Usage)?;
+    let peers = peer_clients(&s).map_err(Failure::Usage)?;
     // A second client per peer serves misses (the first one belongs to the sync loop).
-    let peer_proxies = s
-        .peers
-        .urls
-        .iter()
-        .map(|u| {
-            peer_client(
-                u,
-                &s.namespace,
-                s.peers.ca.as_deref(),
-                s.peers.credentials.as_ref(),
-            )
-            .map(|p| proxy::Proxy::new(p, None))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::Usage)?;
+    let peer_proxies = peer_clients(&s)
+        .map_err(Failure::Usage)?
+        .into_iter()
+        .map(|p| proxy::Proxy::new(p, None))
+        .collect();
     let store = Store::open(&s.root)
         .map_err(|e| Failure::Usage(format!("--root {}: {e}", s.root.display())))?;
     let listener = TcpListener::bind(s.listen)
