@@ -59,7 +59,7 @@ impl Memory {
     /// users and certificates, so only churn reaches it).
     const LIMIT: usize = 1024;
 
-    /// Forgets a kind that grew past [`Memory::LIMIT`].
+    /// Forgets a kind that grew past its limit (1024 entries).
     pub fn bound(&mut self) {
         if self.verified.len() > Self::LIMIT {
             self.verified.clear();
