@@ -23,7 +23,10 @@ pub(crate) type Body = BoxBody<Bytes, io::Error>;
 pub(crate) type Resp = Response<Body>;
 
 /// Bytes a blob is read in per step.
-const READ_CHUNK: usize = 256 << 10;
+const READ_CHUNK: usize = 128 << 10;
+/// Chunks queued per response ahead of the connection: with the chunk being read and the one
+/// being sent, a pull holds about 512 KiB, so 64 concurrent pulls stay within 64 MiB.
+const READ_AHEAD: usize = 2;
 
 pub(crate) fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
@@ -118,7 +121,7 @@ pub(crate) fn channel(rx: mpsc::Receiver<io::Result<Bytes>>, size: Option<u64>) 
 /// Streams `len` bytes from a blocking reader. A read error (a corrupt blob fails verification at
 /// its end) aborts the response, so a client never gets a complete-looking wrong body.
 pub(crate) fn stream_reader<R: Read + Send + 'static>(mut reader: R, len: u64) -> Body {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
         let mut left = len;
         while left > 0 {
