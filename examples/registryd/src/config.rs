@@ -138,16 +138,22 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "system/deckhouse";
 /// The config file: the core's [`RegistrydConfig`], the shape the orchestrator writes.
 fn load(path: &PathBuf) -> Result<RegistrydConfig, String> {
     let text = std::fs::read(path).map_err(|e| format!("--config {}: {e}", path.display()))?;
-    RegistrydConfig::parse(&text).map_err(|e| format!("--config {}: {e}", path.display()))
-}
-
-/// A limit from the file: positive, or the default.
-fn limit(value: Option<u64>, key: &str, default: u64) -> Result<u64, String> {
-    match value {
-        None => Ok(default),
-        Some(0) => Err(format!("--config: {key} must be a positive integer")),
-        Some(n) => Ok(n),
+    let config =
+        RegistrydConfig::parse(&text).map_err(|e| format!("--config {}: {e}", path.display()))?;
+    for (key, value) in [
+        ("maxConnections", config.max_connections),
+        ("maxManifestBytes", config.max_manifest_bytes),
+        ("headerTimeoutSeconds", config.header_timeout_seconds),
+        ("bodyTimeoutSeconds", config.body_timeout_seconds),
+    ] {
+        if value == Some(0) {
+            return Err(format!(
+                "--config {}: {key} must be a positive integer",
+                path.display()
+            ));
+        }
     }
+    Ok(config)
 }
 
 impl Cli {
@@ -252,7 +258,8 @@ impl Cli {
             ca: peer_ca,
             credentials: peer_user.zip(peer_password_file),
         };
-        let secs = |v: Option<u64>, k: &str, d: u64| limit(v, k, d).map(Duration::from_secs);
+        // Limits have no flags; load() refused zeros.
+        let limit = |v: Option<u64>, default: u64| v.unwrap_or(default);
         Ok(Settings {
             root,
             listen,
@@ -262,23 +269,13 @@ impl Cli {
             namespace,
             upstream,
             peers,
-            max_connections: limit(f.and_then(|f| f.max_connections), "maxConnections", 1024)?
-                as usize,
-            max_manifest: limit(
-                f.and_then(|f| f.max_manifest_bytes),
-                "maxManifestBytes",
-                4 << 20,
-            )?,
-            header_timeout: secs(
+            max_connections: limit(f.and_then(|f| f.max_connections), 1024) as usize,
+            max_manifest: limit(f.and_then(|f| f.max_manifest_bytes), 4 << 20),
+            header_timeout: Duration::from_secs(limit(
                 f.and_then(|f| f.header_timeout_seconds),
-                "headerTimeoutSeconds",
                 30,
-            )?,
-            body_timeout: secs(
-                f.and_then(|f| f.body_timeout_seconds),
-                "bodyTimeoutSeconds",
-                60,
-            )?,
+            )),
+            body_timeout: Duration::from_secs(limit(f.and_then(|f| f.body_timeout_seconds), 60)),
         })
     }
 }
@@ -336,5 +333,10 @@ mod tests {
             .settings()
             .expect_err("typo");
         assert!(e.contains("listn"), "{e}");
+        std::fs::write(&f, "root: /x\nlisten: 127.0.0.1:1\nmaxConnections: 0\n").expect("write");
+        let e = cli(&["--config", f.to_str().expect("utf-8")])
+            .settings()
+            .expect_err("zero limit");
+        assert!(e.contains("c.yaml") && e.contains("maxConnections"), "{e}");
     }
 }
