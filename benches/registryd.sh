@@ -69,12 +69,10 @@ RD=127.0.0.1:$(free_port)
 "$BIN" --root "$W/registryd" --listen "$RD" --tls-cert "$W/tls.crt" --tls-key "$W/tls.key" \
   --htpasswd "$W/htpasswd" --namespace bench 2>"$W/registryd.log" &
 PIDS+=($!)
-for a in "$DIST" "$RD"; do
-  for _ in $(seq 100); do curl -sf -u bench:bench-password --cacert "$W/ca.crt" "https://$a/v2/" >/dev/null && break; sleep 0.1; done
-done
-
 # HTTP/1.1 for both (distribution would negotiate HTTP/2 with curl; registryd speaks 1.1).
 C=(curl -sf --http1.1 -u bench:bench-password --cacert "$W/ca.crt")
+wait_up() { for _ in $(seq 100); do "${C[@]}" "https://$1/v2/" >/dev/null 2>&1 && return; sleep 0.1; done; }
+for a in "$DIST" "$RD"; do wait_up "$a"; done
 push() { # push ADDR [FILE DIGEST]: seconds for the PUT that carries the whole blob
   local file=${2:-$W/blob} digest=${3:-$DIGEST} loc
   loc=$("${C[@]}" -X POST -D - -o /dev/null "https://$1/v2/bench/blob/blobs/uploads/" |
@@ -128,7 +126,6 @@ proxy_start() { # proxy_start ROOT: starts a proxy on a new port, prints its add
     --upstream-user bench --upstream-password-file "$W/upstream-password" >/dev/null 2>>"$W/proxy.log" &
   echo "$! $addr"
 }
-wait_up() { for _ in $(seq 100); do "${C[@]}" "https://$1/v2/" >/dev/null 2>&1 && return; sleep 0.1; done; }
 T[proxy-cold]="" T[proxy-warm]=""
 for i in $(seq "$RUNS"); do
   read -r ppid paddr <<<"$(proxy_start "$W/proxy-$i")"
