@@ -103,5 +103,7 @@ if (cd "$work" && ./readme-so >/dev/null 2>&1); then
 fi
 rm -rf "$work/readme-store"
 (cd "$work" && LD_LIBRARY_PATH="$lib" ./readme-so)
-LD_LIBRARY_PATH="$lib" ldd "$work/readme-so" | grep -q "libdeckhouse_registry.so => $lib/" || { LD_LIBRARY_PATH="$lib" ldd "$work/readme-so"; exit 1; }
+# Captured first: `ldd | grep -q` under pipefail fails whenever grep exits before ldd is done.
+linked=$(LD_LIBRARY_PATH="$lib" ldd "$work/readme-so")
+grep -qF "libdeckhouse_registry.so => $lib/" <<<"$linked" || { echo "$linked"; exit 1; }
 echo "C ABI: header, build, Valgrind and ASan runs passed"

@@ -183,15 +183,15 @@ WANT=$("$CRANE" digest "$NS/install:v1")
 # …copies it to another repository (a cross-repository mount) and lists what is there.
 "$CRANE" copy "$NS/install:v1" "$NS/modules/console:v1" >/dev/null 2>&1
 [[ $("$CRANE" digest "$NS/modules/console:v1") == "$WANT" ]]
-"$CRANE" ls "$NS/install" | grep -qx v1
-"$CRANE" catalog "$SECURE" | grep -qx system/deckhouse/modules/console
+grep -qx v1 <<<"$("$CRANE" ls "$NS/install")"
+grep -qx system/deckhouse/modules/console <<<"$("$CRANE" catalog "$SECURE")"
 # skopeo pulls it into an OCI layout and pushes it back under a new name, with the test CA.
 CERTS=$WORK/certs && mkdir -p "$CERTS" && cp "$PKI/ca.crt" "$CERTS/"
 skopeo copy -q --src-cert-dir "$CERTS" --src-creds puller:pull-secret \
   "docker://$NS/install:v1" "oci:$WORK/pulled:v1"
 skopeo copy -q --dest-cert-dir "$CERTS" --dest-creds pusher:push-secret \
   "oci:$WORK/pulled:v1" "docker://$NS/skopeo:v1"
-"$CRANE" export "$NS/skopeo:v1" - | tar -xOf - etc/motd | grep -qx "hello from registryd"
+[[ $("$CRANE" export "$NS/skopeo:v1" - | tar -xOf - etc/motd) == "hello from registryd" ]]
 # The store root is an OCI layout where the image is named repository:tag (skopeo reads it; its
 # oci: transport only sees OCI-typed manifests, which is what skopeo pushed from an OCI layout).
 [[ $(skopeo inspect --format '{{.Digest}}' "oci:$WORK/store-secure:skopeo:v1") == \
@@ -259,7 +259,7 @@ start_registryd proxy --root "$WORK/store-proxy" --upstream "https://$SECURE/sys
 PROXY=$ADDR
 PROXY_NS=$PROXY/system/deckhouse
 [[ $("$CRANE" digest --insecure "$PROXY_NS/install:v1") == "$WANT" ]]
-"$CRANE" export --insecure "$PROXY_NS/install:v1" - | tar -xOf - etc/motd | grep -qx "hello from registryd"
+[[ $("$CRANE" export --insecure "$PROXY_NS/install:v1" - | tar -xOf - etc/motd) == "hello from registryd" ]]
 # Concurrent misses for one blob: one upstream fetch, every client gets the verified blob.
 head -c 8388608 /dev/urandom >"$WORK/big.bin"
 BIG=sha256:$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
@@ -278,7 +278,7 @@ grep -q UNSUPPORTED "$WORK/body"
 # The upstream goes away: the cached tag and by-digest content are still served.
 kill "$SECURE_PID"
 [[ $("$CRANE" digest --insecure "$PROXY_NS/install:v1") == "$WANT" ]]
-"$CRANE" export --insecure "$PROXY_NS/install@$WANT" - | tar -xOf - etc/motd | grep -qx "hello from registryd"
+[[ $("$CRANE" export --insecure "$PROXY_NS/install@$WANT" - | tar -xOf - etc/motd) == "hello from registryd" ]]
 if grep -qi 'pull-secret' "$WORK/proxy.log"; then
   echo "the upstream password reached the proxy's log" >&2
   exit 1
