@@ -31,7 +31,7 @@ test:
 test-steps: deps fmt-check clippy rust-test nginx-test registryd-test c-test go-binding-test go-test python-test fuzz-smoke
 
 deps:
-	@command -v cargo-fuzz >/dev/null && cargo fuzz --version | grep -q "$(CARGO_FUZZ_VERSION)" \
+	@command -v cargo-fuzz >/dev/null && [[ "$$(cargo fuzz --version)" == *"$(CARGO_FUZZ_VERSION)"* ]] \
 	  || $(CARGO) install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
 	@for m in $(GO_MODULES); do echo "go mod download in $$m"; (cd "$$m" && go mod download); done
 	@# skopeo and umoci read the store after bundle imports (registry-core/tests/store_bundles.rs);
