@@ -45,6 +45,8 @@ pub(crate) struct App {
     /// Local mode with `--peer`: the other masters, asked for what the store lacks.
     pub(crate) peers: Vec<crate::proxy::Proxy>,
     pub(crate) metrics: Metrics,
+    /// Blob files already hashed by this process (whole reads of them are not hashed again).
+    pub(crate) verified: crate::verified::Verified,
     pub(crate) limits: Limits,
     /// False until the listener is up, and again once shutdown began.
     pub(crate) ready: AtomicBool,

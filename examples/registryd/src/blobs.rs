@@ -1,5 +1,6 @@
 //! Blobs: `HEAD`/`GET` (whole or one `Range`) and `DELETE`. Blobs are global in the store, so
-//! every repository serves every stored blob; a whole-blob `GET` is verified as it streams.
+//! every repository serves every stored blob; a whole-blob `GET` is verified as it streams, once
+//! per file (see [`crate::verified`]).
 
 use hyper::StatusCode;
 use hyper::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderValue};
@@ -71,6 +72,20 @@ async fn open(call: &Call, digest: &Digest) -> Result<Option<BlobReader>, ApiErr
     .await
 }
 
+/// A whole blob, hashed as it streams unless this process verified the same file before (see
+/// [`crate::verified`]); a read that verified it is remembered.
+fn whole(call: &Call, mut reader: BlobReader, digest: &Digest) -> body::Body {
+    let file = reader.file_id();
+    let size = reader.size();
+    if call.app.verified.contains(digest, file) {
+        reader.skip_verification();
+        return body::stream_reader(reader, size);
+    }
+    let app = call.app.clone();
+    let d = digest.clone();
+    body::stream_reader_then(reader, size, move |_| app.verified.insert(&d, file))
+}
+
 /// `HEAD`/`GET /v2/<name>/blobs/<digest>` (in Proxy mode a miss goes to the upstream).
 pub(crate) async fn get(call: Call, repo: Repository, digest: &str) -> Result<Resp, ApiError> {
     let digest = parse_digest(digest)?;
@@ -106,7 +121,7 @@ pub(crate) async fn get(call: Call, repo: Repository, digest: &str) -> Result<Re
     let body = if head {
         body::empty()
     } else if start == 0 && len == size {
-        body::stream_reader(opened, size)
+        whole(&call, opened, &digest)
     } else {
         let ranged = opened.range(start, len).map_err(|e| {
             ApiError::store(StoreError::Io {

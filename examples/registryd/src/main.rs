@@ -33,6 +33,7 @@ mod server;
 mod sync;
 mod uploads;
 mod upstream;
+mod verified;
 mod view;
 
 use std::process::ExitCode;
@@ -232,6 +233,7 @@ async fn serve(s: Settings) -> Result<(), Failure> {
         proxy,
         peers: peer_proxies,
         metrics: metrics::Metrics::default(),
+        verified: verified::Verified::default(),
         limits: Limits {
             max_manifest: s.max_manifest,
             body_idle: s.body_timeout,

@@ -45,15 +45,35 @@ pub(crate) fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, Strin
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's order decides, as Go's crypto/tls does with AES hardware.
+    cfg.ignore_client_order = true;
     Ok(TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// ring's suites with AES-128-GCM first: as safe as AES-256-GCM and about a third cheaper per
+/// byte (10 rounds instead of 14), which counts when a 1 GiB layer is encrypted; clients such as
+/// curl ask for AES-256 first.
+fn provider() -> rustls::crypto::CryptoProvider {
+    let mut p = rustls::crypto::ring::default_provider();
+    let rank = |s: &rustls::SupportedCipherSuite| {
+        use rustls::CipherSuite as C;
+        match s.suite() {
+            C::TLS13_AES_128_GCM_SHA256 | C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => 0,
+            C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+            _ => 1,
+        }
+    };
+    // A stable sort keeps ring's order among the rest (TLS 1.3 before 1.2).
+    p.cipher_suites
+        .sort_by_key(|s| (s.version() != &rustls::version::TLS13, rank(s)));
+    p
 }
 
 /// The answer to a connection over the limit (plain HTTP only; a TLS client is just closed).

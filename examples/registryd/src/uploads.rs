@@ -8,7 +8,7 @@ use hyper::StatusCode;
 use hyper::header::{CONTENT_LENGTH, LOCATION};
 use registry_core::store::{Algorithm, BlobWriter, Digest, Store, StoreError, UploadId};
 
-use crate::app::{Call, blocking};
+use crate::app::{App, Call, blocking};
 use crate::blobs::parse_digest;
 use crate::body::{self, Resp, stream_into};
 use crate::errors::{ApiError, Code};
@@ -168,14 +168,19 @@ async fn monolithic(call: Call, name: &str, digest: Digest) -> Result<Resp, ApiE
         return Err(f.into_api());
     }
     let d = digest.clone();
-    blocking(move || commit(s.writer, &d, len)).await?;
+    let app = call.app.clone();
+    blocking(move || commit(&app, s.writer, &d, len)).await?;
     Ok(created(name, &digest))
 }
 
-/// Commits a writer against `digest`; an already stored blob is success.
-fn commit(w: BlobWriter, digest: &Digest, size: Option<u64>) -> Result<(), ApiError> {
+/// Commits a writer against `digest`; an already stored blob is success. The stored file is
+/// then known to hold verified content (see [`crate::verified`]).
+fn commit(app: &App, w: BlobWriter, digest: &Digest, size: Option<u64>) -> Result<(), ApiError> {
     match w.commit(Some(digest), size) {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            app.verified.committed(&app.store, digest);
+            Ok(())
+        }
         Err(e @ StoreError::DigestMismatch { .. }) => {
             Err(ApiError::bad_request(Code::DigestInvalid, e.to_string())
                 .detail(serde_json::json!({ "digest": digest.to_string() })))
@@ -271,6 +276,7 @@ pub(crate) async fn finish(call: Call, name: &str, id: &str) -> Result<Resp, Api
     };
     let range = chunk_range(&call)?;
     let store = call.app.store.clone();
+    let app = call.app.clone();
     let w = reopen(&call, name, &id, range.map(|r| r.0)).await?;
     let has_body = range.is_some() || content_length(&call)?.is_some_and(|n| n > 0);
     let w = if has_body {
@@ -281,7 +287,7 @@ pub(crate) async fn finish(call: Call, name: &str, id: &str) -> Result<Resp, Api
     let d = digest.clone();
     blocking(move || {
         if w.current_digest().algorithm() == d.algorithm() {
-            return commit(w, &d, None);
+            return commit(&app, w, &d, None);
         }
         w.close().map_err(ApiError::store)?;
         match store.commit_upload_as(&id, &d, None) {

@@ -543,3 +543,77 @@ fn uploads_survive_sigterm_and_sigkill() {
     let report = store.scrub(ScrubOptions::default()).expect("scrub runs");
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// Flips the byte at `at` of a stored blob's file: in place (the same inode), or by writing a
+/// corrupted copy and renaming it over the blob (a new inode, as a restore from a backup would).
+fn corrupt(store: &Store, digest: &Digest, at: usize, in_place: bool) {
+    use std::os::unix::fs::{FileExt, PermissionsExt};
+    let path = store.blob_path(digest);
+    let mut bytes = std::fs::read(&path).expect("blob readable");
+    bytes[at] ^= 0xff;
+    if in_place {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open for writing");
+        f.write_all_at(&bytes[at..=at], at as u64).expect("write");
+    } else {
+        let tmp = path.with_extension("corrupt");
+        std::fs::write(&tmp, &bytes).expect("write copy");
+        std::fs::rename(&tmp, &path).expect("rename over");
+    }
+}
+
+/// A whole-blob GET; the body as received (shorter than `Content-Length` when cut off).
+fn pull(addr: &str, digest: &Digest) -> (usize, Vec<u8>) {
+    let r = req(addr, "GET", &format!("/v2/{NS}/blobs/{digest}"), &[], b"");
+    assert_eq!(r.status, 200, "{:?}", r.headers);
+    (
+        r.header("content-length").parse().expect("a length"),
+        r.body,
+    )
+}
+
+#[test]
+fn a_corrupt_blob_is_cut_off_unless_this_process_verified_that_very_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("store");
+    // Larger than one read chunk, so the response is well under way when the hash fails.
+    let data: Vec<u8> = (0..600_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let early = store.put_bytes(&data, None).expect("put").digest;
+    corrupt(&store, &early, 1000, true);
+    let srv = Server::start(dir.path(), &[]);
+
+    // Corrupted before registryd started: its first read hashes it and cuts the response off.
+    let (len, body) = pull(&srv.addr, &early);
+    assert_eq!(len, data.len());
+    assert!(body.len() < len, "a corrupt blob was served whole");
+
+    // Pushed through registryd: hashed as it was written, served without hashing again.
+    let mut other = data.clone();
+    other.reverse();
+    let pushed = Digest::of(Algorithm::Sha256, &other);
+    let r = req(
+        &srv.addr,
+        "POST",
+        &format!("/v2/{NS}/blobs/uploads/?digest={pushed}"),
+        &[],
+        &other,
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(pull(&srv.addr, &pushed).1, other);
+    // Changed in place behind registryd's back (the same file): served as it is now. This is
+    // the price of hashing once per file: the client's digest check and scrub find it.
+    corrupt(&store, &pushed, 1000, true);
+    let (len, body) = pull(&srv.addr, &pushed);
+    assert_eq!((body.len(), body == other), (len, false));
+    // Replaced by another file: a new inode, hashed again, cut off.
+    corrupt(&store, &pushed, 2000, false);
+    let (len, body) = pull(&srv.addr, &pushed);
+    assert!(
+        body.len() < len,
+        "a replaced, corrupt blob was served whole ({} of {len})",
+        body.len()
+    );
+}

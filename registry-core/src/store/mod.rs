@@ -71,7 +71,7 @@ pub use archive::export::{ExportOptions, ExportReport};
 pub use archive::import::{ImportOptions, ImportReport};
 pub use content::batch::Batch;
 pub use content::put::PutOutcome;
-pub use content::read::{BlobReader, BlobStat};
+pub use content::read::{BlobReader, BlobStat, FileId};
 pub use content::resume::UploadId;
 pub use content::upload::UploadInfo;
 pub use content::writer::BlobWriter;

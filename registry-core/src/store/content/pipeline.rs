@@ -139,13 +139,8 @@ impl Pipeline {
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK + ALIGN))
     }
 
-    /// Hands a full buffer to the writer thread; on failure joins it to get its error.
-    pub(super) fn send(&mut self, buf: Vec<u8>) -> io::Result<()> {
-        let len = buf.len();
-        self.send_chunk(buf, 0, len)
-    }
-
-    /// Hands `buf[start..start + len]` to the writer thread.
+    /// Hands `buf[start..start + len]` to the writer thread; on failure joins it to get its
+    /// error.
     pub(super) fn send_chunk(&mut self, buf: Vec<u8>, start: usize, len: usize) -> io::Result<()> {
         let sent = match &self.tx {
             Some(tx) => tx.send((buf, start, len)).is_ok(),

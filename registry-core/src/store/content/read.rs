@@ -28,6 +28,30 @@ pub struct BlobStat {
     pub created_ms: u64,
 }
 
+/// Which file on disk holds a blob: its device, inode and size. A blob file is never changed in
+/// place (it is published once, read-only in practice), so a caller that verified a blob can
+/// remember this and skip hashing the same file again; a file replaced on disk has a new id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId {
+    /// The file system's device number.
+    pub dev: u64,
+    /// The inode number.
+    pub ino: u64,
+    /// The size in bytes.
+    pub size: u64,
+}
+
+impl FileId {
+    fn of(m: &fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.len(),
+        }
+    }
+}
+
 /// An open blob: `Read + Seek`, plus positional reads. Reading it from start to end verifies the
 /// content; a corrupt blob then fails at the end with an `InvalidData` error naming the digest.
 #[derive(Debug)]
@@ -36,6 +60,7 @@ pub struct BlobReader {
     path: PathBuf,
     digest: Digest,
     size: u64,
+    id: FileId,
     pos: u64,
     /// Present while the reads so far were sequential from offset 0.
     verify: Option<Hasher>,
@@ -50,6 +75,36 @@ impl BlobReader {
     /// The blob's size.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The file this reader reads (see [`FileId`]).
+    pub fn file_id(&self) -> FileId {
+        self.id
+    }
+
+    /// Stops verifying: for a caller that already verified this very file (the same
+    /// [`FileId`]), so a hot blob is not hashed on every read.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # use std::io::Read as _;
+    /// let store = registry_core::store::Store::open(dir.path()).unwrap();
+    /// let digest = store.put_bytes(b"hello", None).unwrap().digest;
+    /// let mut reader = store.open_blob(&digest).unwrap();
+    /// assert!(reader.is_verifying());
+    /// reader.skip_verification();
+    /// let mut out = Vec::new();
+    /// reader.read_to_end(&mut out).unwrap();
+    /// assert_eq!(out, b"hello");
+    /// ```
+    pub fn skip_verification(&mut self) {
+        self.verify = None;
+    }
+
+    /// True while a read to the end will still verify the content (the reads so far were
+    /// sequential from the start, and verification was not skipped).
+    pub fn is_verifying(&self) -> bool {
+        self.verify.is_some()
     }
 
     /// Reads at `offset` without moving the cursor (no verification: a range cannot be checked).
@@ -157,6 +212,19 @@ impl Store {
         }
     }
 
+    /// The file that holds a blob (see [`FileId`]); not a use of the blob.
+    pub fn file_id(&self, digest: &Digest) -> Result<FileId> {
+        let p = self.blob_path(digest);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() => Ok(FileId::of(&m)),
+            Ok(_) => Err(StoreError::not_found_blob(digest)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::not_found_blob(digest))
+            }
+            Err(e) => Err(StoreError::io(&p, e)),
+        }
+    }
+
     /// Size and times of a blob (counts as a use, see [`Store::has`]).
     pub fn stat(&self, digest: &Digest) -> Result<BlobStat> {
         let p = self.blob_path(digest);
@@ -218,6 +286,7 @@ impl Store {
             file,
             path: p,
             size: m.len(),
+            id: FileId::of(&m),
             pos: 0,
             verify: Some(Hasher::new(digest.algorithm())),
             digest: digest.clone(),

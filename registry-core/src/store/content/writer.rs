@@ -30,6 +30,8 @@ pub struct BlobWriter {
     pub(super) written: u64,
     pub(super) pending_reserved: u64,
     pub(super) buf: Vec<u8>,
+    /// The chunk being filled for the writer thread, aligned for direct I/O.
+    pub(super) chunk: Option<Chunk>,
     pub(super) pipeline: Option<Pipeline>,
     pub(super) poisoned: bool,
     pub(super) done: bool,
@@ -77,6 +79,7 @@ impl BlobWriter {
             written,
             pending_reserved: 0,
             buf: Vec::new(),
+            chunk: None,
             pipeline: None,
             poisoned: false,
             done: false,
@@ -132,8 +135,9 @@ impl BlobWriter {
         self.reserve(data.len() as u64)?;
         self.hasher.update(data);
         self.written += data.len() as u64;
+        let mut carried = Vec::new();
         if self.pipeline.is_none() && self.written >= PIPELINE_AFTER {
-            self.flush_direct()?;
+            carried = self.flush_to_boundary()?;
             let file = self.file.as_ref().ok_or_else(|| self.gone())?;
             self.pipeline =
                 Some(Pipeline::start(file, &self.path, self.store.durable()).at(&self.path)?);
@@ -152,24 +156,43 @@ impl BlobWriter {
                 }
             }
             Some(p) => {
-                let mut rest = data;
-                while !rest.is_empty() {
-                    if self.buf.capacity() == 0 {
-                        self.buf = p.buffer();
-                        self.buf.clear();
-                    }
-                    let room = CHUNK.saturating_sub(self.buf.len()).max(1);
-                    let take = room.min(rest.len());
-                    self.buf.extend_from_slice(&rest[..take]);
-                    rest = &rest[take..];
-                    if self.buf.len() >= CHUNK {
-                        let full = std::mem::take(&mut self.buf);
-                        p.send(full).at(&self.path)?;
+                for part in [&carried[..], data] {
+                    let mut rest = part;
+                    while !rest.is_empty() {
+                        let c = self.chunk.get_or_insert_with(|| Chunk::new(p.buffer()));
+                        rest = c.fill(rest);
+                        if c.filled == CHUNK
+                            && let Some(full) = self.chunk.take()
+                        {
+                            p.send_chunk(full.buf, full.start, full.filled)
+                                .at(&self.path)?;
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Before the writer thread takes over: writes the gathered bytes up to a multiple of
+    /// [`ALIGN`] in the file and returns the few left over, so that every chunk after them
+    /// starts at an aligned offset and can go around the page cache.
+    fn flush_to_boundary(&mut self) -> Result<Vec<u8>> {
+        let f = self.file.as_mut().ok_or_else(|| missing(&self.path))?;
+        let pos = f.stream_position().at(&self.path)?;
+        let past = ((pos + self.buf.len() as u64) % ALIGN as u64) as usize;
+        let keep = if past <= self.buf.len() { past } else { 0 };
+        let carried = self.buf.split_off(self.buf.len() - keep);
+        self.flush_direct()?;
+        Ok(carried)
+    }
+
+    /// Hands the chunk being filled, if any, to the writer thread.
+    fn send_partial(&mut self) -> io::Result<()> {
+        match (self.chunk.take(), self.pipeline.as_mut()) {
+            (Some(c), Some(p)) if c.filled > 0 => p.send_chunk(c.buf, c.start, c.filled),
+            _ => Ok(()),
+        }
     }
 
     pub(super) fn gone(&self) -> StoreError {
@@ -187,11 +210,8 @@ impl BlobWriter {
 
     /// Writes out everything buffered and stops the background writer.
     pub(crate) fn flush_all(&mut self) -> Result<()> {
+        self.send_partial().at(&self.path)?;
         if let Some(mut p) = self.pipeline.take() {
-            if !self.buf.is_empty() {
-                let full = std::mem::take(&mut self.buf);
-                p.send(full).at(&self.path)?;
-            }
             p.finish().at(&self.path)?;
             // The writer thread wrote by position; the file's own cursor must follow.
             let f = self.file.as_mut().ok_or_else(|| missing(&self.path))?;
@@ -205,13 +225,10 @@ impl BlobWriter {
         let mut buf = vec![0u8; CHUNK];
         let mut n_total = 0u64;
         loop {
-            if let Some(p) = self.pipeline.as_mut() {
-                if !self.buf.is_empty() {
-                    let partial = std::mem::take(&mut self.buf);
-                    if let Err(e) = p.send(partial) {
-                        self.poisoned = true;
-                        return Err(StoreError::io(&self.path, e));
-                    }
+            if self.pipeline.is_some() {
+                if let Err(e) = self.send_partial() {
+                    self.poisoned = true;
+                    return Err(StoreError::io(&self.path, e));
                 }
                 return self.write_from_pipelined(reader, n_total);
             }
@@ -231,15 +248,11 @@ impl BlobWriter {
             let Some(p) = self.pipeline.as_mut() else {
                 return Ok(n_total);
             };
-            let mut chunk = p.buffer();
-            if chunk.len() < CHUNK + ALIGN {
-                chunk.resize(CHUNK + ALIGN, 0);
-            }
-            // Aligned for direct I/O; the allocation has room for the shift.
-            let start = match chunk.as_ptr().align_offset(ALIGN) {
-                a if a <= ALIGN => a,
-                _ => 0,
-            };
+            let Chunk {
+                buf: mut chunk,
+                start,
+                ..
+            } = Chunk::new(p.buffer());
             let mut filled = 0;
             while filled < CHUNK {
                 let n = read_some(reader, &mut chunk[start + filled..start + CHUNK])?;
@@ -479,5 +492,41 @@ fn missing(path: &Path) -> StoreError {
     StoreError::Io {
         path: path.to_path_buf(),
         source: io::Error::other("writer already finished"),
+    }
+}
+
+/// A buffer for the writer thread with its data window `buf[start..start + CHUNK]` aligned for
+/// direct I/O (the allocation has room for the shift).
+pub(super) struct Chunk {
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+}
+
+impl Chunk {
+    /// Takes a buffer from the pipeline (a returned one keeps its length, so only a new one pays
+    /// for zero-filling).
+    fn new(mut buf: Vec<u8>) -> Chunk {
+        if buf.len() < CHUNK + ALIGN {
+            buf.resize(CHUNK + ALIGN, 0);
+        }
+        let start = match buf.as_ptr().align_offset(ALIGN) {
+            a if a <= ALIGN => a,
+            _ => 0,
+        };
+        Chunk {
+            buf,
+            start,
+            filled: 0,
+        }
+    }
+
+    /// Copies as much of `data` as fits; returns the rest.
+    fn fill<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        let take = (CHUNK - self.filled).min(data.len());
+        let at = self.start + self.filled;
+        self.buf[at..at + take].copy_from_slice(&data[..take]);
+        self.filled += take;
+        &data[take..]
     }
 }
