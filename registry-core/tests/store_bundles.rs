@@ -1105,4 +1105,50 @@ fn large_layers_hash_on_worker_threads_and_a_bad_one_still_refuses() {
         .import_bundle_stream(&mut &good[..], "", BundleOptions::default())
         .unwrap();
     assert!(fresh.completeness(&["install:v1".into()]).unwrap().complete);
+
+    // Read by position from other threads: layers that span chunk files, and files of an
+    // unpacked tree; a chunk set cut short inside a layer is truncated, and nothing stays.
+    let chunked = f.dir.path().join("chunked");
+    std::fs::create_dir_all(&chunked).unwrap();
+    assert!(write_chunks(&chunked, "platform.tar", &good, 5 << 20) > 10);
+    let from_chunks = Store::open(f.dir.path().join("s3")).unwrap();
+    let r = from_chunks
+        .import_bundle(&chunked, BundleOptions::default())
+        .unwrap();
+    assert_eq!(r.blobs_added as usize, big.blobs.len());
+    assert_eq!(
+        all_blobs_valid(&f.dir.path().join("s3")),
+        Ok(big.blobs.len())
+    );
+    let tree = f.dir.path().join("tree");
+    let unpacked = BundleExportOptions {
+        unpacked: true,
+        ..Default::default()
+    };
+    f.store.export_bundle(&tree, &unpacked).unwrap();
+    let from_tree = Store::open(f.dir.path().join("s4")).unwrap();
+    from_tree
+        .import_bundle(&tree, BundleOptions::default())
+        .unwrap();
+    assert!(
+        from_tree
+            .completeness(&["install:v1".into()])
+            .unwrap()
+            .complete
+    );
+    assert_eq!(
+        all_blobs_valid(&f.dir.path().join("s4")),
+        Ok(big.blobs.len())
+    );
+    let cut = f.dir.path().join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let whole = good.len() - 3 * 1024 - 17 * (1 << 20) / 2;
+    write_chunks(&cut, "platform.tar", &good[..whole], 5 << 20);
+    let empty = Store::open(f.dir.path().join("s5")).unwrap();
+    let before = snapshot(&f.dir.path().join("s5"));
+    let e = empty
+        .import_bundle(&cut, BundleOptions::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("unexpected end of archive"), "{e}");
+    assert_eq!(snapshot(&f.dir.path().join("s5")), before);
 }

@@ -196,7 +196,7 @@ pub(crate) struct MultiFile {
 }
 
 impl MultiFile {
-    fn open(paths: &[PathBuf]) -> Result<MultiFile> {
+    pub(crate) fn open(paths: &[PathBuf]) -> Result<MultiFile> {
         let mut files = Vec::new();
         for p in paths {
             let f = File::open(p).at(p)?;

@@ -6,11 +6,12 @@
 use std::cell::Cell;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::decode::{self, Compression};
-use super::input::TarSource;
+use super::input::{MultiFile, TarSource};
 use super::{BundleOptions, refuse};
 use crate::store::digest::{Algorithm, Digest};
 use crate::store::error::{IoContext, Result, StoreError};
@@ -40,6 +41,31 @@ pub(crate) struct Item {
     pub(crate) kind: Kind,
     /// Its size per the tar header (or the file system).
     pub(crate) size: u64,
+    /// Where its data can be read again by position (plain tars and unpacked trees; not a
+    /// decompressed stream), so a large blob can be hashed on a worker that reads it itself.
+    pub(crate) at: Option<Span>,
+}
+
+/// The files an entry's data lives in (a tar's parts, or the file itself) and the offset of its
+/// first byte in them.
+#[derive(Debug, Clone)]
+pub(crate) struct Span {
+    parts: Arc<[PathBuf]>,
+    offset: u64,
+}
+
+impl Span {
+    /// Opens the data, positioned at its first byte (for another thread).
+    pub(crate) fn open(&self) -> Result<MultiFile> {
+        let mut f = MultiFile::open(&self.parts)?;
+        let first = self
+            .parts
+            .first()
+            .map(PathBuf::as_path)
+            .unwrap_or(Path::new(""));
+        f.seek(SeekFrom::Start(self.offset)).at(first)?;
+        Ok(f)
+    }
 }
 
 /// Called for every regular file; may read the data (at most `size` bytes arrive) or not.
@@ -115,7 +141,8 @@ pub(crate) fn scan_tar(src: &TarSource, opts: &BundleOptions, visit: Visit<'_>) 
         let entries = archive
             .entries_with_seek()
             .map_err(|e| refuse(&src.name, format!("not a tar archive: {e}")))?;
-        let last_end = walk(&src.name, entries, None, visit)?;
+        let parts: Arc<[PathBuf]> = src.parts.clone().into();
+        let last_end = walk(&src.name, entries, None, Some(&parts), visit)?;
         let mut file = archive.into_inner();
         let end = file
             .seek(SeekFrom::End(0))
@@ -151,7 +178,7 @@ pub(crate) fn scan_stream<'r>(
     let entries = archive
         .entries()
         .map_err(|e| refuse(name, format!("not a tar archive: {e}")))?;
-    let last_end = walk(name, entries, Some(&meter), visit).map_err(limit_or)?;
+    let last_end = walk(name, entries, Some(&meter), None, visit).map_err(limit_or)?;
     drop(archive);
     check_end(name, last_end, count.get()).map_err(limit_or)
 }
@@ -198,11 +225,13 @@ fn tar_error(name: &str, e: io::Error) -> StoreError {
     }
 }
 
-/// Visits every entry; returns where the last entry's data (padded) ends.
+/// Visits every entry; returns where the last entry's data (padded) ends. `parts` are the files
+/// of a plain tar, where entries can be read again by position.
 fn walk<R: Read>(
     name: &str,
     entries: tar::Entries<'_, R>,
     meter: Option<&decode::Meter>,
+    parts: Option<&Arc<[PathBuf]>>,
     visit: Visit<'_>,
 ) -> Result<Option<u64>> {
     let mut last_end = None;
@@ -226,6 +255,10 @@ fn walk<R: Read>(
                     layout,
                     kind,
                     size,
+                    at: parts.map(|p| Span {
+                        parts: p.clone(),
+                        offset: entry.raw_file_position(),
+                    }),
                 };
                 let mut short = ShortRead {
                     inner: &mut entry,
@@ -310,6 +343,10 @@ pub(crate) fn scan_tree(root: &Path, visit: Visit<'_>) -> Result<()> {
             layout,
             kind,
             size,
+            at: Some(Span {
+                parts: vec![p.clone()].into(),
+                offset: 0,
+            }),
         };
         visit(&item, &mut f)?;
     }

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use super::scan::{Item, data_error};
+use super::scan::{Item, Span, data_error};
 use crate::store::Store;
 use crate::store::archive::staging::{Published, StagingDir, refuse};
 use crate::store::digest::Digest;
@@ -13,12 +13,31 @@ use crate::store::error::{Result, StoreError};
 use crate::store::progress::Reporter;
 
 /// Blobs larger than this are hashed and written on a worker thread while the next entries are
-/// read, so two layers hash on two cores at once.
+/// read. Where the entry can be read by position (a plain tar or a file), the worker reads it
+/// itself, so two layers are read and hashed on two cores at once; from a stream, the entries
+/// arrive in order and the worker only takes the hashing off the reading thread.
 const PARALLEL_ABOVE: u64 = crate::store::index::manifest::MAX_MANIFEST;
 
 /// Worker threads in flight at most (the machine's cores, at most 4).
 fn max_in_flight() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// A reader that keeps its first error, so a worker can tell a failing bundle file from a
+/// failing store.
+struct Recorded<R> {
+    inner: R,
+    error: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Recorded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if self.error.is_none() && e.kind() != std::io::ErrorKind::Interrupted {
+                self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
 }
 
 /// A blob being hashed and written on a worker thread.
@@ -77,7 +96,10 @@ impl<'s> Staging<'s> {
         let mut w = self.dir.store().writer(d.algorithm())?;
         w.check_quota(item.size)?;
         if item.size > PARALLEL_ABOVE {
-            return self.stage_on_worker(item, d, r, w, rep);
+            return match &item.at {
+                Some(at) => self.stage_by_position(item, d, at.clone(), w, rep),
+                None => self.stage_on_worker(item, d, r, w, rep),
+            };
         }
         let mut buf = vec![0u8; 1 << 20];
         let mut left = item.size;
@@ -101,6 +123,48 @@ impl<'s> Staging<'s> {
     /// Whether `d` is staged or being staged.
     pub(crate) fn has(&self, d: &Digest) -> bool {
         self.dir.staged.contains_key(d) || self.in_flight.iter().any(|f| &f.digest == d)
+    }
+
+    /// Hands the entry to a worker that reads it from `at`, hashes and writes it; the reading
+    /// thread moves on to the next entry at once.
+    fn stage_by_position(
+        &mut self,
+        item: &Item,
+        d: &Digest,
+        at: Span,
+        mut w: crate::store::BlobWriter,
+        rep: &mut Reporter<'_>,
+    ) -> Result<()> {
+        while self.in_flight.len() >= max_in_flight() {
+            self.settle_oldest()?;
+        }
+        let dest = self.path_of(d);
+        let digest = d.clone();
+        let entry = item.clone();
+        let handle = std::thread::spawn(move || -> Result<u64> {
+            let mut data = Recorded {
+                inner: at.open()?.take(entry.size),
+                error: None,
+            };
+            let copied = w.write_from(&mut data);
+            match (data.error.take(), copied) {
+                (Some(e), _) => return Err(data_error(&entry, e)),
+                (None, Err(e)) => return Err(e),
+                (None, Ok(n)) if n < entry.size => {
+                    let short = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+                    return Err(data_error(&entry, short));
+                }
+                (None, Ok(_)) => {}
+            }
+            w.stage(&digest, &dest)
+        });
+        self.in_flight.push_back(InFlight {
+            path: item.path.clone(),
+            digest: d.clone(),
+            size: item.size,
+            handle,
+        });
+        rep.bytes(item.size)
     }
 
     /// Reads the entry here and hands its bytes to a worker that hashes and writes them.
