@@ -5,58 +5,28 @@
 //! library would send (bad bytes in paths, lying lengths, stalls) can be sent as they are.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use registry_core::store::{Algorithm, Digest, ScrubOptions, Store};
 
+mod common;
+use common::Registryd;
+
 const NS: &str = "system/deckhouse";
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(root: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_registryd"))
-            .arg("--root")
-            .arg(root)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("registryd starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let addr = loop {
-            let line = lines.next().expect("a start-up line").expect("utf-8 log");
-            if let Some(rest) = line.split("Local registry on http://").nth(1) {
-                break rest.split(' ').next().expect("address").to_string();
-            }
-        };
-        // Keep draining the log so registryd never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
-    }
-
-    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(ok.success());
-        self.child.wait().expect("registryd exits")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// registryd on a free loopback port over `root`, with `extra` flags.
+fn server(root: &Path, extra: &[&str]) -> Registryd {
+    let mut args = vec![
+        "--root",
+        root.to_str().expect("utf-8 path"),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    Registryd::start(args)
 }
 
 #[derive(Debug)]
@@ -170,7 +140,7 @@ fn patch(addr: &str, loc: &str, range: &str, body: &[u8]) -> Resp {
 #[test]
 fn bad_names_and_digests_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let srv = Server::start(dir.path(), &[]);
+    let srv = server(dir.path(), &[]);
     let before = snapshot(dir.path());
     let long = format!("{NS}/{}", "a".repeat(256));
     for name in [
@@ -236,7 +206,7 @@ fn bad_names_and_digests_are_refused_and_change_nothing() {
 #[test]
 fn chunks_must_continue_the_upload() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let srv = Server::start(dir.path(), &[]);
+    let srv = server(dir.path(), &[]);
     let loc = start_upload(&srv.addr);
     let r = patch(&srv.addr, &loc, "0-4", b"hello");
     assert_eq!((r.status, r.header("range")), (202, "0-4"));
@@ -270,7 +240,7 @@ fn chunks_must_continue_the_upload() {
 #[test]
 fn an_upload_belongs_to_the_repository_it_began_in() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let srv = Server::start(dir.path(), &[]);
+    let srv = server(dir.path(), &[]);
     let loc = start_upload(&srv.addr);
     let r = patch(&srv.addr, &loc, "0-4", b"hello");
     assert_eq!(r.status, 202, "{r:?}");
@@ -306,7 +276,7 @@ fn an_upload_belongs_to_the_repository_it_began_in() {
 #[test]
 fn a_wrong_digest_publishes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let srv = Server::start(dir.path(), &[]);
+    let srv = server(dir.path(), &[]);
     let before = snapshot(dir.path());
     let claimed = Digest::of(Algorithm::Sha256, b"something else");
     let r = req(
@@ -331,7 +301,7 @@ fn a_wrong_digest_publishes_nothing() {
 #[test]
 fn bad_ranges_get_416() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let srv = Server::start(dir.path(), &[]);
+    let srv = server(dir.path(), &[]);
     let data: Vec<u8> = (0..100u8).collect();
     let d = Digest::of(Algorithm::Sha256, &data);
     let r = req(
@@ -367,7 +337,7 @@ fn bad_ranges_get_416() {
 #[test]
 fn oversized_and_dangling_manifests_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let srv = Server::start(dir.path(), &[]);
+    let srv = server(dir.path(), &[]);
     let before = snapshot(dir.path());
     let mt = "application/vnd.oci.image.manifest.v1+json";
     let big = vec![b' '; (4 << 20) + 1];
@@ -407,12 +377,12 @@ fn oversized_heads_slow_clients_and_too_many_connections() {
     let cfg = dir.path().join("registryd.yaml");
     std::fs::write(
         &cfg,
-        // root and listen are required in a file; the flags Server::start passes win.
+        // root and listen are required in a file; the flags server() passes win.
         "root: /unused\nlisten: 127.0.0.1:1\nheaderTimeoutSeconds: 1\nbodyTimeoutSeconds: 1\nmaxConnections: 3\n",
     )
     .expect("config");
     let root = dir.path().join("store");
-    let srv = Server::start(&root, &["--config", cfg.to_str().expect("utf-8")]);
+    let srv = server(&root, &["--config", cfg.to_str().expect("utf-8")]);
     // A 100 KiB header: 431.
     let huge = "x".repeat(100 << 10);
     let r = req(&srv.addr, "GET", "/v2/", &[("X-Big", &huge)], b"");
@@ -474,7 +444,7 @@ fn uploads_survive_sigterm_and_sigkill() {
     let digest = Digest::of(Algorithm::Sha256, &data);
 
     // SIGTERM between chunks: a clean exit, and the upload continues after the restart.
-    let mut srv = Server::start(&root, &[]);
+    let mut srv = server(&root, &[]);
     let loc = start_upload(&srv.addr);
     let r = patch(
         &srv.addr,
@@ -489,7 +459,7 @@ fn uploads_survive_sigterm_and_sigkill() {
     // sent, and the client resumes from there.
     let mut offset = 1u64 << 20;
     for round in 0..50u64 {
-        let mut srv = Server::start(&root, &[]);
+        let mut srv = server(&root, &[]);
         let r = req(&srv.addr, "GET", &loc, &[], b"");
         assert_eq!(r.status, 204, "round {round}: {r:?}");
         let got: u64 = r.header("range")[2..].parse::<u64>().expect("range end") + 1;
@@ -511,7 +481,7 @@ fn uploads_survive_sigterm_and_sigkill() {
         std::thread::sleep(Duration::from_millis(20 + round % 5 * 20));
         srv.signal("-KILL");
     }
-    let srv = Server::start(&root, &[]);
+    let srv = server(&root, &[]);
     let r = req(&srv.addr, "GET", &loc, &[], b"");
     let got: u64 = r.header("range")[2..].parse::<u64>().expect("range end") + 1;
     let end = data.len() - 1;
@@ -583,7 +553,7 @@ fn a_corrupt_blob_is_cut_off_unless_this_process_verified_that_very_file() {
     let data: Vec<u8> = (0..600_000u32).map(|i| (i * 31 % 251) as u8).collect();
     let early = store.put_bytes(&data, None).expect("put").digest;
     corrupt(&store, &early, 1000, true);
-    let srv = Server::start(dir.path(), &[]);
+    let srv = server(dir.path(), &[]);
 
     // Corrupted before registryd started: its first read hashes it and cuts the response off.
     let (len, body) = pull(&srv.addr, &early);

@@ -8,9 +8,11 @@
 //! this one as a peer with its `peerCa`, `peerUser` and `peerPasswordFile`. skopeo is the
 //! client (not ours), `registryd sync` the peer. Masters listen on 127.0.0.x only.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+mod common;
+use common::Registryd;
 
 use registry_core::facts::ClusterFacts;
 use registry_core::orchestrator::{
@@ -102,37 +104,11 @@ fn materialize(bundle: &RegistrydBundle, base: &Path) -> PathBuf {
     config_file
 }
 
-struct Registryd(Child);
-
-impl Drop for Registryd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts registryd with `--config` (and `extra` flags, which win) and waits for its start-up
-/// line.
+/// Starts registryd with `--config` (and `extra` flags, which win).
 fn serve(config: &Path, extra: &[&str]) -> Registryd {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_registryd"))
-        .arg("--config")
-        .arg(config)
-        .args(extra)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("registryd starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("registryd exited before serving ({})", config.display()))
-            .expect("utf-8 log");
-        if line.contains(" on https://") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Registryd(child)
+    let mut args = vec!["--config", config.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    Registryd::start(args)
 }
 
 fn skopeo(args: &[&str]) -> std::process::Output {

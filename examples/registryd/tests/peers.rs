@@ -3,41 +3,21 @@
 //! pass; and a request one master forwards is never forwarded back, so what neither has is a
 //! quick 404, not a loop. curl is the client; the masters listen on 127.0.0.41/.42 only.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use registry_core::store::{Algorithm, Digest, Store};
 
+mod common;
+use common::Registryd;
+
 const NS: &str = "system/deckhouse";
 
-struct Registryd(Child);
-
-impl Drop for Registryd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(root: &Path, listen: &str, peer: &str) -> Registryd {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_registryd"))
-        .arg("--root")
-        .arg(root)
-        .args(["--listen", listen, "--peer", &format!("http://{peer}")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("registryd starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    loop {
-        let line = lines.next().expect("a start-up line").expect("utf-8 log");
-        if line.contains(" on http://") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Registryd(child)
+    let root = root.to_str().expect("utf-8 path");
+    let peer = format!("http://{peer}");
+    Registryd::start(["--root", root, "--listen", listen, "--peer", &peer])
 }
 
 /// `GET` with curl: the status and the body.

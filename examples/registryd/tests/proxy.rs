@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod common;
+use common::Registryd;
 
 use base64::Engine;
 use registry_core::store::{Algorithm, Digest, Store};
@@ -124,15 +126,6 @@ fn serve(listener: TcpListener, state: Arc<Mutex<Upstream>>) {
     }
 }
 
-struct Registryd(Child, String);
-
-impl Drop for Registryd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
@@ -182,40 +175,24 @@ fn bearer_tokens_and_broken_transfers() {
     let pw = dir.path().join("password");
     std::fs::write(&pw, "s3cret-upstream\n").expect("password file");
     let root = dir.path().join("store");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_registryd"))
-        .arg("--root")
-        .arg(&root)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            &format!("http://{up}/up"),
-        ])
-        .args(["--upstream-user", "mirror", "--upstream-password-file"])
-        .arg(&pw)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("registryd starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let l = lines.next().expect("start-up line").expect("utf-8");
-        if let Some(rest) = l.split(" on http://").nth(1) {
-            break rest.split(' ').next().expect("address").to_string();
-        }
-    };
-    let log = Arc::new(Mutex::new(String::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            sink.lock().expect("log").push_str(&(l + "\n"));
-        }
-    });
-    let srv = Registryd(child, addr.clone());
+    let upstream = format!("http://{up}/up");
+    let srv = Registryd::start([
+        "--root",
+        root.to_str().expect("utf-8 path"),
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream,
+        "--upstream-user",
+        "mirror",
+        "--upstream-password-file",
+        pw.to_str().expect("utf-8 path"),
+    ]);
 
     // By tag, twice: one token request, with the credentials as Basic, scope and service as
     // the challenge named them; the second manifest request reuses the token.
     for _ in 0..2 {
-        let (status, body) = get(&srv.1, "/v2/system/deckhouse/repo/manifests/v1");
+        let (status, body) = get(&srv.addr, "/v2/system/deckhouse/repo/manifests/v1");
         assert_eq!(status, 200);
         assert_eq!(body, manifest);
     }
@@ -238,28 +215,28 @@ fn bearer_tokens_and_broken_transfers() {
     }
     // A good blob is served and stored.
     let (status, body) = get(
-        &srv.1,
+        &srv.addr,
         &format!("/v2/system/deckhouse/repo/blobs/{}", digest(&good)),
     );
     assert_eq!((status, body.len()), (200, good.len()));
     assert!(body == good);
     // A transfer cut off halfway: the client does not get the whole blob, the store keeps nothing.
     let (_, body) = get(
-        &srv.1,
+        &srv.addr,
         &format!("/v2/system/deckhouse/repo/blobs/{}", digest(&cut)),
     );
     assert!(body.len() < cut.len());
     // Wrong bytes under a digest: the client never gets all of them either.
     let promised = digest(b"what the digest promises");
     let (_, body) = get(
-        &srv.1,
+        &srv.addr,
         &format!("/v2/system/deckhouse/repo/blobs/{promised}"),
     );
     assert!(body.len() < b"something else entirely".len());
-    drop(srv);
+    let log = srv.stop();
     let store = Store::open(&root).expect("store");
     assert!(store.has(&digest(&good)).expect("has"));
     assert!(!store.has(&digest(&cut)).expect("has"));
     assert!(!store.has(&promised).expect("has"));
-    assert!(!log.lock().expect("log").contains("s3cret"));
+    assert!(!log.contains("s3cret"));
 }
