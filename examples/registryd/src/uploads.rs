@@ -199,15 +199,13 @@ async fn reopen(
     let store = call.app.store.clone();
     let i = id.clone();
     let scope = name.to_owned();
-    let w = blocking(move || match store.resume_upload(&i) {
-        // An upload continues only in the repository it began in; elsewhere it does not exist.
-        Ok(w) if w.upload_scope() == Some(scope.as_str()) => Ok(w),
-        Ok(w) => {
-            w.close().map_err(ApiError::store)?;
-            Err(ApiError::upload_unknown(i.as_str()))
+    let w = blocking(move || {
+        in_scope(&store, &i, &scope)?;
+        match store.resume_upload(&i) {
+            Ok(w) => Ok(w),
+            Err(StoreError::NotFound { .. }) => Err(ApiError::upload_unknown(i.as_str())),
+            Err(e) => Err(ApiError::store(e)),
         }
-        Err(StoreError::NotFound { .. }) => Err(ApiError::upload_unknown(i.as_str())),
-        Err(e) => Err(ApiError::store(e)),
     })
     .await?;
     if let Some(s) = start
