@@ -204,14 +204,17 @@ ORAS_OPTS=(--ca-file "$PKI/ca.crt")
   "$NS/artifacts:v1" artifact.txt >/dev/null)
 (cd "$WORK" && "$ORAS" attach "${ORAS_OPTS[@]}" --artifact-type application/vnd.test.signature \
   "$NS/artifacts:v1" sig.txt >/dev/null)
-"$ORAS" discover "${ORAS_OPTS[@]}" --format json --artifact-type application/vnd.test.signature \
-  "$NS/artifacts:v1" >"$WORK/referrers.json"
-python3 - "$WORK/referrers.json" <<'EOF'
+# one_signature ORAS-DISCOVER-ARGS…: oras finds exactly one referrer, of the signature type.
+one_signature() {
+  "$ORAS" discover --format json --artifact-type application/vnd.test.signature "$@" >"$WORK/referrers.json"
+  python3 - "$WORK/referrers.json" <<'EOF'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 refs = doc.get("referrers", doc.get("manifests", []))
 assert len(refs) == 1 and refs[0]["artifactType"] == "application/vnd.test.signature", doc
 EOF
+}
+one_signature "${ORAS_OPTS[@]}" "$NS/artifacts:v1"
 (cd "$WORK" && mkdir -p got && cd got && "$ORAS" pull "${ORAS_OPTS[@]}" "$NS/artifacts:v1" >/dev/null &&
   grep -qx artifact artifact.txt)
 # oras writes an OCI layout of the artifact with its referrer (-r); the store imports it, and
@@ -222,14 +225,7 @@ ARTIFACT=$("$ORAS" manifest fetch "${ORAS_OPTS[@]}" --descriptor "$NS/artifacts:
   python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
 [[ $("$ORAS" manifest fetch --oci-layout --descriptor "$WORK/store-oras:v1" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])') == "$ARTIFACT" ]]
-"$ORAS" discover --oci-layout --format json --artifact-type application/vnd.test.signature \
-  "$WORK/store-oras:v1" >"$WORK/layout-referrers.json"
-python3 - "$WORK/layout-referrers.json" <<'EOF'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-refs = doc.get("referrers", doc.get("manifests", []))
-assert len(refs) == 1 and refs[0]["artifactType"] == "application/vnd.test.signature", doc
-EOF
+one_signature --oci-layout "$WORK/store-oras:v1"
 $CARGO run --locked -q -p registryctl -- store scrub --root "$WORK/store-oras" >/dev/null
 # Everything those clients wrote is verified content: the store's scrub is clean.
 $CARGO run --locked -q -p registryctl -- store scrub --root "$WORK/store-secure" >/dev/null

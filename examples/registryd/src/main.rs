@@ -165,10 +165,11 @@ fn sync_command(
         match sync::pass(&store, &peer).await {
             Ok(r) => {
                 println!(
-                    "synced from {}: {} repositories, {} tags set, {} blobs and manifests ({} bytes) copied",
+                    "synced from {}: {} repositories, {} tags set, {} referrers kept, {} blobs and manifests ({} bytes) copied",
                     peer.url(),
                     r.repositories,
                     r.tags,
+                    r.referrers,
                     r.fetched,
                     r.bytes
                 );

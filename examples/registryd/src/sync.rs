@@ -5,8 +5,12 @@
 //! first, what it references (child manifests of an index, config and layers of an image;
 //! layers with `urls` are skipped), every piece verified against its digest while it is stored.
 //! The tag is set only once everything below it is stored, so a half-done pass never leaves a
-//! tag pointing at an incomplete image. `registryd sync` runs one pass; `--peer` runs one per
-//! peer every [`PERIOD`].
+//! tag pointing at an incomplete image. Then the peer's referrers API names the untagged
+//! manifests whose `subject` is that image (signatures, SBOMs, attestations; and theirs, one
+//! level down): each one missing here is copied the same way and kept in the repository. Tags
+//! and manifests removed on the peer stay here (a pass only adds; removal is the operator's,
+//! on every master). `registryd sync` runs one pass; `--peer` runs one per peer every
+//! [`PERIOD`].
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -30,6 +34,8 @@ const MAX_MANIFEST: usize = 4 << 20;
 const IDLE: Duration = Duration::from_secs(60);
 /// Nesting depth of indexes followed.
 const MAX_DEPTH: usize = 4;
+/// Levels of referrers followed below a tagged image (a signature of an SBOM is the second).
+const REFERRER_DEPTH: usize = 2;
 /// Manifest types asked for.
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -40,6 +46,8 @@ pub(crate) struct Report {
     pub(crate) repositories: usize,
     /// Tags set or moved.
     pub(crate) tags: usize,
+    /// Untagged referrers newly kept in a repository.
+    pub(crate) referrers: usize,
     /// Blobs and manifests fetched.
     pub(crate) fetched: usize,
     /// Bytes fetched.
@@ -237,6 +245,52 @@ impl Pass<'_> {
         Ok(digest)
     }
 
+    /// Copies the referrers of `subject` the peer has and `known` (this repository's
+    /// manifests here) lacks, keeping each in the repository; then theirs, to
+    /// [`REFERRER_DEPTH`]. A peer without the referrers API (404) has none to give.
+    async fn referrers(
+        &mut self,
+        repo: &Repository,
+        subject: &Digest,
+        known: &mut HashSet<Digest>,
+        depth: usize,
+    ) -> Result<(), String> {
+        if depth >= REFERRER_DEPTH {
+            return Ok(());
+        }
+        let what = format!("referrers of {subject} in {}", self.peer.name_of(repo));
+        let resp = self
+            .peer
+            .fetch(&Method::GET, repo, "referrers", &subject.to_string(), None)
+            .await
+            .map_err(|e| format!("{what}: {e}"))?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        ok(&resp, &what)?;
+        let doc = read_json(resp, &what).await?;
+        let found: Vec<Digest> = doc
+            .get("manifests")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| Digest::parse(m.get("digest")?.as_str()?).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for d in found {
+            if !known.contains(&d) {
+                self.manifest(repo, &d.to_string(), Some(&d), 0).await?;
+                let (s, r, k) = (self.store.clone(), repo.clone(), d.clone());
+                blocking(move || repos::keep_in(&s, &r, &k)).await?;
+                known.insert(d.clone());
+                self.report.referrers += 1;
+            }
+            Box::pin(self.referrers(repo, &d, known, depth + 1)).await?;
+        }
+        Ok(())
+    }
+
     async fn repository(&mut self, repo: &Repository) -> Result<(), String> {
         let name = self.peer.name_of(repo);
         let resp = self
@@ -258,8 +312,15 @@ impl Pass<'_> {
                     .collect()
             })
             .unwrap_or_default();
+        let (s, r) = (self.store.clone(), repo.clone());
+        let mut known: HashSet<Digest> = blocking(move || s.repository_manifests(&r))
+            .await?
+            .into_iter()
+            .map(|e| e.digest)
+            .collect();
         for tag in tags {
             let digest = self.manifest(repo, &tag, None, 0).await?;
+            self.referrers(repo, &digest, &mut known, 0).await?;
             let (s, r, t) = (self.store.clone(), repo.clone(), tag.clone());
             let current = blocking(move || match s.resolve_in(&r, &t) {
                 Ok(d) => Ok(Some(d)),
@@ -317,13 +378,16 @@ pub(crate) async fn peer_loop(store: Store, peers: Vec<Upstream>) {
         tick.tick().await;
         for peer in &peers {
             match pass(&store, peer).await {
-                Ok(r) if r.tags > 0 || r.fetched > 0 => crate::log::event(&format!(
-                    "peer {}: {} tags, {} blobs and manifests ({} bytes) copied",
-                    peer.url(),
-                    r.tags,
-                    r.fetched,
-                    r.bytes
-                )),
+                Ok(r) if r.tags > 0 || r.fetched > 0 || r.referrers > 0 => {
+                    crate::log::event(&format!(
+                        "peer {}: {} tags, {} referrers, {} blobs and manifests ({} bytes) copied",
+                        peer.url(),
+                        r.tags,
+                        r.referrers,
+                        r.fetched,
+                        r.bytes
+                    ))
+                }
                 Ok(_) => {}
                 Err(e) => crate::log::event(&format!("peer {}: {e}", peer.url())),
             }

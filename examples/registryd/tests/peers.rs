@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use registry_core::store::{Algorithm, Digest, Store};
+use registry_core::store::{Algorithm, Digest, Repository, Store};
 
 mod common;
 use common::Registryd;
@@ -91,4 +91,96 @@ fn a_master_serves_what_only_its_peer_has_and_misses_do_not_loop() {
             t.elapsed()
         );
     }
+}
+
+/// An untagged manifest in `root`'s root repository whose `subject` is `subject` (a signature
+/// or an SBOM as cosign and oras attach them): its digest and its payload's.
+fn referrer(root: &Path, subject: &Digest, subject_size: usize, kind: &str) -> (Digest, Digest) {
+    let store = Store::open(root).expect("store");
+    let empty = store.put_bytes(b"{}", None).expect("config");
+    let payload = store
+        .put_bytes(format!("a {kind} of {subject}").as_bytes(), None)
+        .expect("payload");
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": format!("application/vnd.test.{kind}"),
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.digest.to_string(), "size": empty.size},
+        "layers": [{"mediaType": "text/plain", "digest": payload.digest.to_string(), "size": payload.size}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.to_string(), "size": subject_size},
+    }))
+    .expect("json");
+    let m = store.put_bytes(&manifest, None).expect("manifest");
+    store
+        .keep_in(&Repository::root(), &m.digest)
+        .expect("kept untagged");
+    (m.digest, payload.digest)
+}
+
+fn sync(root: &Path, from: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_registryd"))
+        .args(["sync", "--root"])
+        .arg(root)
+        .args(["--from", &format!("http://{from}")])
+        .output()
+        .expect("registryd sync runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_sync_pass_copies_the_referrers_of_what_it_copies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a_root, b_root) = (dir.path().join("a"), dir.path().join("b"));
+    let (manifest, _, _) = image(&a_root);
+    let image_digest = Digest::of(Algorithm::Sha256, &manifest);
+    let (signature, sig_payload) = referrer(&a_root, &image_digest, manifest.len(), "signature");
+    let sig_size = Store::open(&a_root)
+        .expect("store")
+        .stat(&signature)
+        .expect("stat")
+        .size as usize;
+    // A referrer of the referrer (an attestation of the signature), one level further down.
+    let (second, second_payload) = referrer(&a_root, &signature, sig_size, "attestation");
+    let a = "127.0.0.43:5001";
+    let _a = Registryd::start(["--root", a_root.to_str().expect("utf-8"), "--listen", a]);
+
+    let first = sync(&b_root, a);
+    assert!(
+        first.contains(", 1 tags set, 2 referrers kept, "),
+        "{first}"
+    );
+    let b = Store::open(&b_root).expect("b's store");
+    // Kept untagged in the repository they came from (the root one here).
+    let names = |d: &Digest| -> Vec<(bool, String, Digest)> {
+        b.referrers(d)
+            .expect("referrers")
+            .into_iter()
+            .map(|e| (e.repository.is_root(), e.name, e.digest))
+            .collect()
+    };
+    assert_eq!(
+        names(&image_digest),
+        [(true, String::new(), signature.clone())]
+    );
+    assert_eq!(names(&signature), [(true, String::new(), second.clone())]);
+    assert!(
+        b.completeness(&["v1".into()])
+            .expect("completeness")
+            .complete,
+        "the image itself is complete"
+    );
+    for d in [&sig_payload, &second_payload] {
+        assert!(b.has(d).expect("has"), "{d} copied");
+    }
+    // A second pass has nothing left to copy.
+    let again = sync(&b_root, a);
+    assert!(
+        again.contains(", 0 tags set, 0 referrers kept, "),
+        "{again}"
+    );
 }
