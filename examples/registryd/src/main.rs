@@ -21,6 +21,7 @@ mod blobs;
 mod body;
 mod config;
 mod errors;
+mod follow;
 mod listing;
 mod log;
 mod manifests;

@@ -6,8 +6,9 @@
 //! * A blob miss streams to the client while it is written to the store (tee). The last piece
 //!   is held back until the store has verified the whole blob against its digest, so neither the
 //!   client nor the store ever gets a complete-looking wrong blob; an interrupted transfer is
-//!   discarded. Concurrent misses for one blob make one upstream fetch: the others wait for it
-//!   and are then served from the store.
+//!   discarded. Concurrent misses for one blob make one upstream fetch, which the others follow
+//!   as it lands (see [`crate::follow`]); a ranged request waits for it and is then served from
+//!   the store.
 //! * Pushes and deletes are refused (`UNSUPPORTED`); expiry is the store's cache expiry
 //!   (`--ttl` since last use, tags and leases pin).
 
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 use crate::app::{App, blocking};
 use crate::body::{self, Resp};
 use crate::errors::{ApiError, Code};
+use crate::follow::{self, FlightView};
 use crate::repos::{self, Repository};
 use crate::upstream::{Upstream, UpstreamError};
 
@@ -37,7 +39,7 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.o
 pub(crate) struct Proxy {
     pub(crate) upstream: Upstream,
     pub(crate) ttl: Option<Duration>,
-    inflight: Mutex<HashMap<Digest, watch::Receiver<bool>>>,
+    inflight: Mutex<HashMap<Digest, watch::Receiver<FlightView>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -198,25 +200,24 @@ pub(crate) async fn blob(
         return Ok(Some(resp));
     }
     // Join a fetch of this blob that is already running, or become the one that runs it.
-    let (done_tx, done_rx) = watch::channel(false);
+    let (state, view) = watch::channel(FlightView::default());
     let running = {
         let mut map = lock(&proxy.inflight);
         match map.get(digest).cloned() {
             Some(other) => Some(other),
             None => {
-                map.insert(digest.clone(), done_rx);
+                map.insert(digest.clone(), view);
                 None
             }
         }
     };
-    if let Some(mut other) = running {
-        let _ = other.wait_for(|done| *done).await;
-        return Ok(None);
+    if let Some(other) = running {
+        return Ok(follow_flight(app, other, digest, ranged).await);
     }
     let flight = Flight {
         app: app.clone(),
         digest: digest.clone(),
-        done: done_tx,
+        state: Arc::new(state),
     };
     let r = proxy
         .upstream
@@ -233,19 +234,62 @@ pub(crate) async fn blob(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let mut finished = flight.done.subscribe();
+    let mut finished = flight.state.subscribe();
     let (client_tx, client_rx) = mpsc::channel::<io::Result<Bytes>>(8);
     tokio::spawn(async move {
-        tee(&flight.app, r.into_body(), &flight.digest, size, client_tx).await;
+        let state = flight.state.clone();
+        tee(
+            &flight.app,
+            r.into_body(),
+            &flight.digest,
+            size,
+            &state,
+            client_tx,
+        )
+        .await;
         drop(flight);
     });
     if ranged {
         // The whole blob is being fetched; serve the range from the store once it is there.
         drop(client_rx);
-        let _ = finished.wait_for(|done| *done).await;
+        let _ = finished.wait_for(|v| v.outcome.is_some()).await;
         return Ok(None);
     }
-    let mut resp = hyper::Response::new(body::channel(client_rx, size));
+    Ok(Some(blob_response(
+        body::channel(client_rx, size),
+        size,
+        digest,
+    )))
+}
+
+/// A follower of a fetch in flight: its response streaming the blob as it lands, or `None`
+/// ("serve it from the store") once the fetch ended, for a ranged request, or when the upstream
+/// gave no size.
+async fn follow_flight(
+    app: &Arc<App>,
+    mut view: watch::Receiver<FlightView>,
+    digest: &Digest,
+    ranged: bool,
+) -> Option<Resp> {
+    let landing = match view
+        .wait_for(|v| v.outcome.is_some() || v.landing.is_some())
+        .await
+    {
+        Ok(v) if v.outcome.is_none() && !ranged => v.landing.clone(),
+        _ => None,
+    };
+    let Some((size, landing)) = landing else {
+        let _ = view.wait_for(|v| v.outcome.is_some()).await;
+        return None;
+    };
+    let store = app.store.clone();
+    let body = follow::stream(view, size, landing, store, digest.clone());
+    Some(blob_response(body, Some(size), digest))
+}
+
+/// The response headers of a whole blob streamed from the upstream.
+fn blob_response(body: body::Body, size: Option<u64>, digest: &Digest) -> Resp {
+    let mut resp = hyper::Response::new(body);
     if let Some(n) = size {
         resp.headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(n));
@@ -255,15 +299,16 @@ pub(crate) async fn blob(
         HeaderValue::from_static("application/octet-stream"),
     );
     body::set(&mut resp, "Docker-Content-Digest", &digest.to_string());
-    Ok(Some(resp))
+    resp
 }
 
 /// One upstream fetch of a blob in progress; when it ends (also by an error or a cancelled
-/// request) the requests waiting for it are released.
+/// request) the requests following it are released: with `outcome: Some(false)` unless the tee
+/// said the blob was stored.
 struct Flight {
     app: Arc<App>,
     digest: Digest,
-    done: watch::Sender<bool>,
+    state: Arc<watch::Sender<FlightView>>,
 }
 
 impl Drop for Flight {
@@ -271,7 +316,9 @@ impl Drop for Flight {
         if let Some(p) = &self.app.proxy {
             lock(&p.inflight).remove(&self.digest);
         }
-        let _ = self.done.send(true);
+        self.state.send_modify(|v| {
+            v.outcome.get_or_insert(false);
+        });
     }
 }
 
@@ -283,13 +330,18 @@ async fn tee(
     mut upstream: hyper::body::Incoming,
     digest: &Digest,
     size: Option<u64>,
+    state: &Arc<watch::Sender<FlightView>>,
     client: mpsc::Sender<io::Result<Bytes>>,
 ) {
     let store = app.store.clone();
     let alg = digest.algorithm();
     let (wtx, mut wrx) = mpsc::channel::<Bytes>(8);
+    let shown = state.clone();
     let writer = tokio::task::spawn_blocking(move || {
         let mut w = store.writer(alg)?;
+        if let Some(n) = size {
+            shown.send_modify(|v| v.landing = Some((n, w.landing())));
+        }
         while let Some(b) = wrx.blocking_recv() {
             w.write_bytes(&b)?;
         }
@@ -344,6 +396,7 @@ async fn tee(
     };
     match outcome {
         Ok(()) => {
+            state.send_modify(|v| v.outcome = Some(true));
             if let Some(p) = pending
                 && client_open
             {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod common;
 use common::Registryd;
@@ -239,4 +239,170 @@ fn bearer_tokens_and_broken_transfers() {
     assert!(!store.has(&digest(&cut)).expect("has"));
     assert!(!store.has(&promised).expect("has"));
     assert!(!log.contains("s3cret"));
+}
+
+/// A blob the slow upstream serves: its bytes, how many of them it sends, and when it sent its
+/// last piece.
+struct Slow {
+    bytes: Vec<u8>,
+    send: usize,
+    requests: usize,
+    finished: Option<Instant>,
+}
+
+/// An upstream without auth that sends each blob in 20 pieces, 40 ms apart (one thread per
+/// connection), so requests made meanwhile find the fetch in flight.
+fn serve_slowly(listener: TcpListener, blobs: Arc<Mutex<BTreeMap<String, Slow>>>) {
+    for conn in listener.incoming() {
+        let Ok(mut s) = conn else { continue };
+        let blobs = blobs.clone();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(s.try_clone().expect("clone"));
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let path = line.split(' ').nth(1).unwrap_or("").to_string();
+            let Some((bytes, send)) = blobs.lock().expect("blobs").get_mut(&path).map(|b| {
+                b.requests += 1;
+                (b.bytes.clone(), b.send)
+            }) else {
+                respond(&mut s, "404 Not Found", &[], b"{}", usize::MAX);
+                return;
+            };
+            respond(&mut s, "200 OK", &[], &bytes, 0);
+            let piece = bytes.len().div_ceil(20);
+            for part in bytes[..send].chunks(piece) {
+                std::thread::sleep(Duration::from_millis(40));
+                if s.write_all(part).is_err() {
+                    return;
+                }
+            }
+            if let Some(b) = blobs.lock().expect("blobs").get_mut(&path) {
+                b.finished = Some(Instant::now());
+            }
+        });
+    }
+}
+
+/// `GET` with the time the first body byte arrived: (status, body, first byte).
+fn timed_get(addr: &str, path: &str) -> (u16, Vec<u8>, Option<Instant>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = Vec::new();
+    let mut first = None;
+    let mut buf = [0u8; 65536];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        if first.is_none()
+            && let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n")
+            && out.len() > end + 4
+        {
+            first = Some(Instant::now());
+        }
+    }
+    let end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let status = String::from_utf8_lossy(&out[9..12])
+        .parse()
+        .expect("status");
+    (status, out[end + 4..].to_vec(), first)
+}
+
+#[test]
+fn followers_stream_a_fetch_as_it_lands_and_never_get_a_wrong_blob_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 8 MiB: past the size where the store writes on its background thread.
+    let good: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    let cut: Vec<u8> = good.iter().rev().copied().collect();
+    let mut liar = good.clone();
+    liar[5 << 20] ^= 1;
+    let promised = digest(&good[..6 << 20]);
+    let blob_path = |d: &Digest| format!("/v2/up/repo/blobs/{d}");
+    let mut blobs = BTreeMap::new();
+    let entry = |bytes: &[u8], send: usize| Slow {
+        bytes: bytes.to_vec(),
+        send,
+        requests: 0,
+        finished: None,
+    };
+    blobs.insert(blob_path(&digest(&good)), entry(&good, good.len()));
+    blobs.insert(blob_path(&digest(&cut)), entry(&cut, cut.len() / 2));
+    blobs.insert(blob_path(&promised), entry(&liar, liar.len()));
+    let blobs = Arc::new(Mutex::new(blobs));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let up = listener.local_addr().expect("addr");
+    let b = blobs.clone();
+    std::thread::spawn(move || serve_slowly(listener, b));
+    let root = dir.path().join("store");
+    let upstream = format!("http://{up}/up");
+    let srv = Registryd::start([
+        "--root",
+        root.to_str().expect("utf-8 path"),
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &upstream,
+    ]);
+
+    // The first request starts the fetch; three more join it while it runs.
+    let four = |d: &Digest| -> Vec<(u16, Vec<u8>, Option<Instant>)> {
+        let path = format!("/v2/system/deckhouse/repo/blobs/{d}");
+        let lead = {
+            let (addr, path) = (srv.addr.clone(), path.clone());
+            std::thread::spawn(move || timed_get(&addr, &path))
+        };
+        std::thread::sleep(Duration::from_millis(150));
+        let followers: Vec<_> = (0..3)
+            .map(|_| {
+                let (addr, path) = (srv.addr.clone(), path.clone());
+                std::thread::spawn(move || timed_get(&addr, &path))
+            })
+            .collect();
+        let mut all = vec![lead.join().expect("leader")];
+        all.extend(followers.into_iter().map(|f| f.join().expect("follower")));
+        all
+    };
+    let got = four(&digest(&good));
+    let st = blobs.lock().expect("blobs");
+    let slow = &st[&blob_path(&digest(&good))];
+    assert_eq!(slow.requests, 1, "one upstream fetch for four clients");
+    let finished = slow.finished.expect("the upstream sent it all");
+    for (i, (status, body, first)) in got.iter().enumerate() {
+        assert_eq!(status, &200, "client {i}");
+        assert!(body == &good, "client {i} got {} bytes", body.len());
+        // Streamed while the fetch ran, not after it.
+        assert!(
+            first.expect("a body") < finished,
+            "client {i} waited for the end"
+        );
+    }
+    drop(st);
+
+    for (d, len) in [(digest(&cut), cut.len()), (promised.clone(), liar.len())] {
+        for (i, (_, body, _)) in four(&d).iter().enumerate() {
+            assert!(body.len() < len, "client {i} got all of a broken blob {d}");
+        }
+        assert_eq!(blobs.lock().expect("blobs")[&blob_path(&d)].requests, 1);
+    }
+    drop(srv);
+    let store = Store::open(&root).expect("store");
+    assert!(store.has(&digest(&good)).expect("has"));
+    assert!(!store.has(&digest(&cut)).expect("has"));
+    assert!(!store.has(&promised).expect("has"));
 }

@@ -74,7 +74,7 @@ pub use content::put::PutOutcome;
 pub use content::read::{BlobReader, BlobStat, FileId};
 pub use content::resume::UploadId;
 pub use content::upload::UploadInfo;
-pub use content::writer::BlobWriter;
+pub use content::writer::{BlobWriter, Landing};
 pub use digest::{Algorithm, Digest, DigestError, HashState, Hasher};
 pub(crate) use digest::{sha256_hex, sha256_hex_of_json};
 pub use error::{Result, StoreError};

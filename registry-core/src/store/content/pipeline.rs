@@ -7,6 +7,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -49,7 +51,12 @@ pub(super) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(super) fn start(file: &File, path: &Path, durable: bool) -> io::Result<Pipeline> {
+    pub(super) fn start(
+        file: &File,
+        path: &Path,
+        durable: bool,
+        landed: Arc<AtomicU64>,
+    ) -> io::Result<Pipeline> {
         use std::os::unix::fs::{FileExt, OpenOptionsExt};
         let buffered = file.try_clone()?;
         let mut offset = (&*file).stream_position()?;
@@ -110,6 +117,7 @@ impl Pipeline {
                         since_sync += len as u64;
                     }
                     offset += len as u64;
+                    landed.store(offset, Ordering::Release);
                     if since_sync >= SYNC_EVERY && sync_handle.is_some() {
                         since_sync = 0;
                         let _ = sync_tx.try_send(());

@@ -8,6 +8,8 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::pipeline::{ALIGN, CHUNK, PIPELINE_AFTER, Pipeline};
 use super::put::PutOutcome;
@@ -33,6 +35,8 @@ pub struct BlobWriter {
     /// The chunk being filled for the writer thread, aligned for direct I/O.
     pub(super) chunk: Option<Chunk>,
     pub(super) pipeline: Option<Pipeline>,
+    /// Bytes of the temp file already written to it (see [`Landing`]).
+    pub(super) landed: Arc<AtomicU64>,
     pub(super) poisoned: bool,
     pub(super) done: bool,
 }
@@ -81,6 +85,7 @@ impl BlobWriter {
             buf: Vec::new(),
             chunk: None,
             pipeline: None,
+            landed: Arc::new(AtomicU64::new(written)),
             poisoned: false,
             done: false,
         }
@@ -99,6 +104,14 @@ impl BlobWriter {
     /// The scope of the upload this writer continues ([`Store::begin_upload_in`]), if any.
     pub fn upload_scope(&self) -> Option<&str> {
         self.upload.as_ref().and_then(|u| u.scope.as_deref())
+    }
+
+    /// Where this writer's bytes land, for readers that follow a blob while it is written.
+    pub fn landing(&self) -> Landing {
+        Landing {
+            path: self.path.clone(),
+            landed: self.landed.clone(),
+        }
     }
 
     /// The digest of what was written so far (does not end the writer).
@@ -139,8 +152,10 @@ impl BlobWriter {
         if self.pipeline.is_none() && self.written >= PIPELINE_AFTER {
             carried = self.flush_to_boundary()?;
             let file = self.file.as_ref().ok_or_else(|| self.gone())?;
-            self.pipeline =
-                Some(Pipeline::start(file, &self.path, self.store.durable()).at(&self.path)?);
+            let landed = self.landed.clone();
+            self.pipeline = Some(
+                Pipeline::start(file, &self.path, self.store.durable(), landed).at(&self.path)?,
+            );
         }
         match &mut self.pipeline {
             None => {
@@ -151,6 +166,7 @@ impl BlobWriter {
                 if data.len() >= CHUNK {
                     let f = self.file.as_mut().ok_or_else(|| missing(&self.path))?;
                     f.write_all(data).at(&self.path)?;
+                    self.landed.fetch_add(data.len() as u64, Ordering::Release);
                 } else {
                     self.buf.extend_from_slice(data);
                 }
@@ -203,6 +219,8 @@ impl BlobWriter {
         if !self.buf.is_empty() {
             let f = self.file.as_mut().ok_or_else(|| missing(&self.path))?;
             f.write_all(&self.buf).at(&self.path)?;
+            self.landed
+                .fetch_add(self.buf.len() as u64, Ordering::Release);
             self.buf.clear();
         }
         Ok(())
@@ -528,5 +546,42 @@ impl Chunk {
         self.buf[at..at + take].copy_from_slice(&data[..take]);
         self.filled += take;
         &data[take..]
+    }
+}
+
+/// A blob being written, as readers that follow it see it: its temp file and how many bytes of
+/// it are on disk so far. Nothing read from it is verified: the blob is verified when its writer
+/// commits, so a follower holds its last bytes back until then. The file stays readable
+/// through a descriptor opened before the commit (publishing links it, and an abandoned writer
+/// only unlinks it).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # use std::io::Read as _;
+/// let store = registry_core::store::Store::open(dir.path()).unwrap();
+/// let mut w = store.writer(registry_core::store::Algorithm::Sha256).unwrap();
+/// let landing = w.landing();
+/// w.write_bytes(&vec![7u8; 2 << 20]).unwrap(); // over 1 MiB: written through at once
+/// assert_eq!(landing.landed(), 2 << 20);
+/// let mut f = std::fs::File::open(landing.path()).unwrap();
+/// let mut head = [0u8; 4];
+/// f.read_exact(&mut head).unwrap();
+/// assert_eq!(head, [7; 4]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Landing {
+    path: PathBuf,
+    landed: Arc<AtomicU64>,
+}
+
+impl Landing {
+    /// The temp file the bytes are written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many bytes from its start are written to the file (a read below this returns them).
+    pub fn landed(&self) -> u64 {
+        self.landed.load(Ordering::Acquire)
     }
 }
