@@ -28,11 +28,12 @@
 # The certificates and htpasswd are made here with openssl and `htpasswd -B`, the same shapes the
 # orchestrator issues (ECDSA P-256 CA "registry-ca"; leaf for the master IP and 127.0.0.1).
 #
-# Isolation: the whole test runs in private mount and network namespaces (`unshare -mn`): only a
-# private loopback exists, so no request, DNS included, can leave it, and no listener conflicts
-# with anything on the machine. /etc/containerd, /etc/hosts, /etc/resolv.conf, /run and /tmp are
-# bind-mounted from the work folder; nothing is written outside it and target/. Mounts and
-# processes end with the namespace (`--kill-child`), and an EXIT trap stops them first.
+# Isolation: the whole test runs in private mount, network and PID namespaces (`unshare -mnp`):
+# only a private loopback exists, so no request, DNS included, can leave it, and no listener
+# conflicts with anything on the machine. /etc/containerd, /etc/hosts, /etc/resolv.conf, /run and
+# /tmp are bind-mounted from the work folder; nothing is written outside it and target/. Mounts
+# and processes end with the namespaces (the script is the PID namespace's init, killed with
+# `unshare --kill-child`), and an EXIT trap stops them first.
 #
 # Needs root (sudo when not root). Installs Debian's containerd (brings runc) if missing; nginx
 # comes from `make nginx-test`. Builds once, cached under target/containerd-e2e keyed on the
@@ -98,19 +99,25 @@ prepare() {
   $CARGO build --locked -q -p registryd -p registryctl
   export E2E_CONTAINERD2=$ctd E2E_CRICTL=$crictl E2E_CRANE=$crane
   export E2E_REGISTRYD=$REPO/target/debug/registryd E2E_REGISTRYCTL=$REPO/target/debug/registryctl
-  # The work folder is not under /tmp: /tmp is replaced inside the namespace.
-  mkdir -p "$REPO/target/tmp"
-  E2E_WORK=$(mktemp -d "$REPO/target/tmp/containerd-e2e.XXXXXX")
+  # The work folder goes to $TMPDIR (make test's target/test-tmp), but never under /tmp: /tmp is
+  # replaced inside the namespace.
+  local base=${TMPDIR:-$REPO/target/tmp}
+  case $(realpath -m "$base")/ in /tmp/*) base=$REPO/target/tmp ;; esac
+  mkdir -p "$base"
+  E2E_WORK=$(mktemp -d "$base/containerd-e2e.XXXXXX")
   export E2E_WORK
   local rc=0
   local as_root=()
-  [[ -z $sudo ]] || as_root=(sudo "--preserve-env=E2E_CONTAINERD2,E2E_CRICTL,E2E_CRANE,E2E_REGISTRYD,E2E_REGISTRYCTL,E2E_WORK,PATH")
-  "${as_root[@]}" unshare --mount --net --propagation private --kill-child -- bash "$0" --in-namespace || rc=$?
+  [[ -z $sudo ]] || as_root=(sudo "--preserve-env=E2E_CONTAINERD2,E2E_CRICTL,E2E_CRANE,E2E_REGISTRYD,E2E_REGISTRYCTL,E2E_WORK,E2E_KEEP,PATH")
+  export E2E_KEEP=${E2E_KEEP:-}
+  "${as_root[@]}" unshare --mount --net --pid --fork --mount-proc --propagation private \
+    --kill-child -- bash "$0" --in-namespace || rc=$?
   if [[ $rc -ne 0 ]]; then
     echo "containerd-e2e: FAILED (logs above; work folder $E2E_WORK kept)" >&2
     exit "$rc"
   fi
-  if [[ -n ${E2E_KEEP:-} ]]; then log "work folder kept: $E2E_WORK"; else rm -rf "$E2E_WORK"; fi
+  # Inside, as root, the work folder was emptied unless E2E_KEEP is set.
+  if [[ -n ${E2E_KEEP:-} ]]; then log "work folder kept: $E2E_WORK"; else rmdir "$E2E_WORK"; fi
 }
 
 if [[ ${1:-} != --in-namespace ]]; then
@@ -143,18 +150,23 @@ on_exit() {
   local rc=$?
   stop_all
   if [[ $rc -ne 0 ]]; then
-    echo "containerd-e2e: scenario '${SCENARIO}' failed (exit $rc); logs:" >&2
-    find "$WORK" -name '*.log' -newer "$WORK/started" -print0 2>/dev/null | sort -z |
+    echo "containerd-e2e: scenario '${SCENARIO}' failed (exit $rc); its logs:" >&2
+    find "${RUN:-$WORK}" -name '*.log' -print0 2>/dev/null | sort -z |
       while IFS= read -r -d '' f; do
         printf '\n----- %s\n' "${f#"$WORK"/}" >&2
         tail -n 80 "$f" >&2
       done
   fi
-  umount -R /etc/containerd /etc/hosts /etc/resolv.conf /run /tmp 2>/dev/null || true
+  umount /etc/containerd "$(readlink -f /etc/hosts)" "$(readlink -f /etc/resolv.conf)" /run /tmp \
+    2>/dev/null || true
+  if [[ $rc -eq 0 && -z ${E2E_KEEP:-} ]]; then find "$WORK" -mindepth 1 -delete; fi
   exit "$rc"
 }
 trap on_exit EXIT
-touch "$WORK/started"
+# This shell is the PID namespace's init: it only gets the signals it handles, and when it ends
+# the kernel ends every process left in the namespace.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 fail() { echo "containerd-e2e [$SCENARIO]: $*" >&2; exit 1; }
 
