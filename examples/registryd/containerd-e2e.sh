@@ -262,8 +262,8 @@ start_registryd() {
     2>"$RUN/$name.log" &
   PIDS+=($!)
   eval "PID_${name//[^a-zA-Z0-9]/_}=$!"
-  for _ in $(seq 200); do
-    grep -q " on https://$addr serving " "$RUN/$name.log" && return 0
+  for _ in $(seq 600); do # up to 30 s on a loaded machine
+    grep -qs " on https://$addr serving " "$RUN/$name.log" && return 0
     kill -0 "${PIDS[-1]}" 2>/dev/null || break
     sleep 0.05
   done
@@ -275,7 +275,7 @@ start_nginx() { # the rendered load balancer, as the node runs it
   [[ -f $conf ]] || fail "render wrote no nginx.conf"
   "$NGINX" -c "$conf" -g 'daemon off;' 2>"$RUN/nginx.log" &
   PIDS+=($!)
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     (exec 3<>/dev/tcp/127.0.0.1/5001) 2>/dev/null && return 0
     kill -0 "${PIDS[-1]}" 2>/dev/null || break
     sleep 0.05
@@ -390,7 +390,7 @@ start_containerd() {
   SOCK=$RUN/containerd/containerd.sock
   printf 'runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n' "$SOCK" "$SOCK" \
     >"$RUN/crictl.yaml"
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     crictl --timeout 2s images >/dev/null 2>&1 && return 0
     kill -0 "${PIDS[-1]}" 2>/dev/null || break
     sleep 0.1
@@ -435,7 +435,7 @@ scenario() {
   local hosts=$RUN/node/etc/containerd/registry.d/$VIRTUAL/hosts.toml
   [[ -f $hosts ]] || fail "render wrote no $VIRTUAL/hosts.toml"
 
-  local m0=${MASTERS[0]}:5001 m1=${MASTERS[1]}:5001 v1 v2
+  local m0=${MASTERS[0]}:5001 m1=${MASTERS[1]}:5001 v1 v2 d
   if [[ $mode == Local ]]; then
     # Images are pushed to the first master; the second fills itself from it as a peer.
     start_registryd "master-${MASTERS[0]}" "$m0" --root "$RUN/store-0" --htpasswd "$PKI/htpasswd" --writers rw
@@ -445,8 +445,8 @@ scenario() {
     start_registryd "master-${MASTERS[1]}" "$m1" --root "$RUN/store-1" --htpasswd "$PKI/htpasswd" --writers rw \
       --peer "https://$m0" --peer-ca "$PKI/module-ca.crt" --peer-user mirror-puller \
       --peer-password-file "$PKI/puller-password"
-    for _ in $(seq 200); do
-      grep -q "peer https://$m0/system/deckhouse: " "$RUN/master-${MASTERS[1]}.log" && break
+    for _ in $(seq 600); do
+      grep -qs "peer https://$m0/system/deckhouse: " "$RUN/master-${MASTERS[1]}.log" && break
       sleep 0.05
     done
     for d in "$v2" $(blobs_of v2); do
