@@ -14,16 +14,19 @@
 #
 # For each containerd (Debian's 1.6 from apt; 2.4.2 built from the Go module proxy) and each mode
 # (Local, Proxy) it checks: the digest containerd records is the digest of the manifest pushed;
-# in Proxy mode the serving master's store now holds every blob of the image; then one master is
-# stopped (its listener is gone: a connect is refused), another image is pulled, and that pull
-# went through nginx to the other master (its request log shows the manifest and every blob).
+# the manifest and every blob were served to `ro` by a master (least_conn may spread containerd's
+# connections over both), and in Proxy mode the store of the master that served each one now
+# holds it, re-hashed; then one master is stopped (its listener is gone: a connect is refused),
+# another image is pulled, and that pull went through nginx to the other master (its request log
+# shows the manifest and every blob, the stopped one's none).
 #
 # Rendered with `--dialect upstream`: stock containerd ignores the `auth` table of Deckhouse's
 # hosts.toml dialect, so credentials go into config.toml (`registry.configs."127.0.0.1:5001".auth`)
-# as the upstream dialect renders them. Adaptations of rendered files, each minimal: none for
-# hosts.toml, the CA file or the config part (containerd reads them at their node paths, as
-# /etc/containerd is bind-mounted); nginx runs the rendered nginx.conf unchanged (its pid file in
-# /tmp is this namespace's private /tmp). The main config.toml is this test's (root, state and
+# as the upstream dialect renders them (2.4.2 then pulls in CRI's local pull mode instead of the
+# transfer service, and logs that `configs` is deprecated; render warns about both).
+# Adaptations of rendered files: none. hosts.toml, the CA file and the config part are read at
+# their node paths (/etc/containerd is bind-mounted); nginx runs the rendered nginx.conf unchanged
+# (its pid file in /tmp is this namespace's private /tmp). The main config.toml is this test's (root, state and
 # socket under the work folder, the native snapshotter), as a node's own file would be.
 # The certificates and htpasswd are made here with openssl and `htpasswd -B`, the same shapes the
 # orchestrator issues (ECDSA P-256 CA "registry-ca"; leaf for the master IP and 127.0.0.1).
@@ -38,7 +41,8 @@
 # Needs root (sudo when not root). Installs Debian's containerd (brings runc) if missing; nginx
 # comes from `make nginx-test`. Builds once, cached under target/containerd-e2e keyed on the
 # version: containerd/ctr 2.4.2 (-tags no_btrfs) and crictl; crane is shared with test.sh.
-# Quiet on success (one line per scenario); on failure prints every log of the work folder.
+# Quiet on success (one line per scenario); on failure prints the failing scenario's logs and
+# keeps the work folder (E2E_KEEP=1 keeps it on success too).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
