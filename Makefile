@@ -87,7 +87,7 @@ registryd-test:
 
 # A real containerd (Debian's 1.6, and 2.4.2 built from the Go module proxy) pulls through the
 # rendered Local and Proxy configuration, real nginx with the rendered load balancer and two
-# registryd masters, one of them down too; in private mount and network namespaces. After
+# registryd masters, one of them down too; in private mount, network and PID namespaces. After
 # nginx-test (nginx) and registryd-test (crane); installs Debian's containerd if missing.
 containerd-e2e:
 	examples/registryd/containerd-e2e.sh
