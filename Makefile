@@ -15,7 +15,7 @@ TEST_LOG := target/test-output.log
 # temp_dir, mktemp, Go and Python), and `make test` removes it at the end, also on failure.
 TEST_TMP := $(CURDIR)/target/test-tmp
 
-.PHONY: demo test test-steps deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test registryd-test
+.PHONY: demo test test-steps deps fmt-check clippy fuzz-smoke go-test c-test go-binding-test python-test nginx-test rust-test registryd-test containerd-e2e
 
 demo:
 	./scripts/demo.sh
@@ -28,7 +28,7 @@ test:
 	  exit $$status
 
 # Fast checks first, then the Rust tests, then the slow binding and fuzz steps.
-test-steps: deps fmt-check clippy rust-test nginx-test registryd-test c-test go-binding-test go-test python-test fuzz-smoke
+test-steps: deps fmt-check clippy rust-test nginx-test registryd-test containerd-e2e c-test go-binding-test go-test python-test fuzz-smoke
 
 deps:
 	@command -v cargo-fuzz >/dev/null && [[ "$$(cargo fuzz --version)" == *"$(CARGO_FUZZ_VERSION)"* ]] \
@@ -84,6 +84,13 @@ python-test:
 # registryd against the OCI conformance suite (plain HTTP; TLS + htpasswd) and real clients.
 registryd-test:
 	examples/registryd/test.sh
+
+# A real containerd (Debian's 1.6, and 2.4.2 built from the Go module proxy) pulls through the
+# rendered Local and Proxy configuration, real nginx with the rendered load balancer and two
+# registryd masters, one of them down too; in private mount, network and PID namespaces. After
+# nginx-test (nginx) and registryd-test (crane); installs Debian's containerd if missing.
+containerd-e2e:
+	examples/registryd/containerd-e2e.sh
 
 # The rendered node load balancer under real nginx (nginx -t, and a proxy over two loopback
 # backends). Installs Debian's nginx-light and libnginx-mod-stream if nginx or its stream module
