@@ -396,6 +396,8 @@ async fn tee(
     };
     match outcome {
         Ok(()) => {
+            // Verified as it was written: a pull from the cache need not hash it again.
+            app.verified.committed(&app.store, digest);
             state.send_modify(|v| v.outcome = Some(true));
             if let Some(p) = pending
                 && client_open
