@@ -122,9 +122,9 @@ typedef struct dr_writer dr_writer;
 typedef int (*dr_progress_fn)(const char *progress_json, void *user_data);
 
 // A read callback: fills at most `len` bytes at `buf` with the stream's next bytes, stores how
-// many in `*out_n` and returns 0; `*out_n == 0` (with 0) is the end of the stream. Any other
-// return value is a failure (an errno-like code of the caller's choosing): the call it serves
-// stops and reports it. `user_data` is the pointer given with the callback. Called from the
+// many in `*out_n` and returns 0; returning 0 with `*out_n == 0` is the end of the stream. Any
+// other return value is a failure (an errno-like code of the caller's choosing): the call it
+// serves stops and reports it. `user_data` is the pointer given with the callback. Called from the
 // thread of the call only, one call at a time, never after the call returned; `buf` is valid
 // for writing `len` (> 0) bytes during one invocation only.
 typedef int (*dr_read_fn)(uint8_t *buf, size_t len, size_t *out_n, void *user_data);

@@ -629,9 +629,9 @@ impl Callback {
 }
 
 /// A read callback: fills at most `len` bytes at `buf` with the stream's next bytes, stores how
-/// many in `*out_n` and returns 0; `*out_n == 0` (with 0) is the end of the stream. Any other
-/// return value is a failure (an errno-like code of the caller's choosing): the call it serves
-/// stops and reports it. `user_data` is the pointer given with the callback. Called from the
+/// many in `*out_n` and returns 0; returning 0 with `*out_n == 0` is the end of the stream. Any
+/// other return value is a failure (an errno-like code of the caller's choosing): the call it
+/// serves stops and reports it. `user_data` is the pointer given with the callback. Called from the
 /// thread of the call only, one call at a time, never after the call returned; `buf` is valid
 /// for writing `len` (> 0) bytes during one invocation only.
 pub type dr_read_fn = Option<
@@ -675,9 +675,9 @@ pub(crate) enum ReadFailure {
 pub(crate) struct CallbackReader {
     cb: ReadCallback,
     /// Bytes the callback delivered.
-    pub(crate) delivered: u64,
+    delivered: u64,
     /// The first failure, if any.
-    pub(crate) failure: Option<ReadFailure>,
+    failure: Option<ReadFailure>,
 }
 
 impl CallbackReader {

@@ -1002,6 +1002,18 @@ static void test_bundle_stream(void) {
   CHECK(strcmp(now, empty) == 0);
   free(now);
 
+  /* cancelled by the progress callback: the store unchanged too */
+  struct file_stream cancelled = {fopen(tar, "rb"), -1, 0, 0, 0, 0};
+  progress_calls = 0;
+  cancel_after = 1;
+  EXPECT(DR_STATUS_CANCELLED, dr_store_import_bundle_stream(s, read_stream, &cancelled, "platform.tar", NULL, on_progress,
+                                                            &progress_calls, &out, E));
+  CHECK(out == NULL && progress_calls == 1);
+  fclose(cancelled.f);
+  now = tree(dir_s);
+  CHECK(strcmp(now, empty) == 0);
+  free(now);
+
   /* the whole tar, in odd-sized reads: the path import's report */
   struct file_stream whole = {fopen(tar, "rb"), -1, 0, 0, 0, 0};
   progress_calls = 0;
