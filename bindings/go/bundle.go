@@ -1,19 +1,36 @@
 package registry
 
 // Image bundles as `d8 mirror pull` writes them, and untagged manifests: ImportBundle,
-// ExportBundle, Pin, Unpin and Forget over the C calls of bindings/c/src/bundle.rs. Every rule
+// ImportBundleStream, ExportBundle, Pin, Unpin and Forget over the C calls of
+// bindings/c/src/bundle.rs (the stream's read callback is in stream.go). Every rule
 // (what is refused, where a layout goes, which entries GC keeps) is the core's.
 
 /*
 #include <stdlib.h>
 #include <stdint.h>
 #include "deckhouse_registry.h"
+
+extern int drGoRead(uint8_t *buf, size_t len, size_t *out_n, uintptr_t handle);
+
+static int dr_go_read(uint8_t *buf, size_t len, size_t *out_n, void *user_data) {
+	return drGoRead(buf, len, out_n, (uintptr_t)user_data);
+}
+
+static dr_read_fn dr_go_reader(void) {
+	return dr_go_read;
+}
+
+// The stream's cgo.Handle travels as user_data; it is an integer, never a Go pointer.
+static void *dr_go_stream_ud(uintptr_t handle) {
+	return (void *)handle;
+}
 */
 import "C"
 
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"unsafe"
 )
 
@@ -77,7 +94,18 @@ type TagMove struct {
 	To        string `json:"to"`
 }
 
-// BundleReport is the result of ImportBundle.
+// wire is the options as the library reads them.
+func (o BundleOptions) wire() bundleOptionsWire {
+	return bundleOptionsWire{
+		RequireComplete:   !o.AllowIncomplete,
+		OverwriteTags:     o.OverwriteTags,
+		MaxExpansionRatio: o.MaxExpansionRatio,
+		MaxExpandedBytes:  o.MaxExpandedBytes,
+		MaxManifestBytes:  o.MaxManifestBytes,
+	}
+}
+
+// BundleReport is the result of ImportBundle and ImportBundleStream.
 type BundleReport struct {
 	Layouts      []LayoutReport `json:"layouts"`
 	BlobsAdded   uint64         `json:"blobsAdded"`
@@ -92,18 +120,37 @@ type BundleReport struct {
 // at any depth goes to its repository. All layouts or none: a refused (ErrImportRefused) or
 // cancelled import leaves the store unchanged. ctx and progress (may be nil) can cancel it.
 func (s *Store) ImportBundle(ctx context.Context, path string, opts BundleOptions, progress ProgressFunc) (*BundleReport, error) {
-	o := bundleOptionsWire{
-		RequireComplete:   !opts.AllowIncomplete,
-		OverwriteTags:     opts.OverwriteTags,
-		MaxExpansionRatio: opts.MaxExpansionRatio,
-		MaxExpandedBytes:  opts.MaxExpandedBytes,
-		MaxManifestBytes:  opts.MaxManifestBytes,
-	}
 	var rep BundleReport
-	err := s.longCall(ctx, progress, o, &rep, func(p *C.dr_store, a []*C.char, cb C.dr_progress_fn, u unsafe.Pointer, out **C.char, e **C.dr_error) C.dr_status {
+	err := s.longCall(ctx, progress, opts.wire(), &rep, func(p *C.dr_store, a []*C.char, cb C.dr_progress_fn, u unsafe.Pointer, out **C.char, e **C.dr_error) C.dr_status {
 		return C.dr_store_import_bundle(p, a[0], a[1], cb, u, out, e)
 	}, path)
 	if err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// ImportBundleStream imports one bundle tar (plain or gzip, such as platform.tar or
+// module-<name>.tar) read once, front to back, from r; name is the tar's file name
+// (module-<name>.tar marks a legacy module tar; it names the stream in reports and errors) or
+// "". Options, report and atomicity are those of ImportBundle: nothing is published before the
+// whole stream checked out, so a refused, cancelled or failed import leaves the store
+// unchanged. r is read from the calling goroutine only, up to the end of the tar archive (not
+// necessarily to EOF). An error r returns stops the import and comes back as an *Error with
+// StatusIO that wraps it (errors.Is and errors.As reach it); a panic in r stops the import and
+// is re-raised in the caller, as a panicking progress callback is. ctx is checked before each
+// read and progress (may be nil) can cancel it (ErrCancelled, wrapping ctx.Err()).
+func (s *Store) ImportBundleStream(ctx context.Context, r io.Reader, name string, opts BundleOptions, progress ProgressFunc) (*BundleReport, error) {
+	if r == nil {
+		return nil, &Error{Status: StatusInvalidArgument, Message: "ImportBundleStream: the reader is nil"}
+	}
+	handle, st, release := newStream(ctx, r)
+	defer release()
+	var rep BundleReport
+	err := s.longCall(ctx, progress, opts.wire(), &rep, func(p *C.dr_store, a []*C.char, cb C.dr_progress_fn, u unsafe.Pointer, out **C.char, e **C.dr_error) C.dr_status {
+		return C.dr_store_import_bundle_stream(p, C.dr_go_reader(), C.dr_go_stream_ud(handle), a[0], a[1], cb, u, out, e)
+	}, name)
+	if err = st.finish(name, err); err != nil {
 		return nil, err
 	}
 	return &rep, nil

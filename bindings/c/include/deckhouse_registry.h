@@ -121,6 +121,14 @@ typedef struct dr_writer dr_writer;
 // the store is left without the operation's partial effects).
 typedef int (*dr_progress_fn)(const char *progress_json, void *user_data);
 
+// A read callback: fills at most `len` bytes at `buf` with the stream's next bytes, stores how
+// many in `*out_n` and returns 0; returning 0 with `*out_n == 0` is the end of the stream. Any
+// other return value is a failure (an errno-like code of the caller's choosing): the call it
+// serves stops and reports it. `user_data` is the pointer given with the callback. Called from the
+// thread of the call only, one call at a time, never after the call returned; `buf` is valid
+// for writing `len` (> 0) bytes during one invocation only.
+typedef int (*dr_read_fn)(uint8_t *buf, size_t len, size_t *out_n, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -415,6 +423,27 @@ dr_status dr_store_import_bundle(const struct dr_store *store,
                                  void *user_data,
                                  char **report_json,
                                  struct dr_error **err);
+
+// Imports one bundle tar (plain or gzip, such as `platform.tar` or `module-<name>.tar`) from a
+// stream, read once, front to back, through the callback `stream` (see `dr_read_fn`; NULL is
+// `DR_STATUS_INVALID_ARGUMENT`) called with `stream_user_data`. `name` is the tar's file name
+// (`module-<name>.tar` marks a legacy module tar; it names the stream in reports and errors)
+// or NULL / `""` (reports then name it `<stream>`). Options, report, `progress` and `user_data` are those
+// of `dr_store_import_bundle`, and so is atomicity: every blob is staged as it arrives and
+// nothing is published before the whole stream checked out, so a refused, cancelled or failed
+// import leaves the store unchanged. A nonzero return of `stream` stops the import with
+// `DR_STATUS_IO` and a message naming the stream, the callback's code and the bytes read
+// before it; a callback claiming more bytes than `len` is `DR_STATUS_INVALID_ARGUMENT`. The
+// stream is read up to the end of the tar archive, not necessarily to its end.
+dr_status dr_store_import_bundle_stream(const struct dr_store *store,
+                                        dr_read_fn stream,
+                                        void *stream_user_data,
+                                        const char *name,
+                                        const char *options_json,
+                                        dr_progress_fn progress,
+                                        void *user_data,
+                                        char **report_json,
+                                        struct dr_error **err);
 
 // `*digests_json` receives every stored blob as a sorted JSON array of digest strings.
 dr_status dr_store_list(const struct dr_store *store, char **digests_json, struct dr_error **err);

@@ -1,5 +1,5 @@
-//! `d8 mirror` image bundles and untagged manifests on a `dr_store`: importing and exporting
-//! bundles, pinning an untagged manifest so GC keeps it, and removing a manifest's entries
+//! `d8 mirror` image bundles and untagged manifests on a `dr_store`: importing (from a path or
+//! from a stream the caller's read callback delivers) and exporting bundles, pinning an untagged manifest so GC keeps it, and removing a manifest's entries
 //! (with its referrers) from `index.json`. Every rule is the core's; this file only converts.
 
 use std::ffi::{c_char, c_void};
@@ -7,8 +7,8 @@ use std::path::Path;
 
 use registry_core::store::{BundleExportOptions, BundleOptions, Digest, Repository, WithProgress};
 
-use crate::ffi::{Callback, Opts, Ref, entry, json};
-use crate::{dr_error, dr_progress_fn, dr_status, dr_store};
+use crate::ffi::{Callback, CallbackReader, Opts, ReadCallback, Ref, entry, json};
+use crate::{dr_error, dr_progress_fn, dr_read_fn, dr_status, dr_store};
 
 /// Imports a `d8 mirror pull` bundle from `path`: a folder of tars (`platform.tar`,
 /// `module-<name>.tar`, `security.tar`, ...), one tar or tar.gz, one chunk of a
@@ -39,6 +39,51 @@ pub extern "C" fn dr_store_import_bundle(
         -> report_json;
         {
             json(&progress.run(|p| store.import_bundle(path, WithProgress::new(options.0, p)))?)
+        }
+    )
+}
+
+/// Imports one bundle tar (plain or gzip, such as `platform.tar` or `module-<name>.tar`) from a
+/// stream, read once, front to back, through the callback `stream` (see `dr_read_fn`; NULL is
+/// `DR_STATUS_INVALID_ARGUMENT`) called with `stream_user_data`. `name` is the tar's file name
+/// (`module-<name>.tar` marks a legacy module tar; it names the stream in reports and errors)
+/// or NULL / `""` (reports then name it `<stream>`). Options, report, `progress` and `user_data` are those
+/// of `dr_store_import_bundle`, and so is atomicity: every blob is staged as it arrives and
+/// nothing is published before the whole stream checked out, so a refused, cancelled or failed
+/// import leaves the store unchanged. A nonzero return of `stream` stops the import with
+/// `DR_STATUS_IO` and a message naming the stream, the callback's code and the bytes read
+/// before it; a callback claiming more bytes than `len` is `DR_STATUS_INVALID_ARGUMENT`. The
+/// stream is read up to the end of the tar archive, not necessarily to its end.
+#[unsafe(no_mangle)]
+pub extern "C" fn dr_store_import_bundle_stream(
+    store: *const dr_store,
+    stream: dr_read_fn,
+    stream_user_data: *mut c_void,
+    name: *const c_char,
+    options_json: *const c_char,
+    progress: dr_progress_fn,
+    user_data: *mut c_void,
+    report_json: *mut *mut c_char,
+    err: *mut *mut dr_error,
+) -> dr_status {
+    entry!(err;
+        store => store: Ref<dr_store>;
+        stream + stream_user_data => stream: ReadCallback;
+        name => name: Option<&str>;
+        options_json => options: Opts<BundleOptions>;
+        progress + user_data => progress: Callback;
+        -> report_json;
+        {
+            let name = name.unwrap_or_default();
+            let mut reader = CallbackReader::new(stream);
+            let imported = progress.run(|p| {
+                store.import_bundle_stream(&mut reader, name, WithProgress::new(options.0, p))
+            });
+            match imported {
+                Ok(report) => json(&report),
+                // The core saw only "read failed"; the caller's own code says more.
+                Err(e) => Err(reader.fail(name).unwrap_or_else(|| e.into())),
+            }
         }
     )
 }

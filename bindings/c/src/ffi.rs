@@ -1,7 +1,7 @@
 //! The C boundary itself: every `unsafe` of the crate lives here, each with a `// SAFETY:`
 //! comment. It owns the [`entry!`] macro every exported function is written with, the [`Arg`]
 //! conversions from C arguments to Rust values, out-parameters ([`Out`], written only on
-//! success), handles ([`Handle`]), the panic boundary and the progress callback.
+//! success), handles ([`Handle`]), the panic boundary, and the progress and read callbacks.
 //!
 //! The soundness of every conversion rests on the API contract the header states for each
 //! argument: a pointer is NULL or valid for the call (strings NUL-terminated, buffers `len`
@@ -625,6 +625,120 @@ impl Callback {
             }
         };
         f(Some(&mut forward))
+    }
+}
+
+/// A read callback: fills at most `len` bytes at `buf` with the stream's next bytes, stores how
+/// many in `*out_n` and returns 0; returning 0 with `*out_n == 0` is the end of the stream. Any
+/// other return value is a failure (an errno-like code of the caller's choosing): the call it
+/// serves stops and reports it. `user_data` is the pointer given with the callback. Called from the
+/// thread of the call only, one call at a time, never after the call returned; `buf` is valid
+/// for writing `len` (> 0) bytes during one invocation only.
+pub type dr_read_fn = Option<
+    unsafe extern "C" fn(
+        buf: *mut u8,
+        len: usize,
+        out_n: *mut usize,
+        user_data: *mut c_void,
+    ) -> c_int,
+>;
+
+/// A C read callback and its `user_data`; NULL is refused.
+#[derive(Clone, Copy)]
+pub(crate) struct ReadCallback {
+    cb: unsafe extern "C" fn(*mut u8, usize, *mut usize, *mut c_void) -> c_int,
+    user_data: *mut c_void,
+}
+
+impl Arg<'_> for ReadCallback {
+    type Raw = (dr_read_fn, *mut c_void);
+    /// # Safety
+    /// `raw.0` is NULL or a function that may be called with `raw.1` as its contract
+    /// ([`dr_read_fn`]) says, during the call.
+    unsafe fn from_raw((cb, user_data): Self::Raw, name: &'static str) -> Result<Self, Fail> {
+        let cb = cb.ok_or_else(|| null(name))?;
+        Ok(ReadCallback { cb, user_data })
+    }
+}
+
+/// How a read callback let the stream down.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReadFailure {
+    /// It returned this nonzero code.
+    Code(c_int),
+    /// It claimed more bytes than the buffer holds.
+    Overrun { claimed: usize, len: usize },
+}
+
+/// A [`ReadCallback`] as a [`std::io::Read`]. After a failure every later read fails the same
+/// way, so a caller that retries cannot read past it; the failure is kept for the report.
+pub(crate) struct CallbackReader {
+    cb: ReadCallback,
+    /// Bytes the callback delivered.
+    delivered: u64,
+    /// The first failure, if any.
+    failure: Option<ReadFailure>,
+}
+
+impl CallbackReader {
+    pub(crate) fn new(cb: ReadCallback) -> CallbackReader {
+        CallbackReader {
+            cb,
+            delivered: 0,
+            failure: None,
+        }
+    }
+
+    /// The error for a failure of the callback, naming the stream (`name`, `""` if unnamed).
+    pub(crate) fn fail(&self, name: &str) -> Option<Fail> {
+        let stream = if name.is_empty() {
+            "the stream".to_owned()
+        } else {
+            format!("stream `{name}`")
+        };
+        Some(match self.failure? {
+            ReadFailure::Code(code) => Fail::new(
+                dr_status::Io,
+                format!(
+                    "reading {stream}: the read callback returned {code} after {} bytes; nothing was imported",
+                    self.delivered
+                ),
+            ),
+            ReadFailure::Overrun { claimed, len } => Fail::arg(format!(
+                "reading {stream}: the read callback reported {claimed} bytes read into a buffer of {len} (a bug in the callback); nothing was imported"
+            )),
+        })
+    }
+}
+
+impl std::io::Read for CallbackReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // `Other`, never `Interrupted`: readers retry an interrupted read forever.
+        let failed = |f: ReadFailure| std::io::Error::other(format!("read callback: {f:?}"));
+        if let Some(f) = self.failure {
+            return Err(failed(f));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n: usize = 0;
+        // SAFETY: the callback and user_data are the caller's, callable per `dr_read_fn`'s
+        // contract during the call (`ReadCallback::from_raw`); `buf` is `buf.len()` writable
+        // bytes and `n` a writable `usize`, both live for the invocation.
+        let code = unsafe { (self.cb.cb)(buf.as_mut_ptr(), buf.len(), &mut n, self.cb.user_data) };
+        let failure = if code != 0 {
+            ReadFailure::Code(code)
+        } else if n > buf.len() {
+            ReadFailure::Overrun {
+                claimed: n,
+                len: buf.len(),
+            }
+        } else {
+            self.delivered += n as u64;
+            return Ok(n);
+        };
+        self.failure = Some(failure);
+        Err(failed(failure))
     }
 }
 

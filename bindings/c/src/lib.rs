@@ -28,7 +28,7 @@ mod store;
 
 pub use bundle::*;
 pub use config::*;
-pub use ffi::dr_progress_fn;
+pub use ffi::{dr_progress_fn, dr_read_fn};
 pub use orchestrator::*;
 pub use store::*;
 

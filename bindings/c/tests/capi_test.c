@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -906,6 +908,156 @@ static void test_bundles(void) {
   dr_store_free(a);
 }
 
+/* A bundle tar fed to dr_store_import_bundle_stream from a file, in small reads of odd sizes
+ * that cycle (never more than the library's buffer); with fail_after >= 0 the callback returns
+ * fail_code once that many bytes were delivered. */
+struct file_stream {
+  FILE *f;
+  long fail_after;
+  int fail_code;
+  size_t delivered;
+  size_t calls;
+  int overrun;
+};
+
+static int read_stream(uint8_t *buf, size_t len, size_t *out_n, void *user_data) {
+  static const size_t sizes[] = {7, 1, 333, 4093, 512, 61};
+  struct file_stream *s = user_data;
+  CHECK(buf != NULL && len > 0 && out_n != NULL);
+  size_t want = sizes[s->calls++ % (sizeof sizes / sizeof sizes[0])];
+  if (s->fail_after >= 0 && s->delivered >= (size_t)s->fail_after) return s->fail_code;
+  if (s->overrun) {
+    *out_n = len + 1;
+    return 0;
+  }
+  if (want > len) want = len;
+  if (s->fail_after >= 0 && want > (size_t)s->fail_after - s->delivered) want = (size_t)s->fail_after - s->delivered;
+  size_t n = fread(buf, 1, want, s->f);
+  if (n == 0 && ferror(s->f)) return EIO;
+  s->delivered += n;
+  *out_n = n;
+  return 0;
+}
+
+/* Every file (with its size) and folder under a store root, to show a failed import changed
+ * nothing on disk, staging included. */
+static char tree_buf[65536];
+static size_t tree_root_len;
+
+static int tree_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)ftw;
+  size_t used = strlen(tree_buf);
+  snprintf(tree_buf + used, sizeof tree_buf - used, "%s%s:%lld\n", path + tree_root_len,
+           type == FTW_D ? "/" : "", type == FTW_F ? (long long)st->st_size : 0LL);
+  return 0;
+}
+
+static char *tree(const char *dir) {
+  tree_buf[0] = '\0';
+  tree_root_len = strlen(dir);
+  CHECK(nftw(dir, tree_entry, 16, FTW_PHYS) == 0);
+  return strdup(tree_buf);
+}
+
+/* Importing a bundle stream: the same report as the path import of the same tar, read in small
+ * odd-sized pieces; a callback failing midway is DR_STATUS_IO naming the stream and the code,
+ * with the store unchanged (files and staging); NULL and lying callbacks are refused. */
+static void test_bundle_stream(void) {
+  char v1[128];
+  char *out = NULL, *by_path = NULL, *by_stream = NULL;
+  dr_store *a = image_store("stream-a", "stream-layer-one", "v1", v1, sizeof v1);
+  char *bundle = path_in_work("stream-bundle");
+  EXPECT(DR_STATUS_OK, dr_store_export_bundle(a, bundle, NULL, &out, E));
+  dr_string_free(out);
+  out = NULL;
+  char *tar = path_in_work("stream-bundle/platform.tar");
+  char *dir_p = path_in_work("stream-by-path"), *dir_s = path_in_work("stream-by-stream");
+  dr_store *p = NULL, *s = NULL;
+  EXPECT(DR_STATUS_OK, dr_store_open(dir_p, NULL, &p, E));
+  EXPECT(DR_STATUS_OK, dr_store_open(dir_s, NULL, &s, E));
+  EXPECT(DR_STATUS_OK, dr_store_import_bundle(p, tar, NULL, NULL, NULL, &by_path, E));
+
+  /* a callback failing midway (after the first entry's header): the store unchanged */
+  char *empty = tree(dir_s);
+  struct file_stream fs = {fopen(tar, "rb"), 1500, EIO, 0, 0, 0};
+  CHECK(fs.f != NULL);
+  EXPECT(DR_STATUS_IO, dr_store_import_bundle_stream(s, read_stream, &fs, "platform.tar", NULL, NULL, NULL, &out, E));
+  CHECK(out == NULL && strstr(last_message, "stream `platform.tar`") && strstr(last_message, "returned 5") &&
+        strstr(last_message, "after 1500 bytes"));
+  fclose(fs.f);
+  char *now = tree(dir_s);
+  CHECK(strcmp(now, empty) == 0);
+  free(now);
+  /* failing on the very first read, unnamed */
+  struct file_stream first = {fopen(tar, "rb"), 0, -7, 0, 0, 0};
+  EXPECT(DR_STATUS_IO, dr_store_import_bundle_stream(s, read_stream, &first, NULL, NULL, NULL, NULL, &out, E));
+  CHECK(strstr(last_message, "the stream") && strstr(last_message, "returned -7 after 0 bytes") && first.calls == 1);
+  fclose(first.f);
+  /* a callback claiming more bytes than the buffer holds */
+  struct file_stream liar = {fopen(tar, "rb"), -1, 0, 0, 0, 1};
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle_stream(s, read_stream, &liar, "", NULL, NULL, NULL, &out, E));
+  CHECK(strstr(last_message, "bytes read into a buffer of") != NULL);
+  fclose(liar.f);
+  now = tree(dir_s);
+  CHECK(strcmp(now, empty) == 0);
+  free(now);
+
+  /* cancelled by the progress callback: the store unchanged too */
+  struct file_stream cancelled = {fopen(tar, "rb"), -1, 0, 0, 0, 0};
+  progress_calls = 0;
+  cancel_after = 1;
+  EXPECT(DR_STATUS_CANCELLED, dr_store_import_bundle_stream(s, read_stream, &cancelled, "platform.tar", NULL, on_progress,
+                                                            &progress_calls, &out, E));
+  CHECK(out == NULL && progress_calls == 1);
+  fclose(cancelled.f);
+  now = tree(dir_s);
+  CHECK(strcmp(now, empty) == 0);
+  free(now);
+
+  /* the whole tar, in odd-sized reads: the path import's report */
+  struct file_stream whole = {fopen(tar, "rb"), -1, 0, 0, 0, 0};
+  progress_calls = 0;
+  cancel_after = 0;
+  EXPECT(DR_STATUS_OK, dr_store_import_bundle_stream(s, read_stream, &whole, "platform.tar", "{\"requireComplete\":true}",
+                                                     on_progress, &progress_calls, &by_stream, E));
+  CHECK(by_path && by_stream && strcmp(by_path, by_stream) == 0);
+  CHECK(by_stream && strstr(by_stream, "\"tags\":[\"v1\"]") && strstr(by_stream, "\"blobsAdded\":3"));
+  /* more than one cycle of read sizes, never past the file */
+  struct stat tar_st;
+  CHECK(stat(tar, &tar_st) == 0);
+  CHECK(whole.calls > 6 && whole.delivered <= (size_t)tar_st.st_size && progress_calls >= 1);
+  fclose(whole.f);
+  EXPECT(DR_STATUS_OK, dr_store_resolve(s, "v1", &out, E));
+  CHECK(out && strcmp(out, v1) == 0);
+  dr_string_free(out);
+  out = NULL;
+  char *ps = snapshot(p), *ss = snapshot(s);
+  CHECK(strcmp(ps, ss) == 0);
+  free(ps);
+  free(ss);
+
+  /* NULL callback, store, out-parameter; options checked as for the path import */
+  struct file_stream unused = {NULL, -1, 0, 0, 0, 0};
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle_stream(s, NULL, &unused, "x.tar", NULL, NULL, NULL, &out, E));
+  CHECK(out == NULL && strstr(last_message, "stream is NULL"));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle_stream(NULL, read_stream, &unused, NULL, NULL, NULL, NULL, &out, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle_stream(s, read_stream, &unused, NULL, NULL, NULL, NULL, NULL, E));
+  EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle_stream(s, read_stream, &unused, NULL, "{\"overwrite\":true}", NULL, NULL, &out, E));
+  CHECK(strstr(last_message, "unknown field `overwrite`") && unused.calls == 0);
+  CHECK(dr_store_import_bundle_stream(s, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) == DR_STATUS_INVALID_ARGUMENT);
+
+  free(empty);
+  dr_string_free(by_path);
+  dr_string_free(by_stream);
+  dr_store_free(s);
+  dr_store_free(p);
+  dr_store_free(a);
+  free(dir_p);
+  free(dir_s);
+  free(tar);
+  free(bundle);
+}
+
 /* Hostile rendered sets: a path out of the root, a bad host folder name, a link under the root.
  * Each is refused as an invalid argument naming the path, and the file outside stays as it was. */
 static void test_apply_hostile(void) {
@@ -1031,6 +1183,7 @@ int main(int argc, char **argv) {
   test_reconcile();
   test_store();
   test_bundles();
+  test_bundle_stream();
   printf("C ABI test: %d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -396,3 +396,139 @@ fn merge_config_keeps_main_and_takes_the_part() {
     assert_eq!(st, dr_status::InvalidArgument);
     assert!(take_err(err).1.contains("main_toml"));
 }
+
+/// Opens a store in `dir`.
+fn open_store(dir: &std::path::Path) -> *mut dr_store {
+    let root = CString::new(dir.to_str().unwrap()).unwrap();
+    let mut store = null_mut();
+    let st = dr_store_open(root.as_ptr(), null(), &mut store, null_mut());
+    assert_eq!(st, dr_status::Ok);
+    store
+}
+
+/// Stores `data`, returning its digest.
+fn put(store: *mut dr_store, data: &[u8]) -> String {
+    let mut out = null_mut();
+    let st = dr_store_put(
+        store,
+        data.as_ptr(),
+        data.len(),
+        null(),
+        &mut out,
+        null_mut(),
+    );
+    assert_eq!(st, dr_status::Ok);
+    let v: serde_json::Value = serde_json::from_str(&take(out)).unwrap();
+    v["digest"].as_str().unwrap().to_owned()
+}
+
+/// What the read callback serves: `data` in reads of at most `most` bytes, failing with
+/// `fail` once `fail_at` bytes went out.
+struct Feed {
+    data: Vec<u8>,
+    at: usize,
+    most: usize,
+    fail_at: Option<(usize, c_int)>,
+}
+
+unsafe extern "C" fn feed(buf: *mut u8, len: usize, out_n: *mut usize, ud: *mut c_void) -> c_int {
+    // SAFETY: the test passes its `Feed`, alive and unaliased for the call.
+    let f = unsafe { &mut *ud.cast::<Feed>() };
+    if let Some((at, code)) = f.fail_at
+        && f.at >= at
+    {
+        return code;
+    }
+    let limit = f.fail_at.map_or(usize::MAX, |(at, _)| at - f.at);
+    let n = len.min(f.most).min(limit).min(f.data.len() - f.at);
+    // SAFETY: `buf` is `len` writable bytes (n <= len) and `out_n` writable, per dr_read_fn.
+    unsafe {
+        std::ptr::copy_nonoverlapping(f.data[f.at..].as_ptr(), buf, n);
+        *out_n = n;
+    }
+    f.at += n;
+    0
+}
+
+#[test]
+fn a_bundle_stream_imports_like_its_path_and_a_failing_read_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = open_store(&dir.path().join("src"));
+    let config = put(src, b"{}");
+    let layer = put(src, b"streamed layer");
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":14}}]}}"#
+    );
+    let m = CString::new(put(src, manifest.as_bytes())).unwrap();
+    assert_eq!(
+        dr_store_tag(src, c"v1".as_ptr(), m.as_ptr(), null_mut()),
+        dr_status::Ok
+    );
+    let bundle = dir.path().join("bundle");
+    let dest = CString::new(bundle.to_str().unwrap()).unwrap();
+    let mut out = null_mut();
+    let st = dr_store_export_bundle(src, dest.as_ptr(), null(), &mut out, null_mut());
+    assert_eq!(st, dr_status::Ok);
+    take(out);
+    let tar = bundle.join("platform.tar");
+    let tar_c = CString::new(tar.to_str().unwrap()).unwrap();
+
+    let by_path = open_store(&dir.path().join("by-path"));
+    let st = dr_store_import_bundle(
+        by_path,
+        tar_c.as_ptr(),
+        null(),
+        None,
+        null_mut(),
+        &mut out,
+        null_mut(),
+    );
+    assert_eq!(st, dr_status::Ok);
+    let path_report = take(out);
+
+    let dst = open_store(&dir.path().join("dst"));
+    let import = |f: &mut Feed, out: &mut *mut c_char, err: &mut *mut dr_error| {
+        dr_store_import_bundle_stream(
+            dst,
+            Some(feed),
+            (f as *mut Feed).cast(),
+            c"platform.tar".as_ptr(),
+            null(),
+            None,
+            null_mut(),
+            out,
+            err,
+        )
+    };
+    let data = std::fs::read(&tar).unwrap();
+    let mut failing = Feed {
+        data: data.clone(),
+        at: 0,
+        most: 3,
+        fail_at: Some((700, 28)),
+    };
+    let (mut out, mut err) = (null_mut(), null_mut());
+    assert_eq!(import(&mut failing, &mut out, &mut err), dr_status::Io);
+    assert!(out.is_null());
+    let (_, msg, _) = take_err(err);
+    assert_eq!(
+        msg,
+        "reading stream `platform.tar`: the read callback returned 28 after 700 bytes; nothing was imported"
+    );
+    let mut listed = null_mut();
+    assert_eq!(dr_store_list(dst, &mut listed, null_mut()), dr_status::Ok);
+    assert_eq!(take(listed), "[]");
+
+    let mut whole = Feed {
+        data,
+        at: 0,
+        most: 3,
+        fail_at: None,
+    };
+    let mut err = null_mut();
+    assert_eq!(import(&mut whole, &mut out, &mut err), dr_status::Ok);
+    assert_eq!(take(out), path_report);
+    for s in [src, by_path, dst] {
+        dr_store_free(s);
+    }
+}

@@ -3,13 +3,14 @@
 //! "already borrowed" errors. Every call that touches the disk releases the GIL.
 
 use std::fs::File;
+use std::io::{self, Read};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes};
+use pyo3::types::{PyBool, PyByteArray, PyBytes};
 use registry_core::store::{
     self as core, Algorithm, BundleExportOptions, BundleOptions, Digest, GcOptions, ImportOptions,
     Progress, ProgressFn, Repository, ScrubOptions, StoreError, StoreOptions, WithProgress,
@@ -65,6 +66,118 @@ fn options<T: serde::de::DeserializeOwned + Default>(
     match options {
         Some(o) if !o.is_none() => de(o, what),
         _ => Ok(T::default()),
+    }
+}
+
+/// A binary Python stream as a `Read` for the core, which runs without the GIL: every read takes
+/// the GIL again and calls the object's `readinto` (into a reused `bytearray`) or, without one,
+/// its `read(n)`. The first exception it raises (or a wrong result, raised here as `TypeError` /
+/// `ValueError`) is kept and every later read fails, so the import stops and the caller
+/// re-raises that exception.
+struct PyStream {
+    obj: Py<PyAny>,
+    /// The `bytearray` lent to `readinto`; `None` when the object is read with `read`.
+    scratch: Option<Py<PyByteArray>>,
+    raised: Option<PyErr>,
+}
+
+impl PyStream {
+    fn new(stream: &Bound<'_, PyAny>) -> PyResult<PyStream> {
+        let py = stream.py();
+        let scratch = if stream.hasattr("readinto")? {
+            Some(PyByteArray::new(py, &[]).unbind())
+        } else if stream.hasattr("read")? {
+            None
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "the stream must be a binary file-like object with read(n) or readinto(b), not {}",
+                stream.get_type().name()?
+            )));
+        };
+        Ok(PyStream {
+            obj: stream.clone().unbind(),
+            scratch,
+            raised: None,
+        })
+    }
+
+    fn read_py(&self, py: Python<'_>, buf: &mut [u8]) -> PyResult<usize> {
+        py.check_signals()?;
+        let obj = self.obj.bind(py);
+        let Some(scratch) = &self.scratch else {
+            let got = obj.call_method1("read", (buf.len(),))?;
+            let bytes = got.cast::<PyBytes>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "stream.read() returned {}, expected bytes (open the file in binary mode)",
+                    type_name(&got)
+                ))
+            })?;
+            let data = bytes.as_bytes();
+            let n = data.len();
+            if n > buf.len() {
+                return Err(PyValueError::new_err(format!(
+                    "stream.read({}) returned {n} bytes",
+                    buf.len()
+                )));
+            }
+            buf[..n].copy_from_slice(data);
+            return Ok(n);
+        };
+        let scratch = scratch.bind(py);
+        if scratch.len() != buf.len() {
+            scratch.resize(buf.len())?;
+        }
+        let got = obj.call_method1("readinto", (scratch,))?;
+        let n: usize = match got.extract::<Option<i64>>() {
+            Ok(Some(n)) => usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= buf.len())
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "stream.readinto() of a {}-byte buffer returned {n}",
+                        buf.len()
+                    ))
+                })?,
+            Ok(None) => {
+                return Err(PyValueError::new_err(
+                    "stream.readinto() returned None: a non-blocking stream with no data ready",
+                ));
+            }
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "stream.readinto() returned {}, expected an int",
+                    type_name(&got)
+                )));
+            }
+        };
+        // The stream may have resized the buffer it was lent; copy only what is still there.
+        let data = scratch.to_vec();
+        let n = n.min(data.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(n)
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+impl Read for PyStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // `Other`, never `Interrupted`: readers retry an interrupted read forever.
+        let stopped = || io::Error::other("the Python stream raised an exception");
+        if self.raised.is_some() {
+            return Err(stopped());
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        Python::attach(|py| self.read_py(py, buf)).map_err(|e| {
+            self.raised = Some(e);
+            stopped()
+        })
     }
 }
 
@@ -274,6 +387,29 @@ impl Store {
                 .inner
                 .import_bundle(&path, WithProgress::new(opts.clone(), p))?)
         })?;
+        ser(py, &report)
+    }
+
+    #[pyo3(signature = (stream, name = "", options = None, progress = None))]
+    fn import_bundle_stream<'py>(
+        &self,
+        py: Python<'py>,
+        stream: &Bound<'py, PyAny>,
+        name: &str,
+        options: Option<&Bound<'py, PyAny>>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let opts: BundleOptions = self::options(options, "bundle options")?;
+        let mut reader = PyStream::new(stream)?;
+        let report = with_progress(py, progress, |p| {
+            Ok(self.inner.import_bundle_stream(
+                &mut reader,
+                name,
+                WithProgress::new(opts.clone(), p),
+            )?)
+        });
+        // The core saw only "read failed": the stream's own exception is what stopped it.
+        let report = report.map_err(|e| reader.raised.take().unwrap_or(e))?;
         ser(py, &report)
     }
 

@@ -13,6 +13,7 @@ dataclasses; errors are subclasses of :class:`RegistryError`.
 """
 
 from ._api import (
+    BinaryStream,
     BlobWriter,
     ProgressCallback,
     Source,
@@ -109,6 +110,7 @@ __all__ = [
     "BlobWriter",
     "Source",
     "ProgressCallback",
+    "BinaryStream",
     # results
     "Secret",
     "Problem",

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, TypeAlias, TypeVar
+from typing import IO, Any, Literal, Protocol, TypeAlias, TypeVar
 
 from . import _native
 from . import _wire as shapes
@@ -41,6 +41,7 @@ from ._types import (
 __all__ = [
     "Source",
     "ProgressCallback",
+    "BinaryStream",
     "load_settings",
     "parse_settings",
     "load_facts",
@@ -63,6 +64,20 @@ or a mapping. Document text in a ``str`` goes to :func:`parse_settings` / :func:
 ProgressCallback: TypeAlias = Callable[[Progress], bool | None]
 """Called with each progress event; returning ``False`` cancels (the call then raises
 :class:`Cancelled`), raising an exception cancels and propagates that exception."""
+
+
+class _Reads(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+class _ReadsInto(Protocol):
+    def readinto(self, buffer: bytearray, /) -> int | None: ...
+
+
+BinaryStream: TypeAlias = _Reads | _ReadsInto
+"""A binary stream :meth:`Store.import_bundle_stream` reads: anything with ``readinto(b)`` (used
+when present: files, sockets' ``makefile("rb", buffering=0)``, ``io.BytesIO``) or ``read(n)``
+returning ``bytes``. Short reads are fine; an empty read is the end of the stream."""
 
 _CHUNK = 1 << 20
 
@@ -595,14 +610,39 @@ class Store:
         digest, a tag that would move without ``overwrite_tags=True``, ...) or a cancelled one
         leaves the store unchanged. The limits left ``None`` take the core's defaults (a gzip
         stream expands at most 100 times and to 1 TiB; 256 MiB of manifests)."""
-        options: shapes.BundleOptions = {"requireComplete": require_complete, "overwriteTags": overwrite_tags}
-        if (ratio := _uint("max_expansion_ratio", max_expansion_ratio)) is not None:
-            options["maxExpansionRatio"] = ratio
-        if (expanded := _uint("max_expanded_bytes", max_expanded_bytes)) is not None:
-            options["maxExpandedBytes"] = expanded
-        if (manifests := _uint("max_manifest_bytes", max_manifest_bytes)) is not None:
-            options["maxManifestBytes"] = manifests
+        options = _bundle_options(
+            require_complete, overwrite_tags, max_expansion_ratio, max_expanded_bytes, max_manifest_bytes
+        )
         wire = self._native.import_bundle(os.fspath(path), options, _progress(progress))
+        return BundleReport._from_wire(wire)
+
+    def import_bundle_stream(
+        self,
+        stream: BinaryStream,
+        name: str = "",
+        *,
+        require_complete: bool = True,
+        overwrite_tags: bool = False,
+        max_expansion_ratio: int | None = None,
+        max_expanded_bytes: int | None = None,
+        max_manifest_bytes: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> BundleReport:
+        """Imports one bundle tar (plain or gzip, such as ``platform.tar`` or
+        ``module-<name>.tar``) read once, front to back, from a binary stream (see
+        :data:`BinaryStream`), up to the end of the tar archive. ``name`` is the tar's file name
+        (``module-<name>.tar`` marks a legacy module tar; it names the stream in reports and
+        errors) or ``""``. Options, report and atomicity are those of :meth:`import_bundle`: a
+        refused, cancelled or failed import leaves the store unchanged.
+
+        The GIL is released while the core works and taken again for each read. An exception
+        the stream raises stops the import and propagates as that same exception object (not
+        wrapped in a :class:`RegistryError`); a ``read`` returning ``str`` raises
+        ``TypeError``."""
+        options = _bundle_options(
+            require_complete, overwrite_tags, max_expansion_ratio, max_expanded_bytes, max_manifest_bytes
+        )
+        wire = self._native.import_bundle_stream(stream, name, options, _progress(progress))
         return BundleReport._from_wire(wire)
 
     def export_bundle(
@@ -641,3 +681,21 @@ class Store:
         the root repository) and, with ``referrers=True``, every entry whose manifest names it as
         its OCI 1.1 ``subject``. Returns how many entries went; blobs stay until :meth:`gc`."""
         return self._native.forget(repository, digest, referrers)
+
+
+def _bundle_options(
+    require_complete: bool,
+    overwrite_tags: bool,
+    max_expansion_ratio: int | None,
+    max_expanded_bytes: int | None,
+    max_manifest_bytes: int | None,
+) -> shapes.BundleOptions:
+    """The core's BundleOptions; limits left ``None`` are left out (the core's defaults)."""
+    options: shapes.BundleOptions = {"requireComplete": require_complete, "overwriteTags": overwrite_tags}
+    if (ratio := _uint("max_expansion_ratio", max_expansion_ratio)) is not None:
+        options["maxExpansionRatio"] = ratio
+    if (expanded := _uint("max_expanded_bytes", max_expanded_bytes)) is not None:
+        options["maxExpandedBytes"] = expanded
+    if (manifests := _uint("max_manifest_bytes", max_manifest_bytes)) is not None:
+        options["maxManifestBytes"] = manifests
+    return options

@@ -120,6 +120,14 @@ class Store:
     def import_bundle(
         self, path: str, options: BundleOptions | None = None, progress: _Progress | None = None
     ) -> BundleReport: ...
+    def import_bundle_stream(
+        self,
+        stream: object,
+        name: str = "",
+        options: BundleOptions | None = None,
+        progress: _Progress | None = None,
+    ) -> BundleReport:
+        """``stream`` has ``readinto(b)`` or ``read(n)`` (else TypeError); its exceptions propagate."""
     def export_bundle(self, dest: str, options: BundleExportOptions | None = None) -> BundleExportReport: ...
     def pin(self, digest: str) -> None: ...
     def unpin(self, digest: str) -> None: ...
