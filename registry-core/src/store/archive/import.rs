@@ -267,6 +267,7 @@ impl<'s> Staging<'s> {
             return Ok(());
         }
         let mut w = self.store.writer(d.algorithm())?;
+        w.mark_bulk();
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = r

@@ -1,8 +1,9 @@
 //! The background writer thread of a large blob. Past the first 4 MiB, the caller's thread
-//! hashes while this thread writes, so hashing and disk I/O overlap instead of adding up. It
-//! writes with `O_DIRECT` where the file system allows it (no page-cache copy, no writeback
-//! competing for the CPU) and otherwise through the page cache with periodic background fsyncs,
-//! so the final fsync has little left to do.
+//! hashes while this thread writes, so hashing and disk I/O overlap instead of adding up. A bulk
+//! copy (an import) is written with `O_DIRECT` where the file system allows it (no page-cache
+//! copy, no writeback competing for the CPU); a stream (an upload, a cache fill) goes through the
+//! page cache, because what was just pushed or fetched is usually read again at once. Writes
+//! through the page cache get periodic background fsyncs, so the final fsync has little left.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek};
@@ -55,13 +56,14 @@ impl Pipeline {
         file: &File,
         path: &Path,
         durable: bool,
+        bulk: bool,
         landed: Arc<AtomicU64>,
     ) -> io::Result<Pipeline> {
         use std::os::unix::fs::{FileExt, OpenOptionsExt};
         let buffered = file.try_clone()?;
         let mut offset = (&*file).stream_position()?;
         let direct = match O_DIRECT {
-            Some(flag) if offset % ALIGN as u64 == 0 => OpenOptions::new()
+            Some(flag) if bulk && offset % ALIGN as u64 == 0 => OpenOptions::new()
                 .write(true)
                 .custom_flags(flag)
                 .open(path)

@@ -35,6 +35,8 @@ pub struct BlobWriter {
     /// The chunk being filled for the writer thread, aligned for direct I/O.
     pub(super) chunk: Option<Chunk>,
     pub(super) pipeline: Option<Pipeline>,
+    /// Set by [`BlobWriter::write_from`]: a bulk copy, written around the page cache.
+    pub(super) bulk: bool,
     /// Bytes of the temp file already written to it (see [`Landing`]).
     pub(super) landed: Arc<AtomicU64>,
     pub(super) poisoned: bool,
@@ -85,6 +87,7 @@ impl BlobWriter {
             buf: Vec::new(),
             chunk: None,
             pipeline: None,
+            bulk: false,
             landed: Arc::new(AtomicU64::new(written)),
             poisoned: false,
             done: false,
@@ -104,6 +107,12 @@ impl BlobWriter {
     /// The scope of the upload this writer continues ([`Store::begin_upload_in`]), if any.
     pub fn upload_scope(&self) -> Option<&str> {
         self.upload.as_ref().and_then(|u| u.scope.as_deref())
+    }
+
+    /// Marks this writer as a bulk copy (an import): written around the page cache, as
+    /// [`BlobWriter::write_from`] is.
+    pub(crate) fn mark_bulk(&mut self) {
+        self.bulk = true;
     }
 
     /// Where this writer's bytes land, for readers that follow a blob while it is written.
@@ -153,9 +162,9 @@ impl BlobWriter {
             carried = self.flush_to_boundary()?;
             let file = self.file.as_ref().ok_or_else(|| self.gone())?;
             let landed = self.landed.clone();
-            self.pipeline = Some(
-                Pipeline::start(file, &self.path, self.store.durable(), landed).at(&self.path)?,
-            );
+            let durable = self.store.durable();
+            self.pipeline =
+                Some(Pipeline::start(file, &self.path, durable, self.bulk, landed).at(&self.path)?);
         }
         match &mut self.pipeline {
             None => {
@@ -239,7 +248,11 @@ impl BlobWriter {
     }
 
     /// Copies everything from `reader` into the blob; returns the number of bytes copied.
+    /// A bulk copy: past the first 4 MiB it is written around the page cache where the file
+    /// system allows (bytes given to [`BlobWriter::write_bytes`] stay in the cache, since what is
+    /// pushed or fetched is usually read again soon).
     pub fn write_from(&mut self, reader: &mut dyn Read) -> Result<u64> {
+        self.bulk = true;
         let mut buf = vec![0u8; CHUNK];
         let mut n_total = 0u64;
         loop {

@@ -94,6 +94,7 @@ impl<'s> Staging<'s> {
             ));
         }
         let mut w = self.dir.store().writer(d.algorithm())?;
+        w.mark_bulk();
         w.check_quota(item.size)?;
         if item.size > PARALLEL_ABOVE {
             return match &item.at {
