@@ -83,7 +83,7 @@ fn whole(call: &Call, mut reader: BlobReader, digest: &Digest) -> body::Body {
     }
     let app = call.app.clone();
     let d = digest.clone();
-    body::stream_reader_then(reader, size, move |_| app.verified.insert(&d, file))
+    body::stream_reader_then(reader, size, move || app.verified.insert(&d, file))
 }
 
 /// `HEAD`/`GET /v2/<name>/blobs/<digest>` (in Proxy mode a miss goes to the upstream).

@@ -121,15 +121,15 @@ pub(crate) fn channel(rx: mpsc::Receiver<io::Result<Bytes>>, size: Option<u64>) 
 /// Streams `len` bytes from a blocking reader. A read error (a corrupt blob fails verification at
 /// its end) aborts the response, so a client never gets a complete-looking wrong body.
 pub(crate) fn stream_reader<R: Read + Send + 'static>(reader: R, len: u64) -> Body {
-    stream_reader_then(reader, len, |_| {})
+    stream_reader_then(reader, len, || {})
 }
 
-/// [`stream_reader`], calling `done` with the reader once every byte was read without an error
-/// (for a verifying blob reader: once its content was verified).
+/// [`stream_reader`], calling `done` once every byte was read without an error (for a
+/// verifying blob reader: once its content was verified).
 pub(crate) fn stream_reader_then<R: Read + Send + 'static>(
     mut reader: R,
     len: u64,
-    done: impl FnOnce(&R) + Send + 'static,
+    done: impl FnOnce() + Send + 'static,
 ) -> Body {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
@@ -160,7 +160,7 @@ pub(crate) fn stream_reader_then<R: Read + Send + 'static>(
         // Drain to the end so a whole-blob read runs its final verification.
         let mut tail = [0u8; 1];
         match reader.read(&mut tail) {
-            Ok(0) => done(&reader),
+            Ok(0) => done(),
             Ok(_) => {}
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));

@@ -5,18 +5,15 @@
 //! follower ever receives a complete-looking wrong blob.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
-use bytes::Bytes;
 use registry_core::store::{Digest, Landing, Store};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::body::{self, Body};
 
-/// Bytes sent per step.
-const CHUNK: usize = 128 << 10;
 /// How long a follower that caught up waits before looking again.
 const POLL: Duration = Duration::from_millis(5);
 
@@ -38,74 +35,89 @@ pub(crate) fn stream(
     store: Store,
     digest: Digest,
 ) -> Body {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(2);
-    tokio::task::spawn_blocking(move || {
-        let outcome = || view.borrow().outcome;
-        let file = match open(&landing, &store, &digest, &outcome) {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-                return;
+    let follower = Follower {
+        view,
+        size,
+        landing,
+        source: Source::Unopened(store, digest),
+        pos: 0,
+    };
+    body::stream_reader(follower, size)
+}
+
+/// Where a follower reads from.
+enum Source {
+    /// Not opened yet (opened on the first read, on the blocking thread).
+    Unopened(Store, Digest),
+    Open(File),
+}
+
+/// A blob being fetched, as a blocking reader: a read waits until bytes past `pos` have landed
+/// and returns them; the last byte only once the fetch verified the blob; an error once it
+/// failed.
+struct Follower {
+    view: watch::Receiver<FlightView>,
+    size: u64,
+    landing: Landing,
+    source: Source,
+    pos: u64,
+}
+
+impl Follower {
+    fn outcome(&self) -> Option<bool> {
+        self.view.borrow().outcome
+    }
+
+    fn failed() -> io::Error {
+        io::Error::other("the upstream fetch failed")
+    }
+
+    /// The temp file, or the stored blob when the fetch already published it (the temp name is
+    /// gone then); waits for the fetch's end in between.
+    fn open(&self, store: &Store, digest: &Digest) -> io::Result<File> {
+        match File::open(self.landing.path()) {
+            Ok(f) => return Ok(f),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        loop {
+            match self.outcome() {
+                Some(true) => return File::open(store.blob_path(digest)),
+                Some(false) => return Err(Follower::failed()),
+                None => std::thread::sleep(POLL),
             }
+        }
+    }
+}
+
+impl Read for Follower {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Source::Unopened(store, digest) = &self.source {
+            self.source = Source::Open(self.open(store, digest)?);
+        }
+        let Source::Open(file) = &self.source else {
+            return Err(Follower::failed());
         };
-        let mut pos = 0u64;
-        while pos < size {
-            let done = outcome();
+        loop {
+            if self.pos >= self.size || buf.is_empty() {
+                return Ok(0);
+            }
+            let done = self.outcome();
             if done == Some(false) {
-                let _ = tx.blocking_send(Err(io::Error::other("the upstream fetch failed")));
-                return;
+                return Err(Follower::failed());
             }
             // Until the blob is verified, the last byte stays back.
             let limit = match done {
-                Some(_) => size,
-                None => landing.landed().min(size - 1),
+                Some(_) => self.size,
+                None => self.landing.landed().min(self.size - 1),
             };
-            if pos >= limit {
-                std::thread::sleep(POLL);
-                continue;
+            if self.pos < limit {
+                let want = ((limit - self.pos) as usize).min(buf.len());
+                let n = file.read_at(&mut buf[..want], self.pos)?;
+                self.pos += n as u64;
+                return Ok(n);
             }
-            let mut buf = vec![0u8; (limit - pos).min(CHUNK as u64) as usize];
-            match file.read_at(&mut buf, pos) {
-                Ok(0) => {
-                    let short = io::Error::new(io::ErrorKind::UnexpectedEof, "blob ended early");
-                    let _ = tx.blocking_send(Err(short));
-                    return;
-                }
-                Ok(n) => {
-                    buf.truncate(n);
-                    pos += n as u64;
-                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                        return; // the client went away
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
-                }
-            }
-        }
-    });
-    body::channel(rx, Some(size))
-}
-
-/// The temp file, or the stored blob when the fetch already published it (the temp name is
-/// gone then); waits for the fetch's end in between.
-fn open(
-    landing: &Landing,
-    store: &Store,
-    digest: &Digest,
-    outcome: &dyn Fn() -> Option<bool>,
-) -> io::Result<File> {
-    match File::open(landing.path()) {
-        Ok(f) => return Ok(f),
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        Err(_) => {}
-    }
-    loop {
-        match outcome() {
-            Some(true) => return File::open(store.blob_path(digest)),
-            Some(false) => return Err(io::Error::other("the upstream fetch failed")),
-            None => std::thread::sleep(POLL),
+            std::thread::sleep(POLL);
         }
     }
 }
