@@ -40,7 +40,8 @@
 #
 # Needs root (sudo when not root). Installs Debian's containerd (brings runc) if missing; nginx
 # comes from `make nginx-test`. Builds once, cached under target/containerd-e2e keyed on the
-# version: containerd/ctr 2.4.2 (-tags no_btrfs) and crictl; crane is shared with test.sh.
+# version: containerd/ctr 2.4.2 (-tags no_btrfs); crictl and crane with test.sh's go_tool
+# (tools.sh) under target/registryd-tools.
 # Quiet on success (one line per scenario); on failure prints the failing scenario's logs and
 # keeps the work folder (E2E_KEEP=1 keeps it on success too).
 set -euo pipefail
@@ -49,10 +50,11 @@ REPO=$PWD
 CARGO=${CARGO:-cargo}
 CONTAINERD2_VERSION=v2.4.2
 CRICTL_VERSION=v1.37.0 # sigs.k8s.io/cri-tools, served by the Go module proxy
-CRANE_VERSION=v0.22.1  # as examples/registryd/test.sh
 CACHE=$REPO/target/containerd-e2e
 
 log() { printf '== %s\n' "$*" >&2; }
+# shellcheck source=examples/registryd/tools.sh
+source "$REPO/examples/registryd/tools.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Outside the namespaces: install and build what is needed, then re-run this script inside.
@@ -86,20 +88,9 @@ prepare() {
         github.com/containerd/containerd/v2/cmd/ctr)
     rm -rf "$build" "$ctd" && mv "$ctd.tmp" "$ctd"
   fi
-  local crictl=$CACHE/crictl-$CRICTL_VERSION
-  if [[ ! -x $crictl ]]; then
-    log "building crictl $CRICTL_VERSION"
-    rm -rf "$CACHE/gobin-crictl" && mkdir -p "$CACHE/gobin-crictl"
-    GOBIN=$CACHE/gobin-crictl go install "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
-    mv "$CACHE/gobin-crictl/crictl" "$crictl" && rmdir "$CACHE/gobin-crictl"
-  fi
-  local crane=$REPO/target/registryd-tools/bin/crane-$CRANE_VERSION
-  if [[ ! -x $crane ]]; then
-    log "building crane $CRANE_VERSION"
-    mkdir -p "$REPO/target/registryd-tools/bin/tmp-crane"
-    GOBIN=$REPO/target/registryd-tools/bin/tmp-crane go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
-    mv "$REPO/target/registryd-tools/bin/tmp-crane/crane" "$crane" && rmdir "$REPO/target/registryd-tools/bin/tmp-crane"
-  fi
+  local crictl crane
+  crictl=$(go_tool crictl "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION")
+  crane=$(go_tool crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION")
   $CARGO build --locked -q -p registryd -p registryctl
   export E2E_CONTAINERD2=$ctd E2E_CRICTL=$crictl E2E_CRANE=$crane
   export E2E_REGISTRYD=$REPO/target/debug/registryd E2E_REGISTRYCTL=$REPO/target/debug/registryctl

@@ -10,15 +10,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$PWD
-TOOLS=$REPO/target/registryd-tools
 CARGO=${CARGO:-cargo}
 # distribution-spec main as of 2026-08-31 (the conformance module has no tagged releases of its
 # own; this is the Go module proxy's @latest, pinned).
 CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
-CRANE_VERSION=v0.22.1 # the go-containerregistry version conformance/store-layout uses
 ORAS_VERSION=v1.3.6
 
 log() { printf '== %s\n' "$*" >&2; }
+# shellcheck source=examples/registryd/tools.sh
+source "$REPO/examples/registryd/tools.sh"
 
 need_apt() { # need_apt COMMAND PACKAGE: install PACKAGE from Debian if COMMAND is missing
   command -v "$1" >/dev/null && return 0
@@ -42,19 +42,6 @@ build_conformance() {
       mv conformance.test.tmp conformance.test)
   fi
   CONFORMANCE=$dir/conformance.test
-}
-
-# go_tool NAME PACKAGE@VERSION: builds a Go command once into target/registryd-tools/bin.
-go_tool() {
-  local bin=$TOOLS/bin/$1-${2##*@}
-  if [[ ! -x $bin ]]; then
-    log "building $1 ($2)"
-    mkdir -p "$TOOLS/bin/tmp-$1"
-    GOBIN=$TOOLS/bin/tmp-$1 go install "$2"
-    mv "$TOOLS/bin/tmp-$1/$1" "$bin"
-    rmdir "$TOOLS/bin/tmp-$1"
-  fi
-  echo "$bin"
 }
 
 WORK=$(mktemp -d)
