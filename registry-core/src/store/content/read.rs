@@ -214,30 +214,28 @@ impl Store {
 
     /// The file that holds a blob (see [`FileId`]); not a use of the blob.
     pub fn file_id(&self, digest: &Digest) -> Result<FileId> {
+        let (_, m) = self.blob_metadata(digest)?;
+        Ok(FileId::of(&m))
+    }
+
+    /// Size and times of a blob (counts as a use, see [`Store::has`]).
+    pub fn stat(&self, digest: &Digest) -> Result<BlobStat> {
+        let (p, m) = self.blob_metadata(digest)?;
+        self.note_use(&p, &m, None);
+        Ok(stat_of(digest.clone(), &m))
+    }
+
+    /// A stored blob's path and metadata; `NotFound` unless it is a regular file.
+    fn blob_metadata(&self, digest: &Digest) -> Result<(PathBuf, fs::Metadata)> {
         let p = self.blob_path(digest);
         match fs::symlink_metadata(&p) {
-            Ok(m) if m.is_file() => Ok(FileId::of(&m)),
+            Ok(m) if m.is_file() => Ok((p, m)),
             Ok(_) => Err(StoreError::not_found_blob(digest)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Err(StoreError::not_found_blob(digest))
             }
             Err(e) => Err(StoreError::io(&p, e)),
         }
-    }
-
-    /// Size and times of a blob (counts as a use, see [`Store::has`]).
-    pub fn stat(&self, digest: &Digest) -> Result<BlobStat> {
-        let p = self.blob_path(digest);
-        let m = match fs::symlink_metadata(&p) {
-            Ok(m) if m.is_file() => m,
-            Ok(_) => return Err(StoreError::not_found_blob(digest)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::not_found_blob(digest));
-            }
-            Err(e) => return Err(StoreError::io(&p, e)),
-        };
-        self.note_use(&p, &m, None);
-        Ok(stat_of(digest.clone(), &m))
     }
 
     /// Records a use (the blob's mtime) if tracking is on and the last record is over a minute

@@ -136,13 +136,8 @@ impl<'s> Staging<'s> {
         mut w: crate::store::BlobWriter,
         rep: &mut Reporter<'_>,
     ) -> Result<()> {
-        while self.in_flight.len() >= max_in_flight() {
-            self.settle_oldest()?;
-        }
-        let dest = self.path_of(d);
-        let digest = d.clone();
         let entry = item.clone();
-        let handle = std::thread::spawn(move || -> Result<u64> {
+        self.spawn_worker(item, d, move |digest, dest| {
             let mut data = Recorded {
                 inner: at.open()?.take(entry.size),
                 error: None,
@@ -158,14 +153,29 @@ impl<'s> Staging<'s> {
                 (None, Ok(_)) => {}
             }
             w.stage(&digest, &dest)
-        });
+        })?;
+        rep.bytes(item.size)
+    }
+
+    /// Runs `job(digest, dest)` for `item` on a worker thread once fewer than
+    /// [`max_in_flight`] run; its result is recorded when it is settled.
+    fn spawn_worker(
+        &mut self,
+        item: &Item,
+        d: &Digest,
+        job: impl FnOnce(Digest, PathBuf) -> Result<u64> + Send + 'static,
+    ) -> Result<()> {
+        while self.in_flight.len() >= max_in_flight() {
+            self.settle_oldest()?;
+        }
+        let (digest, dest) = (d.clone(), self.path_of(d));
         self.in_flight.push_back(InFlight {
             path: item.path.clone(),
             digest: d.clone(),
             size: item.size,
-            handle,
+            handle: std::thread::spawn(move || job(digest, dest)),
         });
-        rep.bytes(item.size)
+        Ok(())
     }
 
     /// Reads the entry here and hands its bytes to a worker that hashes and writes them.
@@ -177,18 +187,13 @@ impl<'s> Staging<'s> {
         mut w: crate::store::BlobWriter,
         rep: &mut Reporter<'_>,
     ) -> Result<()> {
-        while self.in_flight.len() >= max_in_flight() {
-            self.settle_oldest()?;
-        }
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let dest = self.path_of(d);
-        let digest = d.clone();
-        let handle = std::thread::spawn(move || -> Result<u64> {
+        self.spawn_worker(item, d, move |digest, dest| {
             for buf in rx {
                 w.write_bytes(&buf)?;
             }
             w.stage(&digest, &dest)
-        });
+        })?;
         let mut left = item.size;
         let mut failed = None;
         while left > 0 {
@@ -215,12 +220,6 @@ impl<'s> Staging<'s> {
             }
         }
         drop(tx);
-        self.in_flight.push_back(InFlight {
-            path: item.path.clone(),
-            digest: d.clone(),
-            size: item.size,
-            handle,
-        });
         match failed {
             Some(e) => Err(e),
             None => Ok(()),
