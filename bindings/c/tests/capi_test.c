@@ -959,6 +959,13 @@ static char *tree(const char *dir) {
   return strdup(tree_buf);
 }
 
+/* Checks that the files and folders under `dir` are still `before` (a `tree`). */
+static void check_tree_unchanged(const char *dir, const char *before) {
+  char *now = tree(dir);
+  CHECK(strcmp(now, before) == 0);
+  free(now);
+}
+
 /* Importing a bundle stream: the same report as the path import of the same tar, read in small
  * odd-sized pieces; a callback failing midway is DR_STATUS_IO naming the stream and the code,
  * with the store unchanged (files and staging); NULL and lying callbacks are refused. */
@@ -985,9 +992,7 @@ static void test_bundle_stream(void) {
   CHECK(out == NULL && strstr(last_message, "stream `platform.tar`") && strstr(last_message, "returned 5") &&
         strstr(last_message, "after 1500 bytes"));
   fclose(fs.f);
-  char *now = tree(dir_s);
-  CHECK(strcmp(now, empty) == 0);
-  free(now);
+  check_tree_unchanged(dir_s, empty);
   /* failing on the very first read, unnamed */
   struct file_stream first = {fopen(tar, "rb"), 0, -7, 0, 0, 0};
   EXPECT(DR_STATUS_IO, dr_store_import_bundle_stream(s, read_stream, &first, NULL, NULL, NULL, NULL, &out, E));
@@ -998,9 +1003,7 @@ static void test_bundle_stream(void) {
   EXPECT(DR_STATUS_INVALID_ARGUMENT, dr_store_import_bundle_stream(s, read_stream, &liar, "", NULL, NULL, NULL, &out, E));
   CHECK(strstr(last_message, "bytes read into a buffer of") != NULL);
   fclose(liar.f);
-  now = tree(dir_s);
-  CHECK(strcmp(now, empty) == 0);
-  free(now);
+  check_tree_unchanged(dir_s, empty);
 
   /* cancelled by the progress callback: the store unchanged too */
   struct file_stream cancelled = {fopen(tar, "rb"), -1, 0, 0, 0, 0};
@@ -1010,9 +1013,7 @@ static void test_bundle_stream(void) {
                                                             &progress_calls, &out, E));
   CHECK(out == NULL && progress_calls == 1);
   fclose(cancelled.f);
-  now = tree(dir_s);
-  CHECK(strcmp(now, empty) == 0);
-  free(now);
+  check_tree_unchanged(dir_s, empty);
 
   /* the whole tar, in odd-sized reads: the path import's report */
   struct file_stream whole = {fopen(tar, "rb"), -1, 0, 0, 0, 0};
