@@ -5,7 +5,9 @@
 # and pulled, over TLS with the same certificate, by the same client (curl), on loopback.
 # Each figure is the wall time curl reports; RUNS (default 3) runs each, min and max shown,
 # and the ratio of the medians. The blob is deleted through the API between push runs, so
-# every push writes it anew. Then LOAD_CLIENTS (default 64) concurrent clients do authenticated
+# every push writes it anew. Each timed transfer starts after a `sync`, so dirty pages of an
+# earlier run (distribution's 3 GiB of pushes just before registryd's) are not written back
+# during it. Then LOAD_CLIENTS (default 64) concurrent clients do authenticated
 # manifest HEAD and GET by tag for LOAD_SECONDS (default 10) each (benches/registryd-load, Go's
 # net/http client with keep-alive): requests per second, p50 and p99 latency. Both servers use
 # the same htpasswd file (bcrypt cost 5, as `htpasswd -B` writes). Both stores live under
@@ -79,10 +81,11 @@ push() { # push ADDR [FILE DIGEST]: seconds for the PUT that carries the whole b
     tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
   [[ $loc == /* ]] && loc=https://$1$loc
   [[ $loc == *\?* ]] && loc="$loc&digest=$digest" || loc="$loc?digest=$digest"
+  sync # no writeback left over from the run before (either server's) is charged to this one
   "${C[@]}" -o /dev/null -w '%{time_total}\n' -X PUT -H 'Content-Type: application/octet-stream' \
     -T "$file" "$loc"
 }
-pull() { "${C[@]}" -o /dev/null -w '%{time_total}\n' "https://$1/v2/bench/blob/blobs/$DIGEST"; }
+pull() { sync; "${C[@]}" -o /dev/null -w '%{time_total}\n' "https://$1/v2/bench/blob/blobs/$DIGEST"; }
 drop() { "${C[@]}" -o /dev/null -X DELETE "https://$1/v2/bench/blob/blobs/$DIGEST"; }
 
 declare -A T

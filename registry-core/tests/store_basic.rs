@@ -913,6 +913,70 @@ fn large_blobs_in_odd_pieces_read_back_exactly() {
 }
 
 #[test]
+fn handed_over_parts_keep_the_stream_order_with_copied_writes_and_across_a_resume() {
+    let (_d, store) = open();
+    let data = bytes(22, (11 << 20) + 777);
+    let mut up = store.begin_upload(Algorithm::Sha256).unwrap();
+    let (mut pos, mut step, mut turn) = (0usize, 5usize, 0u32);
+    // Alternates copied writes and batches of handed-over parts of odd sizes, so the aligned
+    // chunk is part-filled whenever a batch arrives behind it.
+    while pos < 7 << 20 {
+        step = (step * 7 + 3) % 250_000 + 1;
+        let end = (pos + step).min(data.len());
+        if turn % 3 == 0 {
+            up.write_bytes(&data[pos..end]).unwrap();
+        } else {
+            let mid = pos + (end - pos) / 2;
+            up.write_parts(vec![data[pos..mid].to_vec(), data[mid..end].to_vec()])
+                .unwrap();
+        }
+        pos = end;
+        turn += 1;
+    }
+    up.save().unwrap();
+    let id = up.upload_id().unwrap().clone();
+    drop(up);
+    let mut up = store.resume_upload(&id).unwrap();
+    assert_eq!(up.written() as usize, pos);
+    for part in data[pos..].chunks(1 << 20) {
+        up.write_parts(vec![part.to_vec()]).unwrap();
+    }
+    let d = up
+        .commit(Some(&d256(&data)), Some(data.len() as u64))
+        .unwrap()
+        .digest;
+    assert_eq!(store.read(&d).unwrap(), data);
+}
+
+#[test]
+fn handed_over_parts_count_against_the_quota() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        dir.path(),
+        StoreOptions {
+            quota: Some(6 << 20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut w = store.writer(Algorithm::Sha256).unwrap();
+    let mut refused = None;
+    for i in 0..8u8 {
+        if let Err(e) = w.write_parts(vec![bytes(i.into(), 1 << 20)]) {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (i, e) = refused.expect("the seventh MiB is over the quota");
+    assert_eq!((i, e.code()), (6, ErrorCode::QuotaExceeded), "{e}");
+    // A refused writer stays refused, and leaves nothing behind.
+    assert!(w.write_parts(vec![vec![1u8]]).is_err());
+    drop(w);
+    assert!(store.list().unwrap().is_empty());
+    assert!(tmp_files(dir.path()).is_empty());
+}
+
+#[test]
 fn reads_record_last_use_for_cache_expiry() {
     let (_d, store) = open();
     let d = store.put_bytes(b"cached layer", None).unwrap().digest;

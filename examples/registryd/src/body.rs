@@ -203,6 +203,60 @@ pub(crate) struct Streamed {
     pub(crate) result: Result<(), BodyFailure>,
 }
 
+/// Frames gathered before they go to the blocking writer together: one hand-over between
+/// threads per MiB instead of one per frame (hyper's are about 64 KiB), which on two cores saves
+/// more time than the copy the writer then also skips.
+const BATCH: usize = 1 << 20;
+/// Batches queued ahead of the blocking writer.
+const BATCHES_AHEAD: usize = 2;
+
+/// The blocking task behind a [`Batcher`]: it hands the writer back, with the error that
+/// stopped it, if any.
+pub(crate) type WriterTask = tokio::task::JoinHandle<(BlobWriter, Result<(), StoreError>)>;
+
+/// Frames on their way to a blocking [`BlobWriter`], handed over in batches of [`BATCH`] bytes.
+pub(crate) struct Batcher {
+    tx: mpsc::Sender<Vec<Bytes>>,
+    batch: Vec<Bytes>,
+    bytes: usize,
+}
+
+impl Batcher {
+    /// A batcher and the blocking task that writes what it sends into `writer`.
+    pub(crate) fn start(writer: BlobWriter) -> (Batcher, WriterTask) {
+        let (tx, mut rx) = mpsc::channel::<Vec<Bytes>>(BATCHES_AHEAD);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut w = writer;
+            while let Some(batch) = rx.blocking_recv() {
+                if let Err(e) = w.write_parts(batch) {
+                    return (w, Err(e));
+                }
+            }
+            (w, Ok(()))
+        });
+        let batcher = Batcher {
+            tx,
+            batch: Vec::new(),
+            bytes: 0,
+        };
+        (batcher, task)
+    }
+
+    /// Adds a frame; false once the writer stopped.
+    pub(crate) async fn push(&mut self, data: Bytes) -> bool {
+        self.bytes += data.len();
+        self.batch.push(data);
+        self.bytes < BATCH || self.flush().await
+    }
+
+    /// Sends what is gathered; false once the writer stopped.
+    pub(crate) async fn flush(&mut self) -> bool {
+        self.bytes = 0;
+        let batch = std::mem::take(&mut self.batch);
+        batch.is_empty() || self.tx.send(batch).await.is_ok()
+    }
+}
+
 /// Copies a request body into `writer` on a blocking thread while frames arrive, at most `max`
 /// bytes, each frame within `idle` of the previous one.
 pub(crate) async fn stream_into(
@@ -211,16 +265,7 @@ pub(crate) async fn stream_into(
     max: Option<u64>,
     idle: Duration,
 ) -> Streamed {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(8);
-    let task = tokio::task::spawn_blocking(move || {
-        let mut w = writer;
-        while let Some(chunk) = rx.blocking_recv() {
-            if let Err(e) = w.write_bytes(&chunk) {
-                return (w, Err(e));
-            }
-        }
-        (w, Ok(()))
-    });
+    let (mut tx, task) = Batcher::start(writer);
     let mut received = 0u64;
     let mut result = Ok(());
     loop {
@@ -249,10 +294,12 @@ pub(crate) async fn stream_into(
             result = Err(BodyFailure::TooLong(m));
             break;
         }
-        if tx.send(data).await.is_err() {
+        if !tx.push(data).await {
             break;
         }
     }
+    // Whatever arrived is written, as it was before a failure (a chunked upload keeps it).
+    tx.flush().await;
     drop(tx);
     let (writer, written) = match task.await {
         Ok(pair) => pair,

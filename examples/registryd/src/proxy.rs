@@ -21,7 +21,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, StatusCode};
-use registry_core::store::{Digest, StoreError};
+use registry_core::store::Digest;
 use tokio::sync::{mpsc, watch};
 
 use crate::app::{App, blocking};
@@ -335,18 +335,15 @@ async fn tee(
 ) {
     let store = app.store.clone();
     let alg = digest.algorithm();
-    let (wtx, mut wrx) = mpsc::channel::<Bytes>(8);
-    let shown = state.clone();
-    let writer = tokio::task::spawn_blocking(move || {
-        let mut w = store.writer(alg)?;
-        if let Some(n) = size {
-            shown.send_modify(|v| v.landing = Some((n, w.landing())));
-        }
-        while let Some(b) = wrx.blocking_recv() {
-            w.write_bytes(&b)?;
-        }
-        Ok::<_, StoreError>(w)
-    });
+    let w = match tokio::task::spawn_blocking(move || store.writer(alg)).await {
+        Ok(Ok(w)) => w,
+        Ok(Err(e)) => return discard(digest, e.to_string(), &client).await,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    if let Some(n) = size {
+        state.send_modify(|v| v.landing = Some((n, w.landing())));
+    }
+    let (mut wtx, writer) = body::Batcher::start(w);
     let idle = app.limits.body_idle;
     let mut pending: Option<Bytes> = None;
     let mut client_open = true;
@@ -364,7 +361,7 @@ async fn tee(
             }
             Ok(Some(Ok(f))) => {
                 let Ok(data) = f.into_data() else { continue };
-                if wtx.send(data.clone()).await.is_err() {
+                if !wtx.push(data.clone()).await {
                     failure = Some("the store refused the data".into());
                     break;
                 }
@@ -377,9 +374,12 @@ async fn tee(
             }
         }
     }
+    if failure.is_none() && !wtx.flush().await {
+        failure = Some("the store refused the data".into());
+    }
     drop(wtx);
     let written = match writer.await {
-        Ok(r) => r,
+        Ok((w, r)) => r.map(|()| w),
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
     let outcome = match (failure, written) {
@@ -405,11 +405,14 @@ async fn tee(
                 let _ = client.send(Ok(p)).await;
             }
         }
-        Err(why) => {
-            crate::log::event(&format!("blob {digest} from the upstream discarded: {why}"));
-            let _ = client.send(Err(io::Error::other(why))).await;
-        }
+        Err(why) => discard(digest, why, &client).await,
     }
+}
+
+/// The end of a cache fill that failed: logged, and the client's response cut off.
+async fn discard(digest: &Digest, why: String, client: &mpsc::Sender<io::Result<Bytes>>) {
+    crate::log::event(&format!("blob {digest} from the upstream discarded: {why}"));
+    let _ = client.send(Err(io::Error::other(why))).await;
 }
 
 /// The periodic cache expiry of Proxy mode.

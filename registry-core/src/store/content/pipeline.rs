@@ -2,8 +2,10 @@
 //! hashes while this thread writes, so hashing and disk I/O overlap instead of adding up. A bulk
 //! copy (an import) is written with `O_DIRECT` where the file system allows it (no page-cache
 //! copy, no writeback competing for the CPU); a stream (an upload, a cache fill) goes through the
-//! page cache, because what was just pushed or fetched is usually read again at once. Writes
-//! through the page cache get periodic background fsyncs, so the final fsync has little left.
+//! page cache, because what was just pushed or fetched is usually read again at once, and its
+//! buffers are written where they are (`Piece::Lent`) instead of being copied into the
+//! thread's aligned ones. Writes through the page cache get periodic background fsyncs, so the
+//! final fsync has little left.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek};
@@ -42,11 +44,29 @@ const O_DIRECT: Option<i32> = None;
 /// Alignment direct I/O needs for buffer addresses, lengths and file offsets.
 pub(super) const ALIGN: usize = 4096;
 
-/// A chunk for the writer thread: `buf[start..start + len]`.
-type Chunk = (Vec<u8>, usize, usize);
+/// What the writer thread writes next, in order.
+pub(super) enum Piece {
+    /// `buf[start..start + len]` of a pipeline buffer, aligned for direct I/O; the buffer comes
+    /// back for reuse.
+    Own(Vec<u8>, usize, usize),
+    /// Buffers a stream handed over whole ([`super::BlobWriter::write_parts`]): written
+    /// through the page cache where they are, without a copy.
+    Lent(Box<dyn Parts>),
+}
+
+/// A list of byte buffers the writer thread may hold until it has written them.
+pub(super) trait Parts: Send {
+    fn each(&self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()>;
+}
+
+impl<B: AsRef<[u8]> + Send> Parts for Vec<B> {
+    fn each(&self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        self.iter().try_for_each(|b| f(b.as_ref()))
+    }
+}
 
 pub(super) struct Pipeline {
-    tx: Option<SyncSender<Chunk>>,
+    tx: Option<SyncSender<Piece>>,
     spare: Receiver<Vec<u8>>,
     handle: Option<JoinHandle<io::Result<()>>>,
 }
@@ -75,7 +95,7 @@ impl Pipeline {
         } else {
             None
         };
-        let (tx, rx) = sync_channel::<Chunk>(PIPELINE_DEPTH);
+        let (tx, rx) = sync_channel::<Piece>(PIPELINE_DEPTH);
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
         let handle = std::thread::Builder::new()
             .name("blob-writer".into())
@@ -94,7 +114,28 @@ impl Pipeline {
                 });
                 let mut since_sync = 0u64;
                 let mut result = Ok(());
-                for (buf, start, len) in rx {
+                for piece in rx {
+                    let (buf, start, len) = match piece {
+                        Piece::Own(buf, start, len) => (buf, start, len),
+                        Piece::Lent(parts) => {
+                            let r = parts.each(&mut |data| {
+                                buffered.write_all_at(data, offset)?;
+                                offset += data.len() as u64;
+                                since_sync += data.len() as u64;
+                                landed.store(offset, Ordering::Release);
+                                Ok(())
+                            });
+                            if let Err(e) = r {
+                                result = Err(e);
+                                break;
+                            }
+                            if since_sync >= SYNC_EVERY && sync_handle.is_some() {
+                                since_sync = 0;
+                                let _ = sync_tx.try_send(());
+                            }
+                            continue;
+                        }
+                    };
                     let data = &buf[start..start + len];
                     let aligned = data.as_ptr().align_offset(ALIGN) == 0
                         && len % ALIGN == 0
@@ -149,11 +190,15 @@ impl Pipeline {
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK + ALIGN))
     }
 
-    /// Hands `buf[start..start + len]` to the writer thread; on failure joins it to get its
-    /// error.
+    /// Hands `buf[start..start + len]` to the writer thread.
     pub(super) fn send_chunk(&mut self, buf: Vec<u8>, start: usize, len: usize) -> io::Result<()> {
+        self.send(Piece::Own(buf, start, len))
+    }
+
+    /// Hands `piece` to the writer thread; on failure joins it to get its error.
+    pub(super) fn send(&mut self, piece: Piece) -> io::Result<()> {
         let sent = match &self.tx {
-            Some(tx) => tx.send((buf, start, len)).is_ok(),
+            Some(tx) => tx.send(piece).is_ok(),
             None => false,
         };
         if sent { Ok(()) } else { self.finish() }
