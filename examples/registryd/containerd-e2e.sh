@@ -7,8 +7,9 @@
 #     hosts.toml: the virtual host registry.d8-system.svc:5001 mirrored to https://127.0.0.1:5001
 #     with the module CA and the read-only user
 #   -> real nginx running the rendered node load balancer (/etc/kubernetes/registry-proxy/nginx.conf)
-#   -> two registryd "masters" on 127.0.0.2:5001 and 127.0.0.3:5001, TLS certificates for those IPs
-#      (and 127.0.0.1, as the orchestrator issues them) signed by the module CA, `ro` in htpasswd
+#   -> two registryd "masters" on 127.0.0.2:5001 and 127.0.0.3:5001, each running the bundle the
+#      orchestrator wrote for it (`registryctl simulate --write-nodes`): its certificate for its IP
+#      (and 127.0.0.1) signed by the module CA, the module's users in htpasswd
 #   -> in Proxy mode, an upstream registryd on 127.0.0.4:5001 (its own CA and user), cached by the
 #      masters.
 #
@@ -28,8 +29,12 @@
 # their node paths (/etc/containerd is bind-mounted); nginx runs the rendered nginx.conf unchanged
 # (its pid file in /tmp is this namespace's private /tmp). The main config.toml is this test's (root, state and
 # socket under the work folder, the native snapshotter), as a node's own file would be.
-# The certificates and htpasswd are made here with openssl and `htpasswd -B`, the same shapes the
-# orchestrator issues (ECDSA P-256 CA "registry-ca"; leaf for the master IP and 127.0.0.1).
+# The masters run what the orchestrator gives them: `registryctl simulate --write-nodes` switches a
+# simulated cluster with these two masters from Direct to the scenario's mode and writes each
+# master's node-services bundle (the module CA, its certificate, htpasswd with the module's users,
+# its peers or upstream), which registryd runs with `--config`, and the facts the nodes render
+# with (the module CA, the read-only user). Only the upstream of Proxy mode, which is not the
+# module's, gets its CA and users here, from openssl and `htpasswd -B`.
 #
 # Isolation: the whole test runs in private mount, network and PID namespaces (`unshare -mnp`):
 # only a private loopback exists, so no request, DNS included, can leave it, and no listener
@@ -186,7 +191,8 @@ mount --bind "$WORK/etc-containerd" /etc/containerd
 cmp -s /etc/resolv.conf "$WORK/etc/resolv.conf" || fail "/etc/resolv.conf is not the private one"
 
 # ---------------------------------------------------------------------------------------------
-# PKI and users: the module CA signs each master's certificate; an upstream CA for Proxy mode.
+# The upstream of Proxy mode: its own CA, certificate and users (the module's come from the
+# orchestrator, per scenario).
 # ---------------------------------------------------------------------------------------------
 PKI=$WORK/pki
 mkdir -p "$PKI"
@@ -201,50 +207,48 @@ new_leaf() { # new_leaf NAME CA SAN
   openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.crt" -CAkey "$PKI/$2.key" -CAcreateserial -days 2 \
     -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
 }
-new_ca module-ca registry-ca
 new_ca upstream-ca e2e-upstream-ca
-for ip in "${MASTERS[@]}"; do new_leaf "master-$ip" module-ca "IP:$ip,IP:127.0.0.1"; done
 new_leaf upstream upstream-ca "IP:${UPSTREAM%:*}"
 password() { openssl rand -hex 8; } # 16 characters, as the orchestrator's passwords
-RO_PASSWORD=$(password)
-RW_PASSWORD=$(password)
-PULLER_PASSWORD=$(password)
 SVC_PASSWORD=$(password)
 PUSHER_PASSWORD=$(password)
-htpasswd -B -b -c "$PKI/htpasswd" ro "$RO_PASSWORD" 2>/dev/null
-htpasswd -B -b "$PKI/htpasswd" rw "$RW_PASSWORD" 2>/dev/null
-htpasswd -B -b "$PKI/htpasswd" mirror-puller "$PULLER_PASSWORD" 2>/dev/null
 htpasswd -B -b -c "$PKI/upstream-htpasswd" svc "$SVC_PASSWORD" 2>/dev/null
 htpasswd -B -b "$PKI/upstream-htpasswd" pusher "$PUSHER_PASSWORD" 2>/dev/null
-printf '%s\n' "$PULLER_PASSWORD" >"$PKI/puller-password"
-printf '%s\n' "$SVC_PASSWORD" >"$PKI/svc-password"
-indent() { sed 's/^/  /' "$1"; }
 
-# The cluster facts registryctl renders with: two masters, the module CA, the read-only user.
-cat >"$WORK/cluster.yaml" <<EOF
+# The cluster the orchestrator is simulated on: two masters on loopback addresses.
+cat >"$WORK/facts.yaml" <<EOF
 clusterType: Static
 bootstrapped: true
 managedKubernetes: false
 nodes:
   - {name: master-0, role: master, ip: ${MASTERS[0]}, cri: Containerd}
   - {name: master-1, role: master, ip: ${MASTERS[1]}, cri: Containerd}
-readOnlyUser:
-  name: ro
-  password: $RO_PASSWORD
-moduleCA: |
-$(indent "$PKI/module-ca.crt")
 EOF
-settings() { # settings MODE: the ModuleConfig for Local or for Proxy (of the upstream here)
+settings() { # settings MODE: the ModuleConfig for Direct (never contacted), Local or Proxy (of the upstream here)
   printf 'apiVersion: deckhouse.io/v1alpha1\nkind: ModuleConfig\nmetadata:\n  name: deckhouse\n'
   printf 'spec:\n  version: 1\n  enabled: true\n  settings:\n    registry:\n      mode: %s\n' "$1"
+  if [[ $1 == Direct ]]; then
+    printf '      direct:\n        imagesRepo: registry.example.com/deckhouse/ee\n'
+  fi
   if [[ $1 == Proxy ]]; then
     printf '      proxy:\n        imagesRepo: %s/dkp/ee\n        scheme: HTTPS\n' "$UPSTREAM"
     printf '        username: svc\n        password: "%s"\n        ttl: 72h\n        ca: |\n' "$SVC_PASSWORD"
     sed 's/^/          /' "$PKI/upstream-ca.crt"
   fi
 }
+settings Direct >"$WORK/direct.yaml"
 settings Local >"$WORK/local.yaml"
 settings Proxy >"$WORK/proxy.yaml"
+
+# What the orchestrator gave master I in this scenario (after `simulate --write-nodes $NODES`).
+master_config() { echo "$NODES/master-$1/etc/kubernetes/registry/config.yaml"; }
+master_root() { # the store of master I, as its configuration names it
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["root"])' "$(master_config "$1")"
+}
+module_password() { # the password of the module's user NAME in the final state
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["users"][sys.argv[2]]["password"])' \
+    "$NODES/state.json" "$1"
+}
 
 # ---------------------------------------------------------------------------------------------
 # Servers.
@@ -255,6 +259,17 @@ start_registryd() {
   shift 2
   "$REGISTRYD" --listen "$addr" --tls-cert "$PKI/$name.crt" --tls-key "$PKI/$name.key" "$@" \
     2>"$RUN/$name.log" &
+  wait_started "$name" "$addr"
+}
+# start_master I: master I's registryd exactly as the orchestrator configured it.
+start_master() {
+  local name=master-${MASTERS[$1]}
+  "$REGISTRYD" --config "$(master_config "$1")" 2>"$RUN/$name.log" &
+  wait_started "$name" "${MASTERS[$1]}:5001"
+}
+# wait_started NAME ADDR: records the registryd just started as NAME; waits for its start-up line.
+wait_started() {
+  local name=$1 addr=$2
   PIDS+=($!)
   eval "PID_${name//[^a-zA-Z0-9]/_}=$!"
   for _ in $(seq 600); do # up to 30 s on a loaded machine
@@ -312,7 +327,7 @@ check_pulled() {
     for i in 0 1; do
       served_by "$i" "$kind" "$d" || continue
       [[ -z $only || $i == "$only" ]] || fail "master $i served $kind/$d while it was down"
-      if [[ $mode == Proxy ]] && ! has_blob "$RUN/store-$i" "$d"; then
+      if [[ $mode == Proxy ]] && ! has_blob "$(master_root "$i")" "$d"; then
         fail "master $i served $kind/$d but its cache does not hold it"
       fi
       found=1
@@ -423,9 +438,14 @@ scenario() {
   mkdir -p "$RUN"
   local started=$SECONDS
   local lower=${mode,,}
+  NODES=$RUN/nodes
+  "$REGISTRYCTL" simulate --from "$WORK/direct.yaml" --to "$WORK/$lower.yaml" --cluster "$WORK/facts.yaml" \
+    --seed "$RANDOM" --write-nodes "$NODES" >"$RUN/simulate.out" 2>&1 ||
+    fail "registryctl simulate did not finish the switch: $(tail -5 "$RUN/simulate.out")"
+  local module_ca=$NODES/master-0/etc/kubernetes/registry/pki/ca.crt
   local render_args=(--containerd "$gen" --dialect upstream)
   [[ $gen == v1 ]] && render_args+=(--containerd-version 1.6)
-  "$REGISTRYCTL" render --desired "$WORK/$lower.yaml" --cluster "$WORK/cluster.yaml" "${render_args[@]}" \
+  "$REGISTRYCTL" render --desired "$WORK/$lower.yaml" --cluster "$NODES/cluster.yaml" "${render_args[@]}" \
     --out "$RUN/node" >"$RUN/render.out" || fail "registryctl render failed: $(cat "$RUN/render.out")"
   local hosts=$RUN/node/etc/containerd/registry.d/$VIRTUAL/hosts.toml
   [[ -f $hosts ]] || fail "render wrote no $VIRTUAL/hosts.toml"
@@ -433,19 +453,18 @@ scenario() {
   local m0=${MASTERS[0]}:5001 m1=${MASTERS[1]}:5001 v1 v2 d
   if [[ $mode == Local ]]; then
     # Images are pushed to the first master; the second fills itself from it as a peer.
-    start_registryd "master-${MASTERS[0]}" "$m0" --root "$RUN/store-0" --htpasswd "$PKI/htpasswd" --writers rw
-    SSL_CERT_FILE=$PKI/module-ca.crt "$CRANE" auth login "$m0" -u rw -p "$RW_PASSWORD" >/dev/null 2>&1
-    v1=$(push "$m0" system/deckhouse/e2e v1 "e2e $SCENARIO v1" "$PKI/module-ca.crt")
-    v2=$(push "$m0" system/deckhouse/e2e v2 "e2e $SCENARIO v2" "$PKI/module-ca.crt")
-    start_registryd "master-${MASTERS[1]}" "$m1" --root "$RUN/store-1" --htpasswd "$PKI/htpasswd" --writers rw \
-      --peer "https://$m0" --peer-ca "$PKI/module-ca.crt" --peer-user mirror-puller \
-      --peer-password-file "$PKI/puller-password"
+    # Images are pushed (as `rw`) to the first master; the second, its peer, fills itself from it.
+    start_master 0
+    SSL_CERT_FILE=$module_ca "$CRANE" auth login "$m0" -u rw -p "$(module_password rw)" >/dev/null 2>&1
+    v1=$(push "$m0" system/deckhouse/e2e v1 "e2e $SCENARIO v1" "$module_ca")
+    v2=$(push "$m0" system/deckhouse/e2e v2 "e2e $SCENARIO v2" "$module_ca")
+    start_master 1
     for _ in $(seq 600); do
       grep -qs "peer https://$m0/system/deckhouse: " "$RUN/master-${MASTERS[1]}.log" && break
       sleep 0.05
     done
     for d in "$v2" $(blobs_of v2); do
-      has_blob "$RUN/store-1" "$d" || fail "the second master did not fill itself from its peer ($d)"
+      has_blob "$(master_root 1)" "$d" || fail "the second master did not fill itself from its peer ($d)"
     done
   else
     start_registryd upstream "$UPSTREAM" --root "$RUN/store-upstream" --namespace dkp/ee \
@@ -455,10 +474,8 @@ scenario() {
     v2=$(push "$UPSTREAM" dkp/ee/e2e v2 "e2e $SCENARIO v2" "$PKI/upstream-ca.crt")
     local i
     for i in 0 1; do
-      start_registryd "master-${MASTERS[i]}" "${MASTERS[i]}:5001" --root "$RUN/store-$i" \
-        --htpasswd "$PKI/htpasswd" --upstream "https://$UPSTREAM/dkp/ee" --upstream-ca "$PKI/upstream-ca.crt" \
-        --upstream-user svc --upstream-password-file "$PKI/svc-password" --ttl 72h
-      ! has_blob "$RUN/store-$i" "$v1" || fail "master $i holds the image before any pull"
+      start_master "$i"
+      ! has_blob "$(master_root "$i")" "$v1" || fail "master $i holds the image before any pull"
     done
   fi
   start_nginx

@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use registry_core::facts::ClusterFacts;
 use registry_core::input::{Limits, ShapeError, read_one};
-use registry_core::orchestrator::simulator::{TimelineEntry, simulate};
+use registry_core::orchestrator::simulator::{TimelineEntry, simulate_steps, timeline};
 use registry_core::orchestrator::{ERR_TRANSITION, Env, Inputs, State, Status, Timestamp};
 use registry_core::wire::{self, ReconcileOptions};
 
@@ -44,6 +45,12 @@ pub(crate) struct SimulateArgs {
     /// Seed of the random source (default 1).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Once the switch is done, write what the masters run below this folder: each master's
+    /// node-services bundle in DIR/NODE/ (its paths moved there, so `registryd --config` runs
+    /// it), `state.json` (the final registry-state, secrets included) and `cluster.yaml` (the
+    /// facts with the module CA and the read-only user, for `registryctl render --cluster`).
+    #[arg(long, value_name = "DIR")]
+    write_nodes: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -106,16 +113,61 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> ExitCode {
     };
     // A fixed clock, so the timeline is the same on every run.
     let mut env = Env::seeded(args.seed, Timestamp::from_unix(1_767_225_600));
-    let timeline = match simulate(&from, &to, facts, &mut env) {
-        Ok(t) => t,
+    let steps = match simulate_steps(&from, &to, facts.clone(), &mut env) {
+        Ok((_, steps)) => steps,
         Err(e) => return input::unusable(&e.to_string()),
     };
+    let timeline = timeline(&steps);
+    let done = timeline.last().is_some_and(|e| e.ready);
+    if let (Some(dir), true, Some(last)) = (&args.write_nodes, done, steps.last())
+        && let Err(m) = write_nodes(dir, &last.step.state, &facts)
+    {
+        return input::unusable(&m);
+    }
     match args.format {
         Format::Json => input::print_json(&timeline),
         Format::Text => input::emit(&render_timeline(&timeline)),
     }
-    let done = timeline.last().is_some_and(|e| e.ready);
+    if args.write_nodes.is_some() && !done {
+        eprintln!("registryctl: the switch did not finish; nothing was written");
+    }
     ExitCode::from(if done { EXIT_OK } else { EXIT_REJECTED })
+}
+
+/// `--write-nodes`: each master's bundle below `dir/<node>`, the state and the node facts.
+fn write_nodes(dir: &Path, state: &State, facts: &ClusterFacts) -> Result<(), String> {
+    let nodes = &state.node_services.nodes;
+    // Node names become folder names: one path segment each.
+    if let Some(bad) = nodes
+        .keys()
+        .find(|n| n.is_empty() || *n == "." || *n == ".." || n.contains(['/', '\0']))
+    {
+        return Err(format!(
+            "--write-nodes: node name {bad:?} is not a folder name"
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("--write-nodes: {}: {e}", dir.display()))?;
+    for (node, bundle) in nodes {
+        bundle
+            .config
+            .write_under(&dir.join(node))
+            .map_err(|e| format!("--write-nodes: {node}: {e}"))?;
+    }
+    // JSON is YAML: cluster.yaml is read by `registryctl render --cluster`.
+    for (name, text) in [
+        ("state.json", serde_json::to_string_pretty(state)),
+        (
+            "cluster.yaml",
+            serde_json::to_string_pretty(&state.node_facts(facts)),
+        ),
+    ] {
+        let text = text.map_err(|e| format!("--write-nodes: {name}: {e}"))?;
+        let path = dir.join(name);
+        // Both hold secrets (passwords, the CA's key): owner only.
+        registry_core::fsutil::write_atomic(&path, format!("{text}\n").as_bytes(), 0o600)
+            .map_err(|e| format!("--write-nodes: {e}"))?;
+    }
+    Ok(())
 }
 
 /// One block per step: the Ready line, then each condition that appeared or changed in that

@@ -53,6 +53,99 @@ fn simulate_direct_to_proxy_on_three_masters_finishes_ready() {
 }
 
 #[test]
+fn simulate_writes_what_the_masters_run_and_render_takes_its_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("nodes");
+    let out = run(&[
+        "simulate",
+        "--from",
+        &config("direct.yaml"),
+        "--to",
+        &config("local.yaml"),
+        "--cluster",
+        &config("cluster.yaml"),
+        "--write-nodes",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["mode"], "Local");
+    // The facts render reads: the cluster's, with the state's CA and read-only user.
+    let facts = out_dir.join("cluster.yaml");
+    for secret in [out_dir.join("state.json"), facts.clone()] {
+        assert_eq!(mode(&secret), 0o600, "{secret:?}");
+    }
+    let f: serde_json::Value = serde_json::from_slice(&std::fs::read(&facts).unwrap()).unwrap();
+    assert_eq!(
+        f["readOnlyUser"]["password"],
+        state["users"]["ro"]["password"]
+    );
+    assert_eq!(f["moduleCA"], state["pki"]["ca"]["cert"]);
+    // One folder per master (the worker runs no registry), each config naming its own files.
+    for (i, ip) in ["10.0.0.10", "10.0.0.11", "10.0.0.12"].iter().enumerate() {
+        let node = out_dir.join(format!("master-{i}"));
+        let config = node.join("etc/kubernetes/registry/config.yaml");
+        let c: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+        assert_eq!(c["listen"], format!("{ip}:5001"));
+        for key in [
+            "root",
+            "tlsCert",
+            "tlsKey",
+            "htpasswd",
+            "peerCa",
+            "peerPasswordFile",
+        ] {
+            let p = c[key].as_str().unwrap();
+            assert!(p.starts_with(node.to_str().unwrap()), "{key}: {p}");
+        }
+        assert!(std::path::Path::new(c["tlsKey"].as_str().unwrap()).is_file());
+    }
+    assert!(!out_dir.join("worker-0").exists());
+    let render_dir = dir.path().join("node");
+    let rendered = run(&[
+        "render",
+        "--desired",
+        &config("local.yaml"),
+        "--cluster",
+        facts.to_str().unwrap(),
+        "--out",
+        render_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        rendered.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+
+    // A switch that does not finish writes nothing.
+    let refused = dir.path().join("refused");
+    let out = run(&[
+        "simulate",
+        "--from",
+        &config("local.yaml"),
+        "--to",
+        &config("proxy.yaml"),
+        "--cluster",
+        &config("cluster.yaml"),
+        "--write-nodes",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!refused.exists());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was written"));
+}
+
+#[test]
 fn simulate_refused_local_to_proxy_prints_the_route_and_exits_1() {
     let out = run(&[
         "simulate",

@@ -73,30 +73,10 @@ fn switch(to: &str, ips: [&str; 3]) -> (State, Vec<RegistrydBundle>) {
     (last.step.state.clone(), by_ip)
 }
 
-/// Writes a bundle's files under `base` (absolute paths become `base/...`), its config file
-/// with every path it names moved the same way; returns the config file's path.
+/// Writes a bundle's files under `base` (`RegistrydBundle::write_under`: its paths, the config's
+/// included, moved there); returns the config file's path.
 fn materialize(bundle: &RegistrydBundle, base: &Path) -> PathBuf {
-    let moved = |p: &str| format!("{}{p}", base.display());
-    let mut config_file = None;
-    for (path, file) in &bundle.files {
-        let target = PathBuf::from(moved(path));
-        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-        let mut text = file.contents.expose().to_owned();
-        if path.ends_with("/config.yaml") {
-            // The config's absolute paths all start at one of these roots.
-            for root in [
-                "/etc/kubernetes/registry",
-                "/opt/deckhouse/registry",
-                "/etc/registry",
-                "/var/lib/registry",
-            ] {
-                text = text.replace(&format!("\"{root}"), &format!("\"{}", moved(root)));
-            }
-            config_file = Some(target.clone());
-        }
-        std::fs::write(&target, text).expect("write");
-    }
-    let config_file = config_file.expect("the bundle holds config.yaml");
+    let config_file = bundle.write_under(base).expect("write the bundle");
     // What registryd will read is still the orchestrator's shape.
     let parsed =
         RegistrydConfig::parse(&std::fs::read(&config_file).expect("read")).expect("parse");

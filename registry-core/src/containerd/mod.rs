@@ -22,11 +22,11 @@
 mod apply;
 mod apply_error;
 mod build;
-mod confined;
+pub(crate) mod confined;
 mod merge;
 mod model;
 mod nginx;
-mod node_paths;
+pub(crate) mod node_paths;
 mod options;
 mod preflight;
 mod render;

@@ -15,7 +15,7 @@ pub(crate) const HOSTS_TOML: &str = "hosts.toml";
 pub(crate) const CA_SUFFIX: &str = "-ca.crt";
 
 /// Why `path` is not an absolute, normalised path: `None` when it is one.
-fn not_normal(path: &str) -> Option<String> {
+pub(crate) fn not_normal(path: &str) -> Option<String> {
     if path.contains('\0') {
         return Some("contains a NUL character".into());
     }

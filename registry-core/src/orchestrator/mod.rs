@@ -16,6 +16,7 @@
 //! assert!(step.ready);
 //! ```
 
+mod bundle_files;
 mod checker;
 mod conditions;
 mod env;

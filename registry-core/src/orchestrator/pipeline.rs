@@ -18,8 +18,8 @@ use super::state::{BashibleConfig, State, User, Users};
 use super::step::{Output, Outputs, RegistrySecretOutput, Step};
 use super::users::{self, HTTP_SECRET_LEN, MIRROR_PULLER, MIRROR_PUSHER, RO, RW};
 use crate::containerd::node_config;
-use crate::facts::{ClusterFacts, NodeRole, ReadOnlyUser};
-use crate::settings::{CaBundle, CheckMode, Mode, RegistrySettings, Scheme};
+use crate::facts::{ClusterFacts, NodeRole};
+use crate::settings::{CheckMode, Mode, RegistrySettings, Scheme};
 use crate::transition::{self, Decision, RouteDisplay, Stage};
 
 /// DNS names of every registry component's TLS certificate.
@@ -249,18 +249,7 @@ impl Run<'_> {
 
     /// Cluster facts with the module CA and the read-only user, for the node configuration.
     fn facts(&self) -> ClusterFacts {
-        let mut facts = self.inputs.cluster.clone();
-        facts.module_ca = self
-            .st
-            .pki
-            .ca
-            .as_ref()
-            .and_then(|ca| CaBundle::parse(&ca.cert).ok());
-        facts.read_only_user = self.st.users.ro.as_ref().map(|u| ReadOnlyUser {
-            name: u.name.clone(),
-            password: u.password.clone(),
-        });
-        facts
+        self.st.node_facts(&self.inputs.cluster)
     }
 
     /// Evaluates one stage: `None` when it is ready, the progress message otherwise.

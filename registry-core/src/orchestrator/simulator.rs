@@ -313,11 +313,17 @@ pub fn simulate(
     env: &mut Env,
 ) -> Result<Vec<TimelineEntry>, ReconcileError> {
     let (_, steps) = simulate_steps(from, to, facts, env)?;
-    Ok(steps
+    Ok(timeline(&steps))
+}
+
+/// The timeline of recorded steps (what [`simulate`] returns for the steps of
+/// [`simulate_steps`]).
+pub fn timeline(steps: &[Recorded]) -> Vec<TimelineEntry> {
+    steps
         .iter()
         .enumerate()
         .map(|(i, r)| timeline_entry(i + 1, &r.step))
-        .collect())
+        .collect()
 }
 
 /// Like [`simulate`], returning the state reached in `from` and every recorded step of the switch.

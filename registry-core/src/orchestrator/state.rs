@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::conditions::Condition;
 use super::services::{RegistrydBundle, ServiceMode};
 use crate::containerd::NodeConfig;
+use crate::facts::{ClusterFacts, ReadOnlyUser};
 use crate::input::{Limits, ShapeError, read_one};
-use crate::settings::{Mode, RegistrySettings, Secret, Upstream};
+use crate::settings::{CaBundle, Mode, RegistrySettings, Secret, Upstream};
 
 /// A certificate and its private key, both PEM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -175,6 +176,29 @@ pub struct State {
 }
 
 impl State {
+    /// `cluster` with this state's module CA and read-only user: the facts the nodes'
+    /// containerd configuration is rendered from (what `registryctl render --cluster` takes).
+    ///
+    /// ```
+    /// use registry_core::facts::ClusterFacts;
+    /// use registry_core::orchestrator::State;
+    /// let facts = State::default().node_facts(&ClusterFacts::default());
+    /// assert!(facts.module_ca.is_none() && facts.read_only_user.is_none());
+    /// ```
+    pub fn node_facts(&self, cluster: &ClusterFacts) -> ClusterFacts {
+        let mut facts = cluster.clone();
+        facts.module_ca = self
+            .pki
+            .ca
+            .as_ref()
+            .and_then(|ca| CaBundle::parse(&ca.cert).ok());
+        facts.read_only_user = self.users.ro.as_ref().map(|u| ReadOnlyUser {
+            name: u.name.clone(),
+            password: u.password.clone(),
+        });
+        facts
+    }
+
     /// Reads the `state` key of `registry-state`: JSON as [`super::RegistryStateData`] writes
     /// it, or the YAML the upstream hooks wrote, with the core's bounded reader.
     ///
