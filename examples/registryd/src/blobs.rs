@@ -10,6 +10,7 @@ use crate::app::{Call, blocking};
 use crate::body::{self, Resp};
 use crate::errors::{ApiError, Code};
 use crate::repos::Repository;
+use crate::stored::stored;
 
 /// Parses a digest from a path or query, as `DIGEST_INVALID` on failure.
 pub(crate) fn parse_digest(s: &str) -> Result<Digest, ApiError> {
@@ -79,11 +80,11 @@ fn whole(call: &Call, mut reader: BlobReader, digest: &Digest) -> body::Body {
     let size = reader.size();
     if call.app.verified.contains(digest, file) {
         reader.skip_verification();
-        return body::stream_reader(reader, size);
+        return stored(reader, size, || {});
     }
     let app = call.app.clone();
     let d = digest.clone();
-    body::stream_reader_then(reader, size, move || app.verified.insert(&d, file))
+    stored(reader, size, move || app.verified.insert(&d, file))
 }
 
 /// `HEAD`/`GET /v2/<name>/blobs/<digest>` (in Proxy mode a miss goes to the upstream).
@@ -129,7 +130,7 @@ pub(crate) async fn get(call: Call, repo: Repository, digest: &str) -> Result<Re
                 source: e,
             })
         })?;
-        body::stream_reader(ranged, len)
+        stored(ranged, len, || {})
     };
     let mut resp = hyper::Response::new(body);
     *resp.status_mut() = status;

@@ -1,5 +1,5 @@
 //! Bodies: the response body type, response builders, and the two bridges between hyper's async
-//! bodies and the store's blocking I/O (a blob streamed out from a blocking reader, a request
+//! bodies and blocking I/O (bytes streamed out from a reader on a blocking thread, a request
 //! body streamed into a `BlobWriter` on a blocking thread).
 
 use std::io::{self, Read};
@@ -23,7 +23,7 @@ pub(crate) type Body = BoxBody<Bytes, io::Error>;
 pub(crate) type Resp = Response<Body>;
 
 /// Bytes a blob is read in per step.
-const READ_CHUNK: usize = 128 << 10;
+pub(crate) const READ_CHUNK: usize = 128 << 10;
 /// Chunks queued per response ahead of the connection: with the chunk being read and the one
 /// being sent, a pull holds about 512 KiB, so 64 concurrent pulls stay within 64 MiB.
 const READ_AHEAD: usize = 2;
@@ -118,19 +118,22 @@ pub(crate) fn channel(rx: mpsc::Receiver<io::Result<Bytes>>, size: Option<u64>) 
     .boxed()
 }
 
-/// Streams `len` bytes from a blocking reader. A read error (a corrupt blob fails verification at
-/// its end) aborts the response, so a client never gets a complete-looking wrong body.
+/// Streams `len` bytes from a reader that may block for long (a proxy follower waits for bytes
+/// to land) on a blocking thread. A read error aborts the response, so a client never gets a
+/// complete-looking wrong body. Stored blobs are streamed by [`crate::stored`].
 pub(crate) fn stream_reader<R: Read + Send + 'static>(reader: R, len: u64) -> Body {
-    stream_reader_then(reader, len, || {})
+    channel(spawn_reader(reader, len, || {}), Some(len))
 }
 
-/// [`stream_reader`], calling `done` once every byte was read without an error (for a
-/// verifying blob reader: once its content was verified).
-pub(crate) fn stream_reader_then<R: Read + Send + 'static>(
+/// Reads `len` bytes from `reader` on a blocking thread, [`READ_CHUNK`] at a time, into the
+/// channel returned; then `done` once the read past them found the end (for a verifying blob
+/// reader: once its content was verified). A read error (a corrupt blob fails verification at
+/// its end) goes into the channel as the last item.
+pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     mut reader: R,
     len: u64,
     done: impl FnOnce() + Send + 'static,
-) -> Body {
+) -> mpsc::Receiver<io::Result<Bytes>> {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
         let mut left = len;
@@ -157,17 +160,22 @@ pub(crate) fn stream_reader_then<R: Read + Send + 'static>(
                 }
             }
         }
-        // Drain to the end so a whole-blob read runs its final verification.
-        let mut tail = [0u8; 1];
-        match reader.read(&mut tail) {
-            Ok(0) => done(),
-            Ok(_) => {}
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-            }
+        if let Err(e) = drain(&mut reader, done) {
+            let _ = tx.blocking_send(Err(e));
         }
     });
-    channel(rx, Some(len))
+    rx
+}
+
+/// Reads past the end, so that a whole-blob read runs its final verification; `done` once it
+/// passed.
+pub(crate) fn drain(reader: &mut dyn Read, done: impl FnOnce()) -> io::Result<()> {
+    let mut tail = [0u8; 1];
+    // Bytes past the size said: the read is not whole, so `done` is not called.
+    if reader.read(&mut tail)? == 0 {
+        done();
+    }
+    Ok(())
 }
 
 /// Why streaming a request body into a writer stopped early.

@@ -12,7 +12,7 @@
 //!
 //! Modules: `config` (flags and file), `server` (connections, TLS, limits, shutdown), `app`
 //! (the request pipeline), `router`, `names`, `errors`, `body`, `auth`, `metrics`, `log`, the
-//! endpoints (`blobs`, `uploads`, `manifests`, `listing`), `view` (cached index and manifest
+//! endpoints (`blobs`, `uploads`, `manifests`, `listing`), `stored` (a stored blob's body), `view` (cached index and manifest
 //! summaries) and `repos` (the store's repositories).
 
 mod app;
@@ -31,6 +31,7 @@ mod proxy;
 mod repos;
 mod router;
 mod server;
+mod stored;
 mod sync;
 mod uploads;
 mod upstream;
