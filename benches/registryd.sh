@@ -5,9 +5,9 @@
 # and pulled, over TLS with the same certificate, by the same client (curl), on loopback.
 # Each figure is the wall time curl reports; RUNS (default 3) runs each, min and max shown,
 # and the ratio of the medians. The blob is deleted through the API between push runs, so
-# every push writes it anew. Each timed transfer starts after a `sync`, so dirty pages of an
-# earlier run (distribution's 3 GiB of pushes just before registryd's) are not written back
-# during it. Then LOAD_CLIENTS (default 64) concurrent clients do authenticated
+# every push writes it anew. The servers take turns run by run, and each timed transfer starts
+# after a `sync`, so dirty pages of an earlier run (either server's) are not written back during
+# it. The Proxy figures compare with a direct pull made in the same run. Then LOAD_CLIENTS (default 64) concurrent clients do authenticated
 # manifest HEAD and GET by tag for LOAD_SECONDS (default 10) each (benches/registryd-load, Go's
 # net/http client with keep-alive): requests per second, p50 and p99 latency. Both servers use
 # the same htpasswd file (bcrypt cost 5, as `htpasswd -B` writes). Both stores live under
@@ -89,14 +89,19 @@ pull() { sync; "${C[@]}" -o /dev/null -w '%{time_total}\n' "https://$1/v2/bench/
 drop() { "${C[@]}" -o /dev/null -X DELETE "https://$1/v2/bench/blob/blobs/$DIGEST"; }
 
 declare -A T
-for name in distribution registryd; do
-  addr=$DIST && [[ $name == registryd ]] && addr=$RD
-  T[$name-push]="" T[$name-pull]=""
-  for i in $(seq "$RUNS"); do
+# The two servers take turns, run by run, so that both meet the same phases of a shared machine
+# (its disk and CPU speed drift over minutes) instead of one getting the first half.
+T[distribution-push]="" T[distribution-pull]="" T[registryd-push]="" T[registryd-pull]=""
+for i in $(seq "$RUNS"); do
+  for name in distribution registryd; do
+    addr=$DIST && [[ $name == registryd ]] && addr=$RD
     T[$name-push]+="$(push "$addr") "
     if [[ $i -lt $RUNS ]]; then drop "$addr"; fi
   done
-  for _ in $(seq "$RUNS"); do T[$name-pull]+="$(pull "$addr") "; done
+done
+for _ in $(seq "$RUNS"); do
+  T[distribution-pull]+="$(pull "$DIST") "
+  T[registryd-pull]+="$(pull "$RD") "
 done
 
 # A small image for the manifest load: an empty config and no layers.
@@ -129,11 +134,13 @@ proxy_start() { # proxy_start ROOT: starts a proxy on a new port, prints its add
     --upstream-user bench --upstream-password-file "$W/upstream-password" >/dev/null 2>>"$W/proxy.log" &
   echo "$! $addr"
 }
-T[proxy-cold]="" T[proxy-warm]=""
+T[proxy-cold]="" T[proxy-warm]="" T[proxy-direct]=""
 for i in $(seq "$RUNS"); do
   read -r ppid paddr <<<"$(proxy_start "$W/proxy-$i")"
   PIDS+=("$ppid")
   wait_up "$paddr"
+  # The direct pull it is compared with, in the same run.
+  T[proxy-direct]+="$(pull "$RD") "
   T[proxy-cold]+="$(pull "$paddr") "
   T[proxy-warm]+="$(pull "$paddr") "
   kill "$ppid" && wait "$ppid" 2>/dev/null || true
@@ -181,7 +188,7 @@ echo
 echo "Proxy cache in front of the registryd above (TLS, Basic auth both ways), blob of $SIZE_MIB MiB, $RUNS runs"
 read -r cmin cmed cmax <<<"$(echo "${T[proxy-cold]}" | stats)"
 read -r wmin wmed wmax <<<"$(echo "${T[proxy-warm]}" | stats)"
-read -r _ lmed _ <<<"$(echo "${T[registryd-pull]}" | stats)"
+read -r _ lmed _ <<<"$(echo "${T[proxy-direct]}" | stats)"
 echo "| | seconds: min–max (median) | ratio |"
 echo "|---|---|---|"
 echo "| cold pull through the proxy | $cmin–$cmax ($cmed) | $(awk -v d="$lmed" -v c="$cmed" 'BEGIN {printf "%.2f", d / c}')× of a direct pull from the upstream ($lmed) |"
