@@ -134,7 +134,9 @@ pub(crate) fn run_simulate(args: &SimulateArgs) -> ExitCode {
     ExitCode::from(if done { EXIT_OK } else { EXIT_REJECTED })
 }
 
-/// `--write-nodes`: each master's bundle below `dir/<node>`, the state and the node facts.
+/// `--write-nodes`: each master's bundle below `dir/<node>`, the state and the node facts. The
+/// folder must be new or empty, and is left as it was if any file cannot be written: the set is
+/// whole or absent.
 fn write_nodes(dir: &Path, state: &State, facts: &ClusterFacts) -> Result<(), String> {
     let nodes = &state.node_services.nodes;
     // Node names become folder names: one path segment each.
@@ -146,12 +148,33 @@ fn write_nodes(dir: &Path, state: &State, facts: &ClusterFacts) -> Result<(), St
             "--write-nodes: node name {bad:?} is not a folder name"
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("--write-nodes: {}: {e}", dir.display()))?;
-    for (node, bundle) in nodes {
+    let existed = match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(format!(
+                    "--write-nodes: {} is not empty; name a new or empty folder",
+                    dir.display()
+                ));
+            }
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(format!("--write-nodes: {}: {e}", dir.display())),
+    };
+    let written = write_node_files(dir, state, facts);
+    if written.is_err() {
+        undo(dir, existed);
+    }
+    written.map_err(|e| format!("--write-nodes: {e}; nothing was left in {}", dir.display()))
+}
+
+fn write_node_files(dir: &Path, state: &State, facts: &ClusterFacts) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (node, bundle) in &state.node_services.nodes {
         bundle
             .config
             .write_under(&dir.join(node))
-            .map_err(|e| format!("--write-nodes: {node}: {e}"))?;
+            .map_err(|e| format!("{node}: {e}"))?;
     }
     // JSON is YAML: cluster.yaml is read by `registryctl render --cluster`.
     for (name, text) in [
@@ -161,13 +184,28 @@ fn write_nodes(dir: &Path, state: &State, facts: &ClusterFacts) -> Result<(), St
             serde_json::to_string_pretty(&state.node_facts(facts)),
         ),
     ] {
-        let text = text.map_err(|e| format!("--write-nodes: {name}: {e}"))?;
-        let path = dir.join(name);
+        let text = text.map_err(|e| format!("{name}: {e}"))?;
         // Both hold secrets (passwords, the CA's key): owner only.
-        registry_core::fsutil::write_atomic(&path, format!("{text}\n").as_bytes(), 0o600)
-            .map_err(|e| format!("--write-nodes: {e}"))?;
+        registry_core::fsutil::write_atomic(&dir.join(name), format!("{text}\n").as_bytes(), 0o600)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Removes what a failed `--write-nodes` wrote: the folder if it made it, else its contents
+/// (it was empty before).
+fn undo(dir: &Path, existed: bool) {
+    if !existed {
+        let _ = std::fs::remove_dir_all(dir);
+        return;
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let _ = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+    }
 }
 
 /// One block per step: the Ready line, then each condition that appeared or changed in that
@@ -207,4 +245,28 @@ fn render_timeline(timeline: &[TimelineEntry]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undo;
+
+    #[test]
+    fn undo_empties_a_folder_that_existed_and_removes_one_it_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        for existed in [true, false] {
+            let dir = tmp.path().join(format!("nodes-{existed}"));
+            std::fs::create_dir_all(dir.join("master-0/etc")).unwrap();
+            std::fs::write(dir.join("master-0/etc/f"), "x").unwrap();
+            std::fs::write(dir.join("state.json"), "{}").unwrap();
+            undo(&dir, existed);
+            if existed {
+                assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+            } else {
+                assert!(!dir.exists());
+            }
+        }
+        // Nothing beside it is touched.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
 }

@@ -127,6 +127,29 @@ fn simulate_writes_what_the_masters_run_and_render_takes_its_facts() {
         String::from_utf8_lossy(&rendered.stderr)
     );
 
+    // A folder that is not empty is refused, and left as it is.
+    let before = std::fs::read(out_dir.join("state.json")).unwrap();
+    let again = run(&[
+        "simulate",
+        "--from",
+        &config("direct.yaml"),
+        "--to",
+        &config("local.yaml"),
+        "--cluster",
+        &config("cluster.yaml"),
+        "--seed",
+        "2",
+        "--write-nodes",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("is not empty") && err.contains(out_dir.to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out_dir.join("state.json")).unwrap(), before);
+
     // A switch that does not finish writes nothing.
     let refused = dir.path().join("refused");
     let out = run(&[
