@@ -1,5 +1,5 @@
 //! File-system primitives every part of the crate that writes shares: replacing a file
-//! atomically, fsyncing a folder, and fsyncing many files at once.
+//! atomically, fsyncing a folder, fsyncing many files at once, and the `O_DIRECT` flag.
 //!
 //! An atomic replace is temp file → write → fsync → rename over the target → fsync the folder,
 //! so a reader sees the old content or the new, never a part, and after a power cut the new name
@@ -24,6 +24,29 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The `open` flag `O_DIRECT` where its value is known without libc (Linux on the x86 and arm
+/// families), `None` elsewhere: writes with it go around the page cache.
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "x86")))]
+pub const O_DIRECT: Option<i32> = Some(0o40000);
+/// The `open` flag `O_DIRECT` where its value is known without libc (Linux on the x86 and arm
+/// families), `None` elsewhere: writes with it go around the page cache.
+#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm")))]
+pub const O_DIRECT: Option<i32> = Some(0o200000);
+/// The `open` flag `O_DIRECT` where its value is known without libc (Linux on the x86 and arm
+/// families), `None` elsewhere: writes with it go around the page cache.
+#[cfg(not(all(
+    target_os = "linux",
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm"
+    )
+)))]
+pub const O_DIRECT: Option<i32> = None;
+/// The alignment [`O_DIRECT`] writes need for buffer addresses, lengths and file offsets.
+pub const DIRECT_ALIGN: usize = 4096;
 
 /// An I/O error together with the file or folder it happened on.
 #[derive(Debug, thiserror::Error)]

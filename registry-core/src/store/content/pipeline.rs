@@ -24,25 +24,8 @@ const PIPELINE_DEPTH: usize = 8;
 /// blob has little left to do.
 const SYNC_EVERY: u64 = 32 << 20;
 
-/// `O_DIRECT` where its value is known without libc. Large blobs are written around the page
-/// cache: the bytes go to the device in the writer thread's time instead of costing a copy into
-/// the cache plus later writeback, which on a small machine compete with hashing for the CPU.
-#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "x86")))]
-const O_DIRECT: Option<i32> = Some(0o40000);
-#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm")))]
-const O_DIRECT: Option<i32> = Some(0o200000);
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm"
-    )
-)))]
-const O_DIRECT: Option<i32> = None;
 /// Alignment direct I/O needs for buffer addresses, lengths and file offsets.
-pub(super) const ALIGN: usize = 4096;
+pub(super) const ALIGN: usize = crate::fsutil::DIRECT_ALIGN;
 
 /// What the writer thread writes next, in order.
 pub(super) enum Piece {
@@ -65,6 +48,44 @@ impl<B: AsRef<[u8]> + Send> Parts for Vec<B> {
     }
 }
 
+/// The writer thread's end of the temp file: where the next bytes go, and how.
+struct Sink {
+    /// A descriptor opened with `O_DIRECT`, while the file system takes it.
+    direct: Option<File>,
+    buffered: File,
+    offset: u64,
+    /// Bytes written through the page cache since the last background fsync was asked for.
+    since_sync: u64,
+    landed: Arc<AtomicU64>,
+}
+
+impl Sink {
+    /// Writes `data` at the current offset: around the page cache when `may_direct` and it is
+    /// aligned, through it otherwise.
+    fn write(&mut self, data: &[u8], may_direct: bool) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let aligned = data.as_ptr().align_offset(ALIGN) == 0
+            && data.len().is_multiple_of(ALIGN)
+            && self.offset.is_multiple_of(ALIGN as u64);
+        let mut done = false;
+        if let (true, true, Some(d)) = (may_direct, aligned, self.direct.as_ref()) {
+            match d.write_all_at(data, self.offset) {
+                Ok(()) => done = true,
+                // Not supported here after all (EINVAL): use the page cache.
+                Err(e) if e.raw_os_error() == Some(22) => self.direct = None,
+                Err(e) => return Err(e),
+            }
+        }
+        if !done {
+            self.buffered.write_all_at(data, self.offset)?;
+            self.since_sync += data.len() as u64;
+        }
+        self.offset += data.len() as u64;
+        self.landed.store(self.offset, Ordering::Release);
+        Ok(())
+    }
+}
+
 pub(super) struct Pipeline {
     tx: Option<SyncSender<Piece>>,
     spare: Receiver<Vec<u8>>,
@@ -79,10 +100,13 @@ impl Pipeline {
         bulk: bool,
         landed: Arc<AtomicU64>,
     ) -> io::Result<Pipeline> {
-        use std::os::unix::fs::{FileExt, OpenOptionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         let buffered = file.try_clone()?;
-        let mut offset = (&*file).stream_position()?;
-        let direct = match O_DIRECT {
+        let offset = (&*file).stream_position()?;
+        // Large blobs of a bulk copy are written around the page cache: the bytes go to the
+        // device in this thread's time instead of costing a copy into the cache plus later
+        // writeback, which on a small machine compete with hashing for the CPU.
+        let direct = match crate::fsutil::O_DIRECT {
             Some(flag) if bulk && offset % ALIGN as u64 == 0 => OpenOptions::new()
                 .write(true)
                 .custom_flags(flag)
@@ -97,10 +121,16 @@ impl Pipeline {
         };
         let (tx, rx) = sync_channel::<Piece>(PIPELINE_DEPTH);
         let (spare_tx, spare) = sync_channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
+        let mut sink = Sink {
+            direct,
+            buffered,
+            offset,
+            since_sync: 0,
+            landed,
+        };
         let handle = std::thread::Builder::new()
             .name("blob-writer".into())
             .spawn(move || -> io::Result<()> {
-                let mut direct = direct;
                 // A second thread only fsyncs what went through the page cache, so writeback
                 // runs while this one keeps writing.
                 let (sync_tx, sync_rx) = sync_channel::<()>(1);
@@ -112,61 +142,26 @@ impl Pipeline {
                         Ok(())
                     })
                 });
-                let mut since_sync = 0u64;
                 let mut result = Ok(());
                 for piece in rx {
-                    let (buf, start, len) = match piece {
-                        Piece::Own(buf, start, len) => (buf, start, len),
-                        Piece::Lent(parts) => {
-                            let r = parts.each(&mut |data| {
-                                buffered.write_all_at(data, offset)?;
-                                offset += data.len() as u64;
-                                since_sync += data.len() as u64;
-                                landed.store(offset, Ordering::Release);
-                                Ok(())
-                            });
-                            if let Err(e) = r {
-                                result = Err(e);
-                                break;
-                            }
-                            if since_sync >= SYNC_EVERY && sync_handle.is_some() {
-                                since_sync = 0;
-                                let _ = sync_tx.try_send(());
-                            }
-                            continue;
+                    let written = match &piece {
+                        Piece::Own(buf, start, len) => {
+                            sink.write(&buf[*start..*start + *len], true)
                         }
+                        Piece::Lent(parts) => parts.each(&mut |data| sink.write(data, false)),
                     };
-                    let data = &buf[start..start + len];
-                    let aligned = data.as_ptr().align_offset(ALIGN) == 0
-                        && len % ALIGN == 0
-                        && offset % ALIGN as u64 == 0;
-                    let mut done = false;
-                    if let (true, Some(d)) = (aligned, direct.as_ref()) {
-                        match d.write_all_at(data, offset) {
-                            Ok(()) => done = true,
-                            // Not supported here after all (EINVAL): use the page cache.
-                            Err(e) if e.raw_os_error() == Some(22) => direct = None,
-                            Err(e) => {
-                                result = Err(e);
-                                break;
-                            }
-                        }
+                    if let Err(e) = written {
+                        result = Err(e);
+                        break;
                     }
-                    if !done {
-                        if let Err(e) = buffered.write_all_at(data, offset) {
-                            result = Err(e);
-                            break;
-                        }
-                        since_sync += len as u64;
-                    }
-                    offset += len as u64;
-                    landed.store(offset, Ordering::Release);
-                    if since_sync >= SYNC_EVERY && sync_handle.is_some() {
-                        since_sync = 0;
+                    if sink.since_sync >= SYNC_EVERY && sync_handle.is_some() {
+                        sink.since_sync = 0;
                         let _ = sync_tx.try_send(());
                     }
-                    // Returned with its length intact, so reuse never pays for zero-filling.
-                    let _ = spare_tx.try_send(buf);
+                    if let Piece::Own(buf, ..) = piece {
+                        // Returned with its length intact, so reuse never pays for zero-filling.
+                        let _ = spare_tx.try_send(buf);
+                    }
                 }
                 drop(sync_tx);
                 if let Some(h) = sync_handle {
