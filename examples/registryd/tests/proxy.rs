@@ -126,25 +126,10 @@ fn serve(listener: TcpListener, state: Arc<Mutex<Upstream>>) {
     }
 }
 
+/// `GET`: (status, body).
 fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let end = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let status = String::from_utf8_lossy(&out[9..12])
-        .parse()
-        .expect("status");
-    (status, out[end + 4..].to_vec())
+    let (status, body, _) = timed_get(addr, path);
+    (status, body)
 }
 
 #[test]
