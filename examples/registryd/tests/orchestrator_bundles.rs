@@ -122,12 +122,8 @@ fn source_image(dir: &Path) -> Digest {
 
 /// A cert dir for skopeo holding only the bundle's CA (a `.key` without a `.cert` is refused).
 fn ca_dir(config: &RegistrydConfig, base: &Path, into: &Path) -> String {
-    let tls_cert = config.tls_cert.as_deref().expect("TLS");
-    let ca = format!(
-        "{}{}",
-        base.display(),
-        tls_cert.replace("distribution.crt", "ca.crt")
-    );
+    let tls_cert = config.under(base).tls_cert.expect("TLS");
+    let ca = tls_cert.replace("distribution.crt", "ca.crt");
     std::fs::create_dir_all(into).expect("mkdir");
     std::fs::copy(&ca, into.join("ca.crt")).expect("copy the CA");
     into.display().to_string()
@@ -233,14 +229,15 @@ fn local_bundles_serve_their_users_and_replicate_between_masters() {
         "{:?}",
         peer.peers
     );
-    let moved = |p: &Option<String>| format!("{}{}", m1.display(), p.as_deref().expect("set"));
+    // Its paths where materialize wrote them.
+    let moved = peer.under(&m1);
+    let set = |p: &Option<String>| p.clone().expect("set");
     let sync = Command::new(env!("CARGO_BIN_EXE_registryd"))
-        .args(["sync", "--root"])
-        .arg(format!("{}{}", m1.display(), peer.root))
+        .args(["sync", "--root", &moved.root])
         .args(["--from", &format!("https://{}:5001", ips[0])])
-        .args(["--ca", &moved(&peer.peer_ca)])
+        .args(["--ca", &set(&moved.peer_ca)])
         .args(["--user", peer.peer_user.as_deref().expect("peer user")])
-        .args(["--password-file", &moved(&peer.peer_password_file)])
+        .args(["--password-file", &set(&moved.peer_password_file)])
         .output()
         .expect("sync runs");
     assert!(
@@ -248,7 +245,7 @@ fn local_bundles_serve_their_users_and_replicate_between_masters() {
         "{}",
         String::from_utf8_lossy(&sync.stderr)
     );
-    let copied = Store::open(format!("{}{}", m1.display(), peer.root)).expect("master-1 store");
+    let copied = Store::open(&moved.root).expect("master-1 store");
     assert_eq!(copied.resolve("v1").expect("tag copied"), digest);
 }
 
