@@ -5,18 +5,27 @@ mod common;
 
 use common::{config, run, stdout};
 use std::path::PathBuf;
+use std::process::Output;
+
+/// `registryctl simulate` from one bundled config to another on the bundled cluster, plus `extra`.
+fn simulate(from: &str, to: &str, extra: &[&str]) -> Output {
+    let (from, to, cluster) = (config(from), config(to), config("cluster.yaml"));
+    let mut args = vec![
+        "simulate",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--cluster",
+        &cluster,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
 
 #[test]
 fn simulate_direct_to_proxy_on_three_masters_finishes_ready() {
-    let out = run(&[
-        "simulate",
-        "--from",
-        &config("direct.yaml"),
-        "--to",
-        &config("proxy.yaml"),
-        "--cluster",
-        &config("cluster.yaml"),
-    ]);
+    let out = simulate("direct.yaml", "proxy.yaml", &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -40,15 +49,7 @@ fn simulate_direct_to_proxy_on_three_masters_finishes_ready() {
         "no secret in the timeline"
     );
     // Same input, same timeline.
-    let again = run(&[
-        "simulate",
-        "--from",
-        &config("direct.yaml"),
-        "--to",
-        &config("proxy.yaml"),
-        "--cluster",
-        &config("cluster.yaml"),
-    ]);
+    let again = simulate("direct.yaml", "proxy.yaml", &[]);
     assert_eq!(stdout(&again), t);
 }
 
@@ -56,17 +57,11 @@ fn simulate_direct_to_proxy_on_three_masters_finishes_ready() {
 fn simulate_writes_what_the_masters_run_and_render_takes_its_facts() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("nodes");
-    let out = run(&[
-        "simulate",
-        "--from",
-        &config("direct.yaml"),
-        "--to",
-        &config("local.yaml"),
-        "--cluster",
-        &config("cluster.yaml"),
-        "--write-nodes",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = simulate(
+        "direct.yaml",
+        "local.yaml",
+        &["--write-nodes", out_dir.to_str().unwrap()],
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -129,19 +124,11 @@ fn simulate_writes_what_the_masters_run_and_render_takes_its_facts() {
 
     // A folder that is not empty is refused, and left as it is.
     let before = std::fs::read(out_dir.join("state.json")).unwrap();
-    let again = run(&[
-        "simulate",
-        "--from",
-        &config("direct.yaml"),
-        "--to",
-        &config("local.yaml"),
-        "--cluster",
-        &config("cluster.yaml"),
-        "--seed",
-        "2",
-        "--write-nodes",
-        out_dir.to_str().unwrap(),
-    ]);
+    let again = simulate(
+        "direct.yaml",
+        "local.yaml",
+        &["--seed", "2", "--write-nodes", out_dir.to_str().unwrap()],
+    );
     assert_eq!(again.status.code(), Some(2));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
@@ -152,17 +139,11 @@ fn simulate_writes_what_the_masters_run_and_render_takes_its_facts() {
 
     // A switch that does not finish writes nothing.
     let refused = dir.path().join("refused");
-    let out = run(&[
-        "simulate",
-        "--from",
-        &config("local.yaml"),
-        "--to",
-        &config("proxy.yaml"),
-        "--cluster",
-        &config("cluster.yaml"),
-        "--write-nodes",
-        refused.to_str().unwrap(),
-    ]);
+    let out = simulate(
+        "local.yaml",
+        "proxy.yaml",
+        &["--write-nodes", refused.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(!refused.exists());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was written"));
@@ -170,17 +151,7 @@ fn simulate_writes_what_the_masters_run_and_render_takes_its_facts() {
 
 #[test]
 fn simulate_refused_local_to_proxy_prints_the_route_and_exits_1() {
-    let out = run(&[
-        "simulate",
-        "--from",
-        &config("local.yaml"),
-        "--to",
-        &config("proxy.yaml"),
-        "--cluster",
-        &config("cluster.yaml"),
-        "--format",
-        "json",
-    ]);
+    let out = simulate("local.yaml", "proxy.yaml", &["--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = &v[0]["conditions"][0];
