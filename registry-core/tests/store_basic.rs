@@ -904,12 +904,8 @@ fn large_blobs_in_odd_pieces_read_back_exactly() {
         step: 9,
     })
     .unwrap();
-    let d = up
-        .commit(Some(&d256(&data)), Some(data.len() as u64))
-        .unwrap()
-        .digest;
+    let d = commit_as(up, &store, &data);
     assert_eq!(d, out.digest);
-    assert_eq!(store.read(&d).unwrap(), data);
 }
 
 #[test]
@@ -941,11 +937,7 @@ fn handed_over_parts_keep_the_stream_order_with_copied_writes_and_across_a_resum
     for part in data[pos..].chunks(1 << 20) {
         up.write_parts(vec![part.to_vec()]).unwrap();
     }
-    let d = up
-        .commit(Some(&d256(&data)), Some(data.len() as u64))
-        .unwrap()
-        .digest;
-    assert_eq!(store.read(&d).unwrap(), data);
+    commit_as(up, &store, &data);
 }
 
 #[test]

@@ -290,11 +290,7 @@ fn an_upload_survives_a_full_disk_and_resumes() {
         let at = up.written() as usize;
         assert_eq!(at, 2 << 20);
         up.write_bytes(&data[at..]).unwrap();
-        let d = up
-            .commit(Some(&d256(&data)), Some(data.len() as u64))
-            .unwrap()
-            .digest;
-        assert_eq!(store.read(&d).unwrap(), data);
+        commit_as(up, &store, &data);
     }
 }
 

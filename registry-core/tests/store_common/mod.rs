@@ -172,3 +172,14 @@ pub fn tmp_files(root: &Path) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Commits `w` against the independent digest and the size of `data`, and checks that the store
+/// reads the blob back as `data`; returns its digest.
+pub fn commit_as(w: registry_core::store::BlobWriter, store: &Store, data: &[u8]) -> Digest {
+    let d = w
+        .commit(Some(&d256(data)), Some(data.len() as u64))
+        .expect("the blob commits against its digest and size")
+        .digest;
+    assert_eq!(store.read(&d).expect("the blob reads back"), data);
+    d
+}
