@@ -187,6 +187,7 @@ impl BlobWriter {
         p.send(Piece::Lent(Box::new(parts))).at(&self.path)
     }
 
+    /// Refuses a writer that failed earlier or is finished.
     fn usable(&self) -> Result<()> {
         if self.poisoned || self.done {
             return Err(StoreError::InvalidUpload {
@@ -403,12 +404,7 @@ impl BlobWriter {
         expected: Option<&Digest>,
         expected_size: Option<u64>,
     ) -> Result<Digest> {
-        if self.poisoned || self.done {
-            return Err(StoreError::InvalidUpload {
-                id: self.describe(),
-                reason: "writer failed earlier or is finished".into(),
-            });
-        }
+        self.usable()?;
         if let Err(e) = self.flush_all() {
             self.poisoned = true;
             return Err(e);
