@@ -175,16 +175,22 @@ impl BlobWriter {
     }
 
     fn write_lent<B: AsRef<[u8]> + Send + 'static>(&mut self, parts: Vec<B>) -> Result<()> {
-        let n: u64 = parts.iter().map(|p| p.as_ref().len() as u64).sum();
-        self.reserve(n)?;
-        for p in &parts {
-            self.hasher.update(p.as_ref());
-        }
-        self.written += n;
+        self.take_in(parts.iter().map(AsRef::as_ref))?;
         // What is gathered in the aligned chunk goes first, so the file keeps the stream's order.
         self.send_partial().at(&self.path)?;
         let p = self.pipeline.as_mut().ok_or_else(|| missing(&self.path))?;
         p.send(Piece::Lent(Box::new(parts))).at(&self.path)
+    }
+
+    /// Counts bytes into the blob before they are written: reserves them against the quota,
+    /// hashes them, adds them to `written`.
+    fn take_in<'a>(&mut self, parts: impl Iterator<Item = &'a [u8]> + Clone) -> Result<()> {
+        self.reserve(parts.clone().map(|p| p.len() as u64).sum())?;
+        for p in parts {
+            self.hasher.update(p);
+            self.written += p.len() as u64;
+        }
+        Ok(())
     }
 
     /// Refuses a writer that failed earlier or is finished.
@@ -206,9 +212,7 @@ impl BlobWriter {
     }
 
     fn write_inner(&mut self, data: &[u8]) -> Result<()> {
-        self.reserve(data.len() as u64)?;
-        self.hasher.update(data);
-        self.written += data.len() as u64;
+        self.take_in(std::iter::once(data))?;
         let mut carried = Vec::new();
         if self.pipeline.is_none() && self.written >= PIPELINE_AFTER {
             carried = self.flush_to_boundary()?;
@@ -347,13 +351,11 @@ impl BlobWriter {
             if filled == 0 {
                 return Ok(n_total);
             }
-            let r = self.reserve(filled as u64);
+            let r = self.take_in(std::iter::once(&chunk[start..start + filled]));
             if r.is_err() {
                 self.poisoned = true;
                 return r.map(|_| n_total);
             }
-            self.hasher.update(&chunk[start..start + filled]);
-            self.written += filled as u64;
             n_total += filled as u64;
             let sent = match self.pipeline.as_mut() {
                 Some(p) => p.send_chunk(chunk, start, filled),
